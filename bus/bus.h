@@ -1,0 +1,101 @@
+/*
+ * bus.h - natter's thin layer over nats.c.
+ *
+ * One bus_t per process: a NATS connection with reconnect, a connection name
+ * ("natter-<role>-<host>-<pid>"), SendAsap for low request latency, and
+ * global message delivery with a bounded thread pool (so thousands of
+ * subscriptions do not mean thousands of threads; STACK.md).  Messages carry
+ * natter's headers so `nats sub 'im.>'` shows who talks to whom:
+ *
+ *   Natter-Type   protobuf message name of the payload ("natter.LoginReq")
+ *   Natter-Uid    authenticated user; set only by edges after token checks
+ *   traceparent   W3C trace context; created at the edge, copied by pools
+ *   Natter-Error  API.md error code on a failed reply; payload is natter.Error
+ *
+ * nats.c types are visible on purpose: callers read natsMsg with the nats.c
+ * accessors; bus adds what natter needs on top.  All functions are
+ * thread-safe (nats.c connections are).
+ */
+#ifndef NT_BUS_H
+#define NT_BUS_H
+
+#include <nats/nats.h>
+#include <stdint.h>
+
+#define BUS_H_TYPE "Natter-Type"
+#define BUS_H_UID "Natter-Uid"
+#define BUS_H_TRACE "traceparent"
+#define BUS_H_ERROR "Natter-Error"
+
+typedef struct bus bus_t;
+
+typedef struct bus_opts {
+    const char *url;        /* "nats://127.0.0.1:14222"; comma-separated list allowed */
+    const char *role;       /* used in the connection name */
+    const char *user;       /* NULL for no auth */
+    const char *password;
+    int delivery_threads;   /* global delivery pool size; <= 0 means 4 */
+} bus_opts_t;
+
+/* Connect (retrying for up to ~5 s if the server is not up yet), with
+ * reconnect forever afterwards.  Caller frees with bus_free. */
+int bus_connect(const bus_opts_t *opts, bus_t **out);
+
+/* Drain subscriptions and the connection (finish in-flight handlers, flush
+ * replies), waiting at most timeout_ms.  Safe to call once before bus_free. */
+int bus_drain(bus_t *bus, int timeout_ms);
+
+/* Close and free.  NULL is fine. */
+void bus_free(bus_t *bus);
+
+natsConnection *bus_conn(bus_t *bus);
+
+/* 1 while connected (for /healthz). */
+int bus_connected(bus_t *bus);
+
+/* A new outgoing message with Natter-Type set, plus Natter-Uid and
+ * traceparent when non-NULL; data is copied.  Caller owns *out
+ * (natsMsg_Destroy) unless it passes it to a bus_ send function. */
+int bus_msg_new(const char *subject, const char *type, const char *uid,
+                const char *traceparent, const void *data, int len, natsMsg **out);
+
+/* Header value or NULL (pointer valid while msg lives). */
+const char *bus_header(natsMsg *msg, const char *name);
+
+/* Publish msg; consumes it (destroys it) in all cases. */
+int bus_publish(bus_t *bus, natsMsg *msg);
+
+/* Synchronous request: consumes req; on success *reply is owned by the
+ * caller.  No responder -> NT_EUNAVAIL at once; no reply in timeout_ms ->
+ * NT_ETIMEDOUT. */
+int bus_request(bus_t *bus, natsMsg *req, int timeout_ms, natsMsg **reply);
+
+/* Reply to req (which must have a reply subject) with a typed payload.
+ * The reply copies req's traceparent.  Does not take req. */
+int bus_reply(bus_t *bus, natsMsg *req, const char *type, const void *data, int len);
+
+/* Reply with an error: header Natter-Error: <api code> and a natter.Error
+ * protobuf payload {code, message}.  err is an NT_E* code. */
+int bus_reply_error(bus_t *bus, natsMsg *req, int err, const char *message);
+
+/* If reply carries Natter-Error, decode it: returns the NT_E* code (<0) and
+ * copies the message text into msgbuf; returns 0 if it is not an error. */
+int bus_reply_status(natsMsg *reply, char *msgbuf, size_t msgbuf_len);
+
+/* Handler for a subscription.  msg belongs to the bus (destroyed after the
+ * handler returns); the handler must not keep it. */
+typedef void (*bus_handler_fn)(bus_t *bus, natsMsg *msg, void *arg);
+
+/* Subscribe (queue may be NULL for a plain subscription).  The subscription
+ * is owned by the bus and drained/closed by bus_drain/bus_free. */
+int bus_subscribe(bus_t *bus, const char *subject, const char *queue,
+                  bus_handler_fn fn, void *arg);
+
+/* A fresh W3C traceparent ("00-<32 hex>-<16 hex>-01") into buf (>= 56 bytes). */
+void bus_traceparent_new(char *buf, size_t n);
+
+/* Trace id part of a traceparent for logs ("-" if absent/malformed);
+ * writes 32 hex chars + NUL into buf (>= 33 bytes). */
+void bus_trace_id(const char *traceparent, char *buf, size_t n);
+
+#endif

@@ -1,0 +1,50 @@
+/*
+ * micro.h - the NATS micro services protocol, done by hand because nats.c
+ * 3.4 has no micro API (STACK.md).
+ *
+ * A service has a name ("auth"), a version, a random id, and endpoints.
+ * micro_add_endpoint subscribes the endpoint's subject in the queue group
+ * named like the service, `workers` times (each subscription gets a delivery
+ * thread from the bus pool, so slow handlers such as argon2 run in parallel),
+ * and wraps the handler to count requests, errors and processing time.
+ *
+ * micro_start answers, as plain subscriptions (no queue group, every
+ * instance replies):
+ *   $SRV.PING, $SRV.PING.<name>, $SRV.PING.<name>.<id>   io.nats.micro.v1.ping_response
+ *   $SRV.INFO, ...                                       io.nats.micro.v1.info_response
+ *   $SRV.STATS, ...                                      io.nats.micro.v1.stats_response
+ * so `nats micro ls`, `nats micro info auth` and `nats micro stats auth` work.
+ */
+#ifndef NT_MICRO_H
+#define NT_MICRO_H
+
+#include "bus/bus.h"
+
+typedef struct micro micro_t;
+
+/* Handler: return 0 if the request succeeded, <0 (NT_E*) if it was answered
+ * with an error (counted in num_errors / last_error). */
+typedef int (*micro_handler_fn)(bus_t *bus, natsMsg *msg, void *arg);
+
+/* Caller frees with micro_free (after bus_drain). */
+int micro_new(bus_t *bus, const char *name, const char *version,
+              const char *description, micro_t **out);
+
+/* Add an endpoint before micro_start.  name is the endpoint name in INFO and
+ * STATS ("login"); subject its NATS subject. */
+int micro_add_endpoint(micro_t *m, const char *name, const char *subject,
+                       int workers, micro_handler_fn fn, void *arg);
+
+/* Subscribe endpoints and the $SRV subjects. */
+int micro_start(micro_t *m);
+
+const char *micro_id(const micro_t *m);
+
+/* The JSON documents (for tests and the handlers); caller frees the string. */
+char *micro_ping_json(micro_t *m);
+char *micro_info_json(micro_t *m);
+char *micro_stats_json(micro_t *m);
+
+void micro_free(micro_t *m);
+
+#endif

@@ -1,0 +1,86 @@
+/*
+ * db.h - a small pool of MariaDB connections (libmariadb, MySQL C API) and
+ * helpers that hide the prepared-statement boilerplate.
+ *
+ * A MYSQL handle is not thread-safe, so each worker thread takes one with
+ * db_acquire and gives it back with db_release.  The pool reconnects a
+ * handle that failed (db_release(..., broken=1)).  All queries use prepared
+ * statements with bound parameters: no SQL is ever built from client data.
+ *
+ * Locking: the pool's mutex guards the free list only; a handle is used by
+ * one thread between acquire and release.
+ */
+#ifndef NT_DB_H
+#define NT_DB_H
+
+#include <mysql.h>
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct db_pool db_pool_t;
+
+typedef struct db_opts {
+    const char *host;
+    int port;
+    const char *user;
+    const char *password;
+    const char *name;     /* database */
+    int size;             /* connections; <= 0 means 4 */
+    int connect_timeout;  /* seconds; <= 0 means 5 */
+} db_opts_t;
+
+/* Open size connections (fails if the first one cannot connect). */
+int db_pool_new(const db_opts_t *opts, db_pool_t **out);
+void db_pool_free(db_pool_t *pool);
+
+/* Take a connection, waiting up to timeout_ms; NT_EUNAVAIL if none. */
+int db_acquire(db_pool_t *pool, int timeout_ms, MYSQL **out);
+/* Give it back; broken=1 closes and reopens it. */
+void db_release(db_pool_t *pool, MYSQL *conn, int broken);
+
+/* 0 if the database answers (for /healthz and readiness). */
+int db_ping(db_pool_t *pool);
+
+/* Map the handle's last error: duplicate key -> NT_ECONFLICT, lost/gone
+ * connection -> NT_EUNAVAIL, else NT_EDB.  Logs it. */
+int db_error(MYSQL *conn, const char *what);
+
+/* 1 if err means the connection should be released as broken. */
+int db_is_broken(int err);
+
+/* A bound parameter. */
+typedef enum { DB_NULL, DB_STR, DB_I64 } db_type_t;
+typedef struct db_param {
+    db_type_t type;
+    const char *s;      /* DB_STR: bytes (not necessarily NUL-terminated) */
+    size_t len;         /* DB_STR: length */
+    int64_t i;          /* DB_I64 */
+} db_param_t;
+
+#define DB_P_STR(x) ((db_param_t){.type = DB_STR, .s = (x), .len = strlen(x)})
+#define DB_P_I64(x) ((db_param_t){.type = DB_I64, .i = (int64_t)(x)})
+#define DB_P_NULL ((db_param_t){.type = DB_NULL})
+
+/* Execute a statement without a result set.  affected and insert_id may be
+ * NULL. */
+int db_exec(MYSQL *conn, const char *sql, const db_param_t *params, int nparams,
+            uint64_t *affected, uint64_t *insert_id);
+
+/* One result row: columns as NUL-terminated strings (NULL for SQL NULL),
+ * valid only during the callback.  Return 0 to continue, non-zero to stop. */
+typedef int (*db_row_fn)(void *arg, int ncols, char **cols, unsigned long *lens);
+
+/* Run a query and call fn for each row (at most max_rows; <= 0 = no limit).
+ * *nrows (may be NULL) gets the number of rows delivered. */
+int db_query(MYSQL *conn, const char *sql, const db_param_t *params, int nparams,
+             db_row_fn fn, void *arg, int max_rows, int *nrows);
+
+/* Transactions on one handle. */
+int db_begin(MYSQL *conn);
+int db_commit(MYSQL *conn);
+void db_rollback(MYSQL *conn);
+
+/* Milliseconds since the epoch (wall clock): how times are stored. */
+int64_t db_now_ms(void);
+
+#endif

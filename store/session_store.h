@@ -1,0 +1,55 @@
+/*
+ * session_store.h - login sessions and their refresh tokens.
+ *
+ * A session is one login on one device; its refresh tokens form a family.
+ * Each refresh spends the presented token and issues the next.  Presenting
+ * a spent token means it was stolen or replayed: the whole session is
+ * revoked (DESIGN.md "Tokens").  Refresh tokens are stored only as SHA-256
+ * hex hashes.  Times are ms since the epoch.
+ */
+#ifndef NT_SESSION_STORE_H
+#define NT_SESSION_STORE_H
+
+#include <mysql.h>
+#include <stdint.h>
+
+#define SESSION_ID_MAX 40
+
+typedef struct session_rec {
+    char sid[SESSION_ID_MAX];
+    char uid[24];
+    char platform[16];
+    char device_id[129];
+    int64_t created_at;
+    int64_t revoked_at;  /* 0 if live */
+} session_rec_t;
+
+/* Create session sid for uid with its first refresh token (hash). */
+int session_create(MYSQL *db, const char *sid, const char *uid, const char *platform,
+                   const char *device_id, const char *refresh_hash,
+                   int64_t refresh_expires_at, int64_t now);
+
+/* Revoke the live sessions of uid on platform (all devices when device_id is
+ * NULL, else only that device), writing up to max revoked sids into sids
+ * (each SESSION_ID_MAX bytes) and their count into *n. */
+int session_revoke_platform(MYSQL *db, const char *uid, const char *platform,
+                            const char *device_id, int64_t now,
+                            char (*sids)[SESSION_ID_MAX], int max, int *n);
+
+/* Rotate: in one transaction, find the token by hash.
+ *  - unknown or expired            -> NT_EUNAUTH, *reused = 0
+ *  - already spent, or session revoked -> revoke the session, NT_EUNAUTH,
+ *    *reused = 1 and *out filled (so the caller can announce the revocation)
+ *  - otherwise mark it spent, store new_hash for the same session, fill *out,
+ *    return 0. */
+int session_refresh(MYSQL *db, const char *hash, const char *new_hash,
+                    int64_t new_expires_at, int64_t now, session_rec_t *out, int *reused);
+
+/* Revoke one session of uid (logout).  NT_ENOTFOUND if it is not uid's. */
+int session_revoke(MYSQL *db, const char *sid, const char *uid, int64_t now);
+
+/* Sessions revoked at or after since (for edges' deny-lists at start). */
+typedef int (*session_revoked_fn)(void *arg, const session_rec_t *s);
+int session_revoked_since(MYSQL *db, int64_t since, session_revoked_fn fn, void *arg);
+
+#endif
