@@ -1,0 +1,25 @@
+/*
+ * roles.h - one entry point per role of the natter binary.
+ *
+ * main() parses `natter <role> [--config FILE]`, loads the config, sets up
+ * logging and signals, and calls the role.  A role returns the process exit
+ * status (0 after a clean drain).  Each role lives in cmd/role_<name>.c and
+ * only wires parts together; the behaviour lives in actors/ and edge/.
+ */
+#ifndef NT_ROLES_H
+#define NT_ROLES_H
+
+#include "common/config.h"
+
+typedef struct role_ctx {
+    const char *role;          /* "auth", "edge-http", ... */
+    const config_t *cfg;
+    int argc;                  /* arguments after the role and --config */
+    char **argv;
+} role_ctx_t;
+
+int role_migrate(const role_ctx_t *ctx);
+int role_auth(const role_ctx_t *ctx);
+int role_edge_http(const role_ctx_t *ctx);
+
+#endif
