@@ -26,7 +26,10 @@ typedef struct micro micro_t;
  * with an error (counted in num_errors / last_error). */
 typedef int (*micro_handler_fn)(bus_t *bus, natsMsg *msg, void *arg);
 
-/* Caller frees with micro_free (after bus_drain). */
+/* bus may be NULL to build the JSON documents only (tests); micro_start then
+ * fails.  Caller frees with micro_free after bus_free, or after bus_drain
+ * returned 0: the endpoint subscriptions belong to the bus and hold
+ * pointers into the micro_t until then. */
 int micro_new(bus_t *bus, const char *name, const char *version,
               const char *description, micro_t **out);
 

@@ -23,5 +23,6 @@ int subject_user_push(char *buf, size_t n, const char *uid);             /* im.u
 int subject_user_ctl(char *buf, size_t n, const char *uid);              /* im.user.<uid>.ctl */
 int subject_sess_ctl(char *buf, size_t n, const char *sid);              /* im.sess.<sid>.ctl */
 int subject_evt(char *buf, size_t n, const char *kind, const char *id);  /* im.evt.<kind>.<id> */
+int subject_evt_all(char *buf, size_t n, const char *kind);             /* im.evt.<kind>.>   */
 
 #endif

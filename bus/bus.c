@@ -1,0 +1,624 @@
+/*
+ * bus.c - natter's one NATS connection per process (see bus.h).
+ *
+ * Why this file exists: every role needs the same connection policy (start
+ * before the server is up, reconnect forever, low-latency replies, a bounded
+ * delivery thread pool), the same headers on every message, and the same
+ * shutdown story (drain: finish in-flight handlers, flush replies, close).
+ * Getting those right once here keeps pools and edges about chat.
+ *
+ * Lifetimes.  nats.c calls back into us from its own threads: connection
+ * events (connected, disconnected, reconnected, closed) from its async
+ * callback thread, messages from the global delivery pool.  The closure of
+ * each is memory we own, so nothing is freed until nats.c has promised not
+ * to call again:
+ *   - each subscription's record lives until its onComplete callback has run
+ *     (nats.c: "invoked after the subscription is closed and the message
+ *     handler has returned");
+ *   - the bus itself lives until the closed callback has run (the last
+ *     connection event nats.c delivers).
+ * bus_drain and bus_free wait, bounded, for both.
+ */
+#include "bus/bus.h"
+
+#include "common/err.h"
+#include "common/log.h"
+#include "proto/natter.pb-c.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#define BUS_CONNECT_WAIT_MS 5000   /* initial connect: server may start after us */
+#define BUS_RECONNECT_WAIT_MS 250
+#define BUS_CLOSE_WAIT_MS 5000     /* bus_free: wait for nats.c callbacks to end */
+#define BUS_MAX_SERVERS 16
+#define BUS_ERR_MSG_MAX 1024       /* natter.Error message text cap */
+
+/* One subscription.  Immutable after bus_subscribe returns, except `done`
+ * (guarded by bus->mu).  Freed by bus_free only. */
+typedef struct bus_sub {
+    struct bus_sub *next;
+    bus_t *bus;
+    bus_handler_fn fn;
+    void *arg;
+    natsSubscription *sub;
+    int done; /* onComplete ran: the handler will not be called again */
+} bus_sub_t;
+
+/* nc is set once in bus_connect and immutable after.  mu guards subs, live,
+ * connected, closed and drain_timed_out; cv signals changes of live,
+ * connected, closed. */
+struct bus {
+    natsConnection *nc;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    bus_sub_t *subs;
+    int live;      /* subscriptions whose onComplete has not run */
+    int connected; /* initial connect succeeded (async path) */
+    int closed;    /* closed callback ran: no more connection events */
+    int drain_timed_out; /* nats.c gave up draining and closed */
+    char name[128];
+};
+
+static int status_to_err(natsStatus s)
+{
+    switch (s) {
+    case NATS_OK: return NT_OK;
+    case NATS_NO_MEMORY: return NT_ENOMEM;
+    case NATS_INVALID_ARG:
+    case NATS_INVALID_SUBJECT: return NT_EINVAL;
+    case NATS_TIMEOUT: return NT_ETIMEDOUT;
+    case NATS_NO_RESPONDERS: return NT_EUNAVAIL;
+    case NATS_MAX_PAYLOAD: return NT_ETOOLARGE;
+    default: return NT_EBUS;
+    }
+}
+
+static void deadline_after(struct timespec *ts, int ms)
+{
+    clock_gettime(CLOCK_REALTIME, ts);
+    ts->tv_sec += ms / 1000;
+    ts->tv_nsec += (long)(ms % 1000) * 1000000L;
+    if (ts->tv_nsec >= 1000000000L) {
+        ts->tv_sec++;
+        ts->tv_nsec -= 1000000000L;
+    }
+}
+
+/* Wait (mu held) until the connection is closed and every handler is done. */
+static int wait_quiet(bus_t *bus, int ms)
+{
+    struct timespec dl;
+    deadline_after(&dl, ms);
+    while (!bus->closed || bus->live > 0)
+        if (pthread_cond_timedwait(&bus->cv, &bus->mu, &dl) == ETIMEDOUT)
+            return !bus->closed || bus->live > 0 ? NT_ETIMEDOUT : NT_OK;
+    return NT_OK;
+}
+
+/* A URL (list) fit for logs: credentials go, "user:pw@host" -> "***@host". */
+static void redact(const char *url, char *buf, size_t n)
+{
+    size_t o = 0;
+    const char *p = url ? url : "-";
+    buf[0] = '\0';
+    while (*p && o + 1 < n) {
+        size_t len = strcspn(p, ",");
+        const char *at = memchr(p, '@', len);
+        const char *scheme = strstr(p, "://");
+        int w;
+        if (at) {
+            size_t keep = scheme && scheme < at ? (size_t)(scheme + 3 - p) : 0;
+            w = snprintf(buf + o, n - o, "%.*s***%.*s", (int)keep, p, (int)(p + len - at), at);
+        } else {
+            w = snprintf(buf + o, n - o, "%.*s", (int)len, p);
+        }
+        if (w < 0 || (size_t)w >= n - o)
+            return; /* truncated is fine for a log line */
+        o += (size_t)w;
+        p += len;
+        if (*p == ',' && o + 1 < n) {
+            buf[o++] = *p++;
+            buf[o] = '\0';
+        }
+    }
+}
+
+/* ---- connection events (nats.c async callback thread) ---- */
+
+static void url_of(natsConnection *nc, char *buf, size_t n)
+{
+    char raw[256];
+    if (natsConnection_GetConnectedUrl(nc, raw, sizeof raw) != NATS_OK || !raw[0])
+        snprintf(raw, sizeof raw, "-");
+    redact(raw, buf, n);
+}
+
+static void on_connected(natsConnection *nc, void *closure)
+{
+    bus_t *bus = closure;
+    char url[256];
+    url_of(nc, url, sizeof url);
+    log_info("bus connected", "url=%s", url);
+    pthread_mutex_lock(&bus->mu);
+    bus->connected = 1;
+    pthread_cond_broadcast(&bus->cv);
+    pthread_mutex_unlock(&bus->mu);
+}
+
+static void on_disconnected(natsConnection *nc, void *closure)
+{
+    (void)closure;
+    if (natsConnection_IsClosed(nc))
+        return; /* a close, not a loss: on_closed logs it */
+    const char *why = NULL;
+    natsStatus s = natsConnection_GetLastError(nc, &why);
+    log_warn("bus disconnected, reconnecting", "status=%s err=\"%s\"", natsStatus_GetText(s),
+             why && *why ? why : "-");
+}
+
+static void on_reconnected(natsConnection *nc, void *closure)
+{
+    (void)closure;
+    char url[256];
+    url_of(nc, url, sizeof url);
+    log_info("bus reconnected", "url=%s", url);
+}
+
+static void on_closed(natsConnection *nc, void *closure)
+{
+    bus_t *bus = closure;
+    (void)nc;
+    log_info("bus closed", "name=%s", bus->name);
+    pthread_mutex_lock(&bus->mu);
+    bus->closed = 1;
+    pthread_cond_broadcast(&bus->cv);
+    pthread_mutex_unlock(&bus->mu);
+}
+
+static void on_async_error(natsConnection *nc, natsSubscription *sub, natsStatus err, void *closure)
+{
+    bus_t *bus = closure;
+    (void)nc;
+    if (!sub && err == NATS_TIMEOUT) {
+        /* nats.c reports a drain that ran out of time only here (the
+         * connection's last error stays OK), then closes. */
+        pthread_mutex_lock(&bus->mu);
+        bus->drain_timed_out = 1;
+        pthread_mutex_unlock(&bus->mu);
+        log_warn("bus drain ran out of time, closing", "name=%s", bus->name);
+        return;
+    }
+    const char *subj = sub ? natsSubscription_GetSubject(sub) : NULL;
+    log_error("bus async error", "status=%s subject=%s", natsStatus_GetText(err),
+              subj ? subj : "-");
+}
+
+/* ---- connect ---- */
+
+/* opts->url may be "a,b,c": split into natsOptions_SetServers. */
+static natsStatus set_servers(natsOptions *o, const char *url)
+{
+    char *copy = strdup(url);
+    if (!copy)
+        return NATS_NO_MEMORY;
+    const char *list[BUS_MAX_SERVERS];
+    int n = 0;
+    char *save = NULL;
+    for (char *t = strtok_r(copy, ",", &save); t && n < BUS_MAX_SERVERS;
+         t = strtok_r(NULL, ",", &save)) {
+        while (*t == ' ')
+            t++;
+        size_t len = strlen(t);
+        while (len > 0 && t[len - 1] == ' ')
+            t[--len] = '\0';
+        if (len > 0)
+            list[n++] = t;
+    }
+    natsStatus s = n > 0 ? natsOptions_SetServers(o, list, n) : NATS_INVALID_ARG;
+    free(copy);
+    return s;
+}
+
+static natsStatus build_opts(bus_t *bus, const bus_opts_t *opts, natsOptions **out)
+{
+    natsOptions *o = NULL;
+    natsStatus s = natsOptions_Create(&o);
+    if (s == NATS_OK)
+        s = set_servers(o, opts->url);
+    if (s == NATS_OK)
+        s = natsOptions_SetName(o, bus->name);
+    if (s == NATS_OK && opts->user)
+        s = natsOptions_SetUserInfo(o, opts->user, opts->password ? opts->password : "");
+    if (s == NATS_OK)
+        s = natsOptions_SetMaxReconnect(o, -1);
+    if (s == NATS_OK)
+        s = natsOptions_SetReconnectWait(o, BUS_RECONNECT_WAIT_MS);
+    if (s == NATS_OK) /* with a callback, Connect does not block: we bound the wait */
+        s = natsOptions_SetRetryOnFailedConnect(o, true, on_connected, bus);
+    if (s == NATS_OK)
+        s = natsOptions_SetSendAsap(o, true);
+    if (s == NATS_OK)
+        s = natsOptions_UseGlobalMessageDelivery(o, true);
+    if (s == NATS_OK)
+        s = natsOptions_SetDisconnectedCB(o, on_disconnected, bus);
+    if (s == NATS_OK)
+        s = natsOptions_SetReconnectedCB(o, on_reconnected, bus);
+    if (s == NATS_OK)
+        s = natsOptions_SetClosedCB(o, on_closed, bus);
+    if (s == NATS_OK)
+        s = natsOptions_SetErrorHandler(o, on_async_error, bus);
+    if (s != NATS_OK) {
+        natsOptions_Destroy(o);
+        return s;
+    }
+    *out = o;
+    return NATS_OK;
+}
+
+/* The server was not there at once; nats.c retries in the background.
+ * Wait for it, bounded: a role that cannot reach NATS should exit and say
+ * so rather than hang.  An auth failure closes the connection at once. */
+static int wait_connected(bus_t *bus, const char *url_raw)
+{
+    char url[256];
+    redact(url_raw, url, sizeof url);
+    /* Why the first attempt failed; once nats.c gives up, the connection
+     * only says "No server available". */
+    const char *first = NULL;
+    natsStatus first_s = natsConnection_GetLastError(bus->nc, &first);
+    log_warn("bus not connected yet, retrying", "url=%s wait_ms=%d status=%s err=\"%s\"", url,
+             BUS_CONNECT_WAIT_MS, natsStatus_GetText(first_s), first && *first ? first : "-");
+    struct timespec t0, dl, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    deadline_after(&dl, BUS_CONNECT_WAIT_MS);
+    pthread_mutex_lock(&bus->mu);
+    while (!bus->connected && !bus->closed)
+        if (pthread_cond_timedwait(&bus->cv, &bus->mu, &dl) == ETIMEDOUT)
+            break;
+    int ok = bus->connected;
+    pthread_mutex_unlock(&bus->mu);
+    if (ok)
+        return NT_OK;
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    long ms = (long)(t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_nsec - t0.tv_nsec) / 1000000;
+    const char *why = NULL;
+    natsStatus s = natsConnection_GetLastError(bus->nc, &why);
+    log_error("bus connect failed", "url=%s waited_ms=%ld status=%s err=\"%s\"", url, ms,
+              natsStatus_GetText(s), why ? why : "");
+    return s == NATS_CONNECTION_AUTH_FAILED || first_s == NATS_CONNECTION_AUTH_FAILED ? NT_ECONFIG
+                                                                               : NT_EUNAVAIL;
+}
+
+int bus_connect(const bus_opts_t *opts, bus_t **out)
+{
+    if (out)
+        *out = NULL;
+    if (!opts || !opts->url || !opts->url[0] || !out)
+        return NT_EINVAL;
+    bus_t *bus = calloc(1, sizeof *bus);
+    if (!bus)
+        return NT_ENOMEM;
+    pthread_mutex_init(&bus->mu, NULL);
+    pthread_cond_init(&bus->cv, NULL);
+    char host[64] = "unknown";
+    if (gethostname(host, sizeof host) != 0)
+        snprintf(host, sizeof host, "unknown");
+    host[sizeof host - 1] = '\0';
+    snprintf(bus->name, sizeof bus->name, "natter-%s-%s-%ld", opts->role ? opts->role : "none",
+             host, (long)getpid());
+
+    int rc = NT_EBUS;
+    natsOptions *o = NULL;
+    int threads = opts->delivery_threads > 0 ? opts->delivery_threads : 4;
+    natsStatus s = nats_SetMessageDeliveryPoolSize(threads);
+    if (s == NATS_OK)
+        s = build_opts(bus, opts, &o);
+    if (s != NATS_OK) {
+        rc = status_to_err(s);
+        log_error("bus options failed", "status=%s", natsStatus_GetText(s));
+        goto fail;
+    }
+    s = natsConnection_Connect(&bus->nc, o);
+    natsOptions_Destroy(o); /* the connection keeps its own copy */
+    if (s == NATS_NOT_YET_CONNECTED) {
+        rc = wait_connected(bus, opts->url);
+        if (rc != NT_OK)
+            goto fail;
+    } else if (s != NATS_OK) {
+        rc = s == NATS_NO_MEMORY                ? NT_ENOMEM
+             : s == NATS_CONNECTION_AUTH_FAILED ? NT_ECONFIG
+                                                : NT_EUNAVAIL;
+        char url[256];
+        redact(opts->url, url, sizeof url);
+        log_error("bus connect failed", "url=%s status=%s", url, natsStatus_GetText(s));
+        goto fail;
+    } else {
+        char url[256];
+        url_of(bus->nc, url, sizeof url);
+        log_info("bus connected", "url=%s name=%s threads=%d", url, bus->name, threads);
+    }
+    *out = bus;
+    return NT_OK;
+fail:
+    bus_free(bus);
+    return rc;
+}
+
+/* ---- shutdown ---- */
+
+int bus_drain(bus_t *bus, int timeout_ms)
+{
+    if (!bus || !bus->nc)
+        return NT_EINVAL;
+    if (timeout_ms < 1)
+        timeout_ms = 1;
+    if (timeout_ms > 3600 * 1000)
+        timeout_ms = 3600 * 1000;
+    int rc = NT_OK;
+    natsStatus s = natsConnection_DrainTimeout(bus->nc, timeout_ms);
+    if (s != NATS_OK && s != NATS_CONNECTION_CLOSED) {
+        /* e.g. reconnecting: nats.c refuses to drain, so close; handlers in
+         * flight still finish before we return (onComplete). */
+        log_warn("bus drain refused, closing", "status=%s", natsStatus_GetText(s));
+        natsConnection_Close(bus->nc);
+        rc = NT_EBUS;
+    }
+    pthread_mutex_lock(&bus->mu);
+    /* nats.c closes the connection itself when its drain timer fires; the
+     * margin lets that close (and its callback) land. */
+    int w = wait_quiet(bus, timeout_ms + 500);
+    int live = bus->live;
+    int gave_up = bus->drain_timed_out;
+    pthread_mutex_unlock(&bus->mu);
+    if (w != NT_OK || gave_up) {
+        log_warn("bus drain timed out", "timeout_ms=%d busy_handlers=%d", timeout_ms, live);
+        return NT_ETIMEDOUT;
+    }
+    return rc;
+}
+
+void bus_free(bus_t *bus)
+{
+    if (!bus)
+        return;
+    if (bus->nc) {
+        natsConnection_Close(bus->nc); /* no-op if drained already */
+        pthread_mutex_lock(&bus->mu);
+        int w = wait_quiet(bus, BUS_CLOSE_WAIT_MS);
+        pthread_mutex_unlock(&bus->mu);
+        if (w != NT_OK) {
+            /* A nats.c thread may still hold our closures: leaking is the
+             * lesser evil than a use-after-free at exit. */
+            log_error("bus free: callbacks still pending, leaking bus", "name=%s", bus->name);
+            return;
+        }
+        for (bus_sub_t *r = bus->subs; r; r = r->next)
+            natsSubscription_Destroy(r->sub);
+        natsConnection_Destroy(bus->nc);
+    }
+    bus_sub_t *r = bus->subs;
+    while (r) {
+        bus_sub_t *next = r->next;
+        free(r);
+        r = next;
+    }
+    pthread_cond_destroy(&bus->cv);
+    pthread_mutex_destroy(&bus->mu);
+    free(bus);
+}
+
+natsConnection *bus_conn(bus_t *bus)
+{
+    return bus ? bus->nc : NULL;
+}
+
+int bus_connected(bus_t *bus)
+{
+    return bus && bus->nc && natsConnection_Status(bus->nc) == NATS_CONN_STATUS_CONNECTED;
+}
+
+/* ---- messages ---- */
+
+int bus_msg_new(const char *subject, const char *type, const char *uid, const char *traceparent,
+                const void *data, int len, natsMsg **out)
+{
+    if (out)
+        *out = NULL;
+    if (!subject || !*subject || len < 0 || (len > 0 && !data) || !out)
+        return NT_EINVAL;
+    /* natsMsg_Create does not open the library, and natsMsg_Destroy then
+     * crashes on the uninitialised GC lock: open it (a no-op once open). */
+    natsStatus s = nats_Open(-1);
+    if (s != NATS_OK)
+        return status_to_err(s);
+    natsMsg *m = NULL;
+    s = natsMsg_Create(&m, subject, NULL, (const char *)data, len);
+    if (s == NATS_OK && type)
+        s = natsMsgHeader_Set(m, BUS_H_TYPE, type);
+    if (s == NATS_OK && uid)
+        s = natsMsgHeader_Set(m, BUS_H_UID, uid);
+    if (s == NATS_OK && traceparent)
+        s = natsMsgHeader_Set(m, BUS_H_TRACE, traceparent);
+    if (s != NATS_OK) {
+        natsMsg_Destroy(m);
+        return status_to_err(s);
+    }
+    *out = m;
+    return NT_OK;
+}
+
+const char *bus_header(natsMsg *msg, const char *name)
+{
+    const char *v = NULL;
+    if (!msg || !name || natsMsgHeader_Get(msg, name, &v) != NATS_OK)
+        return NULL;
+    return v;
+}
+
+int bus_publish(bus_t *bus, natsMsg *msg)
+{
+    if (!msg)
+        return NT_EINVAL;
+    if (!bus || !bus->nc) {
+        natsMsg_Destroy(msg);
+        return NT_EINVAL;
+    }
+    natsStatus s = natsConnection_PublishMsg(bus->nc, msg);
+    natsMsg_Destroy(msg);
+    return status_to_err(s);
+}
+
+int bus_request(bus_t *bus, natsMsg *req, int timeout_ms, natsMsg **reply)
+{
+    if (reply)
+        *reply = NULL;
+    if (!req)
+        return NT_EINVAL;
+    if (!bus || !bus->nc || !reply || timeout_ms <= 0) {
+        natsMsg_Destroy(req);
+        return NT_EINVAL;
+    }
+    natsStatus s = natsConnection_RequestMsg(reply, bus->nc, req, timeout_ms);
+    natsMsg_Destroy(req);
+    if (s == NATS_OK)
+        return NT_OK;
+    *reply = NULL;
+    if (s == NATS_NO_RESPONDERS)
+        return NT_EUNAVAIL;
+    if (s == NATS_TIMEOUT)
+        return NT_ETIMEDOUT;
+    if (s == NATS_MAX_PAYLOAD)
+        return NT_ETOOLARGE;
+    return NT_EBUS;
+}
+
+/* Build and send a reply to req carrying headers and data. */
+static int reply_with(bus_t *bus, natsMsg *req, const char *type, const char *err_code,
+                      const void *data, int len)
+{
+    if (!bus || !bus->nc || !req)
+        return NT_EINVAL;
+    const char *to = natsMsg_GetReply(req);
+    if (!to || !*to)
+        return NT_EINVAL;
+    natsMsg *m = NULL;
+    int rc = bus_msg_new(to, type, NULL, bus_header(req, BUS_H_TRACE), data, len, &m);
+    if (rc != NT_OK)
+        return rc;
+    if (err_code) {
+        natsStatus s = natsMsgHeader_Set(m, BUS_H_ERROR, err_code);
+        if (s != NATS_OK) {
+            natsMsg_Destroy(m);
+            return status_to_err(s);
+        }
+    }
+    return bus_publish(bus, m);
+}
+
+int bus_reply(bus_t *bus, natsMsg *req, const char *type, const void *data, int len)
+{
+    return reply_with(bus, req, type, NULL, data, len);
+}
+
+int bus_reply_error(bus_t *bus, natsMsg *req, int err, const char *message)
+{
+    char text[BUS_ERR_MSG_MAX];
+    snprintf(text, sizeof text, "%s", message ? message : nt_strerror(err));
+    Natter__Error e = NATTER__ERROR__INIT;
+    e.code = (char *)api_code(err); /* protobuf-c fields are not const; not written */
+    e.message = text;
+    size_t n = natter__error__get_packed_size(&e);
+    uint8_t *buf = malloc(n ? n : 1);
+    if (!buf)
+        return NT_ENOMEM;
+    natter__error__pack(&e, buf);
+    int rc = reply_with(bus, req, natter__error__descriptor.name, e.code, buf, (int)n);
+    free(buf);
+    return rc;
+}
+
+int bus_reply_status(natsMsg *reply, char *msgbuf, size_t msgbuf_len)
+{
+    if (msgbuf && msgbuf_len > 0)
+        msgbuf[0] = '\0';
+    const char *code = bus_header(reply, BUS_H_ERROR);
+    if (!code)
+        return NT_OK;
+    int len = natsMsg_GetDataLength(reply);
+    const uint8_t *data = (const uint8_t *)natsMsg_GetData(reply);
+    Natter__Error *e = len > 0 && data ? natter__error__unpack(NULL, (size_t)len, data) : NULL;
+    if (msgbuf && msgbuf_len > 0)
+        snprintf(msgbuf, msgbuf_len, "%s", e && e->message && *e->message ? e->message : code);
+    if (e)
+        natter__error__free_unpacked(e, NULL);
+    return api_err(code);
+}
+
+/* ---- subscriptions ---- */
+
+/* nats.c delivery thread: hand the message to the handler, then free it. */
+static void on_msg(natsConnection *nc, natsSubscription *sub, natsMsg *msg, void *closure)
+{
+    (void)nc;
+    (void)sub;
+    bus_sub_t *r = closure;
+    r->fn(r->bus, msg, r->arg);
+    natsMsg_Destroy(msg);
+}
+
+static void on_sub_complete(void *closure)
+{
+    bus_sub_t *r = closure;
+    bus_t *bus = r->bus;
+    pthread_mutex_lock(&bus->mu);
+    if (!r->done) {
+        r->done = 1;
+        bus->live--;
+    }
+    pthread_cond_broadcast(&bus->cv);
+    pthread_mutex_unlock(&bus->mu);
+}
+
+int bus_subscribe(bus_t *bus, const char *subject, const char *queue, bus_handler_fn fn,
+                  void *arg)
+{
+    if (!bus || !bus->nc || !subject || !*subject || !fn || (queue && !*queue))
+        return NT_EINVAL;
+    bus_sub_t *r = calloc(1, sizeof *r);
+    if (!r)
+        return NT_ENOMEM;
+    r->bus = bus;
+    r->fn = fn;
+    r->arg = arg;
+    r->done = 1; /* not live until onComplete is armed */
+    natsStatus s = queue ? natsConnection_QueueSubscribe(&r->sub, bus->nc, subject, queue, on_msg, r)
+                         : natsConnection_Subscribe(&r->sub, bus->nc, subject, on_msg, r);
+    if (s != NATS_OK) {
+        log_error("bus subscribe failed", "subject=%s status=%s", subject, natsStatus_GetText(s));
+        free(r);
+        return status_to_err(s);
+    }
+    pthread_mutex_lock(&bus->mu);
+    r->done = 0;
+    bus->live++;
+    r->next = bus->subs;
+    bus->subs = r;
+    pthread_mutex_unlock(&bus->mu);
+    if (natsSubscription_SetOnCompleteCB(r->sub, on_sub_complete, r) != NATS_OK) {
+        /* Closed already (connection closing under us): nothing to wait for. */
+        pthread_mutex_lock(&bus->mu);
+        if (!r->done) {
+            r->done = 1;
+            bus->live--;
+        }
+        pthread_mutex_unlock(&bus->mu);
+        return NT_EBUS;
+    }
+    return NT_OK;
+}
