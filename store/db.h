@@ -33,17 +33,27 @@ typedef struct db_opts {
 int db_pool_new(const db_opts_t *opts, db_pool_t **out);
 void db_pool_free(db_pool_t *pool);
 
-/* Take a connection, waiting up to timeout_ms; NT_EUNAVAIL if none. */
+/* Take a connection, waiting up to timeout_ms (<= 0: do not wait);
+ * NT_EUNAVAIL if none came free or a broken one could not be reopened.
+ * Calls mysql_thread_init for the calling thread the first time (see
+ * db_thread_end). */
 int db_acquire(db_pool_t *pool, int timeout_ms, MYSQL **out);
-/* Give it back; broken=1 closes and reopens it. */
+/* Give it back; broken=1 closes it and the next db_acquire of that slot
+ * reconnects.  db_pool_free requires every handle to be given back. */
 void db_release(db_pool_t *pool, MYSQL *conn, int broken);
 
 /* 0 if the database answers (for /healthz and readiness). */
 int db_ping(db_pool_t *pool);
 
 /* Map the handle's last error: duplicate key -> NT_ECONFLICT, lost/gone
- * connection -> NT_EUNAVAIL, else NT_EDB.  Logs it. */
+ * connection, lock wait timeout, deadlock -> NT_EUNAVAIL (transient), missing
+ * foreign-key parent -> NT_ENOTFOUND, bad or too long text -> NT_EINVAL,
+ * else NT_EDB.  Logs the code and the server message, except for codes whose
+ * message quotes the data (duplicate entry, bad value). */
 int db_error(MYSQL *conn, const char *what);
+
+/* The same mapping for an error on a prepared statement. */
+int db_stmt_error(MYSQL_STMT *st, const char *what);
 
 /* 1 if err means the connection should be released as broken. */
 int db_is_broken(int err);
@@ -71,16 +81,37 @@ int db_exec(MYSQL *conn, const char *sql, const db_param_t *params, int nparams,
 typedef int (*db_row_fn)(void *arg, int ncols, char **cols, unsigned long *lens);
 
 /* Run a query and call fn for each row (at most max_rows; <= 0 = no limit).
- * *nrows (may be NULL) gets the number of rows delivered. */
+ * *nrows (may be NULL) gets the number of rows delivered.  If fn returns a
+ * negative NT_* code, db_query stops and returns it; a positive value just
+ * stops (returns 0). */
 int db_query(MYSQL *conn, const char *sql, const db_param_t *params, int nparams,
              db_row_fn fn, void *arg, int max_rows, int *nrows);
 
-/* Transactions on one handle. */
+/* Transactions on one handle ("START TRANSACTION", mysql_commit/rollback);
+ * the handle stays in autocommit mode outside them. */
 int db_begin(MYSQL *conn);
 int db_commit(MYSQL *conn);
 void db_rollback(MYSQL *conn);
 
 /* Milliseconds since the epoch (wall clock): how times are stored. */
 int64_t db_now_ms(void);
+
+/* --- helpers shared by the store modules ------------------------------- */
+
+/* A thread that used db_acquire should call this before it exits (frees the
+ * client library's per-thread state; harmless if the thread never used the
+ * pool).  The pool calls mysql_thread_init itself, lazily, once per thread. */
+void db_thread_end(void);
+
+/* Parse a decimal id (1-19 digits, no sign, no spaces, fits int64).
+ * NT_EINVAL otherwise; store modules turn that into NT_ENOTFOUND. */
+int db_parse_id(const char *s, int64_t *out);
+
+/* Copy src (NULL counts as "") into dst[cap], truncating at a UTF-8
+ * character boundary so a cut never leaves half a character. cap >= 1. */
+void db_copy(char *dst, size_t cap, const char *src);
+
+/* A result column as an integer; 0 for NULL or garbage. */
+int64_t db_col_i64(const char *s);
 
 #endif

@@ -48,8 +48,17 @@ int session_refresh(MYSQL *db, const char *hash, const char *new_hash,
 /* Revoke one session of uid (logout).  NT_ENOTFOUND if it is not uid's. */
 int session_revoke(MYSQL *db, const char *sid, const char *uid, int64_t now);
 
-/* Sessions revoked at or after since (for edges' deny-lists at start). */
+/* Sessions revoked at or after since (for edges' deny-lists at start),
+ * newest first, so a caller that stops early keeps the ones that matter
+ * longest.  fn returns 0 to go on, > 0 to stop, < 0 (NT_*) to fail. */
 typedef int (*session_revoked_fn)(void *arg, const session_rec_t *s);
 int session_revoked_since(MYSQL *db, int64_t since, session_revoked_fn fn, void *arg);
+
+/* Delete refresh tokens that expired before `before` (spent or not), at
+ * most max rows per call (<= 0: 10000) so a big backlog never holds locks
+ * for long; *deleted (may be NULL) gets the count.  Run it periodically
+ * with before = now - (a margin): a replay of a token older than that is
+ * then just "unknown" (NT_EUNAUTH, not reuse). */
+int session_prune(MYSQL *db, int64_t before, int max, uint64_t *deleted);
 
 #endif
