@@ -2,7 +2,8 @@
  * config.c - a small INI reader (see config.h).
  *
  * Accepts "[section]" headers, "key = value" lines, comments starting with
- * '#' or ';', and blank lines.  Values are trimmed; no quoting or escapes:
+ * '#' or ';' (also after a value, when preceded by whitespace), and blank
+ * lines.  Values are trimmed; no quoting or escapes:
  * settings are ports, paths and numbers.  Anything else is an error with the
  * line number logged, because a silently ignored setting is worse than a
  * refused start.
@@ -124,7 +125,15 @@ int config_parse(const char *text, config_t **out)
             goto bad;
         }
         *eq = '\0';
-        char *key = trim(s), *value = trim(eq + 1);
+        char *value = eq + 1;
+        for (char *c = value; *c; c++) { /* inline comment: whitespace then # or ; */
+            if ((*c == '#' || *c == ';') && (c == value || isspace((unsigned char)c[-1]))) {
+                *c = '\0';
+                break;
+            }
+        }
+        char *key = trim(s);
+        value = trim(value);
         if (!valid_name(key)) {
             rc = NT_ECONFIG;
             goto bad;

@@ -1,0 +1,57 @@
+/*
+ * role_common.c - shared role wiring (see role_common.h).
+ */
+#include "cmd/role_common.h"
+
+#include "common/err.h"
+#include "common/log.h"
+#include "common/proc.h"
+
+#include <signal.h>
+
+int role_bus_connect(const role_ctx_t *ctx, const char *bus_user, int min_threads, bus_t **out)
+{
+    long threads;
+    if (config_int(ctx->cfg, "nats.delivery_threads", 4, 1, 256, &threads) != NT_OK)
+        return NT_ECONFIG;
+    const char *user = config_str(ctx->cfg, "nats.user", "");
+    const char *pw = config_str(ctx->cfg, "nats.password", "");
+    bus_opts_t o = {
+        .url = config_str(ctx->cfg, "nats.url", "nats://127.0.0.1:14222"),
+        .role = ctx->role,
+        .user = *user ? user : (*pw ? bus_user : NULL),
+        .password = *pw ? pw : NULL,
+        .delivery_threads = threads < min_threads ? min_threads : (int)threads,
+    };
+    int rc = bus_connect(&o, out);
+    if (rc != NT_OK)
+        log_error("cannot connect to NATS", "err=\"%s\"", nt_strerror(rc)); /* url may hold a password */
+    return rc;
+}
+
+int role_db_open(const role_ctx_t *ctx, db_pool_t **out)
+{
+    long port, size;
+    if (config_int(ctx->cfg, "db.port", 13306, 1, 65535, &port) != NT_OK ||
+        config_int(ctx->cfg, "db.pool_size", 8, 1, 512, &size) != NT_OK)
+        return NT_ECONFIG;
+    db_opts_t o = {
+        .host = config_str(ctx->cfg, "db.host", "127.0.0.1"),
+        .port = (int)port,
+        .user = config_str(ctx->cfg, "db.user", "natter"),
+        .password = config_str(ctx->cfg, "db.password", "natter"),
+        .name = config_str(ctx->cfg, "db.name", "natter"),
+        .size = (int)size,
+    };
+    int rc = db_pool_new(&o, out);
+    if (rc != NT_OK)
+        log_error("cannot open database", "host=%s port=%ld err=\"%s\"", o.host, port,
+                  nt_strerror(rc));
+    return rc;
+}
+
+void role_wait_stop(const role_ctx_t *ctx)
+{
+    int sig = proc_wait_stop();
+    log_info("stopping", "role=%s signal=%s", ctx->role, sig == SIGTERM ? "TERM" : sig == SIGINT ? "INT" : "HUP");
+}

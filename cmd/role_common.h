@@ -1,0 +1,23 @@
+/*
+ * role_common.h - the wiring every role repeats: connect to the bus with the
+ * role's credentials, open the database pool, wait for the stop signal.
+ */
+#ifndef NT_ROLE_COMMON_H
+#define NT_ROLE_COMMON_H
+
+#include "bus/bus.h"
+#include "cmd/roles.h"
+#include "store/db.h"
+
+/* Connect with nats.url / nats.user (default bus_user) / nats.password.
+ * Handlers run in parallel only up to the delivery pool size, so a role
+ * with N workers per endpoint asks for at least N threads. */
+int role_bus_connect(const role_ctx_t *ctx, const char *bus_user, int min_threads, bus_t **out);
+
+/* Open the [db] pool. */
+int role_db_open(const role_ctx_t *ctx, db_pool_t **out);
+
+/* Block until SIGTERM/SIGINT, log it. */
+void role_wait_stop(const role_ctx_t *ctx);
+
+#endif

@@ -1,0 +1,55 @@
+/*
+ * role_edge_http.c - `natter edge-http`: the REST gateway process.
+ *
+ * Order matters on the way down: stop civetweb first (no new requests, the
+ * in-flight ones finish their bus calls), then drain the bus (the deny-list
+ * subscription stops), then free what the handlers used.
+ */
+#include "cmd/role_common.h"
+#include "common/err.h"
+#include "common/log.h"
+#include "edge/http/http_edge.h"
+#include "edge/revocations.h"
+
+int role_edge_http(const role_ctx_t *ctx)
+{
+    const config_t *c = ctx->cfg;
+    http_edge_t e = {0};
+    token_keys_t *keys = NULL;
+    revocations_t *rev = NULL;
+    long port, threads, max_body, timeout;
+    int rc = 1;
+    if (config_int(c, "http.port", 8080, 1, 65535, &port) ||
+        config_int(c, "http.threads", 32, 1, 1024, &threads) ||
+        config_int(c, "http.max_body", 1 << 20, 1024, 1 << 30, &max_body) ||
+        config_int(c, "nats.request_timeout_ms", 3000, 50, 60000, &timeout))
+        return 2;
+    e.max_body = (size_t)max_body;
+    e.timeout_ms = (int)timeout;
+    const char *pub = config_str(c, "auth.public_key", "var/keys/jwt.pub");
+    if (token_keys_load(NULL, pub, &keys) != NT_OK) {
+        log_error("cannot load the token public key", "path=%s", pub);
+        return 1;
+    }
+    e.keys = keys;
+    if (metrics_new(&e.metrics) != NT_OK || denylist_new(&e.deny) != NT_OK ||
+        role_bus_connect(ctx, "edge", 1, &e.bus) != NT_OK ||
+        revocations_start(e.bus, e.deny, (int)timeout, 60, &rev) != NT_OK ||
+        http_edge_start(&e, config_str(c, "http.bind", "127.0.0.1"), (int)port, (int)threads) !=
+            NT_OK)
+        goto done;
+    role_wait_stop(ctx);
+    http_edge_stop(&e);
+    rc = bus_drain(e.bus, 5000) == NT_OK ? 0 : 1;
+    log_info("drained", "ok=%s", rc == 0 ? "yes" : "no");
+done:
+    http_edge_stop(&e);
+    if (rc != 0 && e.bus)
+        bus_drain(e.bus, 1000);
+    revocations_stop(rev);
+    bus_free(e.bus);
+    denylist_free(e.deny);
+    metrics_free(e.metrics);
+    token_keys_free(keys);
+    return rc;
+}

@@ -1,0 +1,85 @@
+/*
+ * http_edge.h - the REST edge (civetweb).
+ *
+ * Each request runs on a civetweb worker thread: match a route, check the
+ * bearer token locally (no bus hop), read the body within the cap, turn the
+ * JSON into a protobuf request, send it to the pool over the bus with
+ * Natter-Uid and traceparent, and turn the reply (or Natter-Error) back into
+ * API.md JSON.  A pool that does not answer in nats.request_timeout_ms gives
+ * 503 unavailable, never a hang.  The edge holds no user state besides the
+ * deny-list.
+ */
+#ifndef NT_HTTP_EDGE_H
+#define NT_HTTP_EDGE_H
+
+#include "bus/bus.h"
+#include "common/metrics.h"
+#include "common/token.h"
+#include "edge/denylist.h"
+
+#include <civetweb.h>
+#include <jansson.h>
+#include <protobuf-c/protobuf-c.h>
+#include <stddef.h>
+
+typedef struct http_edge {
+    bus_t *bus;
+    const token_keys_t *keys;  /* public key only */
+    denylist_t *deny;
+    metrics_t *metrics;
+    size_t max_body;           /* bytes */
+    int timeout_ms;            /* bus request timeout */
+    struct mg_context *mg;
+} http_edge_t;
+
+/* One request in flight; lives on the worker's stack. */
+typedef struct http_req {
+    http_edge_t *edge;
+    struct mg_connection *conn;
+    const struct mg_request_info *ri;
+    const char *route;         /* pattern, for metrics and logs */
+    char param[72];            /* the {id} of the path, if any */
+    token_claims_t who;        /* valid when authed */
+    int authed;
+    char traceparent[64];
+    char *body;                /* NUL-terminated, owned by the dispatcher */
+    size_t body_len;
+    char allow[32];            /* methods for a 405's Allow header */
+    int status;                /* what was answered */
+} http_req_t;
+
+typedef void (*http_handler_fn)(http_req_t *r);
+
+/* Start listening on bind:port with threads workers. */
+int http_edge_start(http_edge_t *e, const char *bind, int port, int threads);
+/* Stop accepting, finish in-flight requests, free civetweb. */
+void http_edge_stop(http_edge_t *e);
+
+/* Responses (http_reply.c).  Each answers once; r->status records it. */
+void http_reply_json(http_req_t *r, int status, json_t *body);  /* steals body */
+void http_reply_error(http_req_t *r, int err, const char *message); /* NT_E* code */
+/* Same with an explicit status (405, which has no API code of its own). */
+void http_reply_error_at(http_req_t *r, int status, int err, const char *message);
+void http_reply_status(http_req_t *r, int status);              /* no body (204) */
+void http_reply_raw(http_req_t *r, int status, const char *ctype, const char *body, size_t len);
+
+/* Parse r->body as a JSON object; on failure answers 400 and returns NULL. */
+json_t *http_body_object(http_req_t *r);
+
+/* Call pool op with m (http_call.c).  On success returns 0 and *reply is the
+ * unpacked reply of type d (free with protobuf_c_message_free_unpacked); on
+ * failure the error response has been sent and a negative code returns. */
+int http_call(http_req_t *r, const char *pool, const char *op, const ProtobufCMessage *m,
+              const ProtobufCMessageDescriptor *d, ProtobufCMessage **reply);
+
+/* Auth and user routes (routes_auth.c). */
+void route_register(http_req_t *r);
+void route_login(http_req_t *r);
+void route_refresh(http_req_t *r);
+void route_logout(http_req_t *r);
+void route_me_get(http_req_t *r);
+void route_me_put(http_req_t *r);
+void route_user_get(http_req_t *r);
+void route_user_search(http_req_t *r);
+
+#endif

@@ -1,0 +1,74 @@
+/*
+ * http_reply.c - writing responses in API.md's shapes: JSON bodies, the
+ * {"error":{"code","message"}} error shape with the status its code implies,
+ * and the 400 for a body that is not a JSON object.
+ */
+#include "edge/http/http_edge.h"
+
+#include "common/err.h"
+#include "common/jsonv.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+void http_reply_raw(http_req_t *r, int status, const char *ctype, const char *body, size_t len)
+{
+    char clen[32];
+    snprintf(clen, sizeof clen, "%zu", len);
+    mg_response_header_start(r->conn, status);
+    if (ctype)
+        mg_response_header_add(r->conn, "Content-Type", ctype, -1);
+    mg_response_header_add(r->conn, "Content-Length", clen, -1);
+    mg_response_header_add(r->conn, "Cache-Control", "no-store", -1);
+    /* A body we refused to read is still on the socket: do not reuse it. */
+    if (status == 413)
+        mg_response_header_add(r->conn, "Connection", "close", -1);
+    if (status == 405)
+        mg_response_header_add(r->conn, "Allow", r->allow, -1);
+    mg_response_header_send(r->conn);
+    if (len)
+        mg_write(r->conn, body, len);
+    r->status = status;
+}
+
+void http_reply_json(http_req_t *r, int status, json_t *body)
+{
+    char *text = body ? json_dumps(body, JSON_COMPACT) : NULL;
+    json_decref(body);
+    if (!text) {
+        static const char oom[] = "{\"error\":{\"code\":\"internal\",\"message\":\"internal error\"}}";
+        http_reply_raw(r, 500, "application/json", oom, sizeof oom - 1);
+        return;
+    }
+    http_reply_raw(r, status, "application/json", text, strlen(text));
+    free(text);
+}
+
+void http_reply_error_at(http_req_t *r, int status, int err, const char *message)
+{
+    json_t *body = json_pack("{s:{s:s,s:s}}", "error", "code", api_code(err), "message",
+                             message && *message ? message : nt_strerror(err));
+    http_reply_json(r, status, body);
+}
+
+void http_reply_error(http_req_t *r, int err, const char *message)
+{
+    http_reply_error_at(r, api_status(api_code(err)), err, message);
+}
+
+void http_reply_status(http_req_t *r, int status)
+{
+    http_reply_raw(r, status, NULL, "", 0);
+}
+
+json_t *http_body_object(http_req_t *r)
+{
+    json_t *obj = NULL;
+    char err[160];
+    if (jsonv_parse_object(r->body ? r->body : "", r->body_len, &obj, err, sizeof err) != NT_OK) {
+        http_reply_error(r, NT_EINVAL, err);
+        return NULL;
+    }
+    return obj;
+}

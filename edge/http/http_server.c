@@ -1,0 +1,256 @@
+/*
+ * http_server.c - civetweb set-up and the request dispatcher: route table,
+ * token check, body cap, metrics and one log line per request.
+ *
+ * Routing is a short table scanned in order: a dozen routes do not need a
+ * trie, and the table is the list of what this edge serves.
+ */
+#include "edge/http/http_edge.h"
+
+#include "common/err.h"
+#include "common/log.h"
+#include "edge/authn.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/time.h>
+#include <time.h>
+
+static void route_healthz(http_req_t *r);
+static void route_metrics(http_req_t *r);
+
+static const struct route {
+    const char *method;
+    const char *pattern; /* a trailing "{id}" matches one path segment */
+    int auth;
+    http_handler_fn fn;
+} routes[] = {
+    {"POST", "/api/auth/register", 0, route_register},
+    {"POST", "/api/auth/login", 0, route_login},
+    {"POST", "/api/auth/refresh", 0, route_refresh},
+    {"POST", "/api/auth/logout", 1, route_logout},
+    {"GET", "/api/users/me", 1, route_me_get},
+    {"PUT", "/api/users/me", 1, route_me_put},
+    {"GET", "/api/users/{id}", 1, route_user_get},
+    {"GET", "/api/users", 1, route_user_search},
+    {"GET", "/healthz", 0, route_healthz},
+    {"GET", "/metrics", 0, route_metrics},
+};
+#define NROUTES (sizeof routes / sizeof routes[0])
+
+static double mono_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static int64_t wall_ms(void)
+{
+    struct timeval tv;
+    gettimeofday(&tv, NULL);
+    return (int64_t)tv.tv_sec * 1000 + tv.tv_usec / 1000;
+}
+
+/* 1 if path matches pattern; fills param for "{id}" patterns. */
+static int path_match(const char *pattern, const char *path, char *param, size_t n)
+{
+    const char *brace = strstr(pattern, "{id}");
+    if (!brace)
+        return strcmp(pattern, path) == 0;
+    size_t plen = (size_t)(brace - pattern);
+    if (strncmp(pattern, path, plen) != 0)
+        return 0;
+    const char *seg = path + plen;
+    size_t slen = strlen(seg);
+    if (slen == 0 || slen >= n || strchr(seg, '/'))
+        return 0;
+    memcpy(param, seg, slen + 1);
+    return 1;
+}
+
+static void traceparent_take(http_req_t *r)
+{
+    const char *tp = mg_get_header(r->conn, "traceparent");
+    char id[40];
+    /* Keep a caller's well-formed trace context, so traces cross into us. */
+    if (tp && strlen(tp) == 55) {
+        bus_trace_id(tp, id, sizeof id);
+        if (strcmp(id, "-") != 0) {
+            memcpy(r->traceparent, tp, 56);
+            return;
+        }
+    }
+    bus_traceparent_new(r->traceparent, sizeof r->traceparent);
+}
+
+/* Read the body within the cap; 0 or an error already answered. */
+static int body_read(http_req_t *r)
+{
+    size_t max = r->edge->max_body;
+    long long declared = r->ri->content_length;
+    if (declared > (long long)max) {
+        http_reply_error(r, NT_ETOOLARGE, "request body too large");
+        return NT_ETOOLARGE;
+    }
+    size_t cap = declared >= 0 ? (size_t)declared : 4096;
+    r->body = malloc(cap + 1);
+    if (!r->body) {
+        http_reply_error(r, NT_ENOMEM, "internal error");
+        return NT_ENOMEM;
+    }
+    for (;;) {
+        if (r->body_len == cap) {
+            if (declared >= 0 || cap > max)
+                break;
+            size_t ncap = cap * 2 > max + 1 ? max + 1 : cap * 2;
+            char *nb = realloc(r->body, ncap + 1);
+            if (!nb) {
+                http_reply_error(r, NT_ENOMEM, "internal error");
+                return NT_ENOMEM;
+            }
+            r->body = nb;
+            cap = ncap;
+        }
+        int got = mg_read(r->conn, r->body + r->body_len, cap - r->body_len);
+        if (got <= 0)
+            break;
+        r->body_len += (size_t)got;
+    }
+    r->body[r->body_len] = '\0';
+    if (r->body_len > max) { /* chunked body past the cap */
+        http_reply_error(r, NT_ETOOLARGE, "request body too large");
+        return NT_ETOOLARGE;
+    }
+    return NT_OK;
+}
+
+static void dispatch(http_req_t *r)
+{
+    const char *path = r->ri->local_uri ? r->ri->local_uri : "";
+    const struct route *rt = NULL;
+    int path_known = 0;
+    for (size_t i = 0; i < NROUTES && !rt; i++) {
+        if (!path_match(routes[i].pattern, path, r->param, sizeof r->param))
+            continue;
+        path_known = 1;
+        if (strcmp(routes[i].method, r->ri->request_method) == 0)
+            rt = &routes[i];
+        else if (!strstr(r->allow, routes[i].method)) /* for the Allow header */
+            snprintf(r->allow + strlen(r->allow), sizeof r->allow - strlen(r->allow), "%s%s",
+                     r->allow[0] ? ", " : "", routes[i].method);
+    }
+    if (!rt) {
+        r->route = "unmatched";
+        if (path_known)
+            http_reply_error_at(r, 405, NT_EINVAL, "method not allowed");
+        else
+            http_reply_error(r, NT_ENOTFOUND, "no such route");
+        return;
+    }
+    r->route = rt->pattern;
+    if (rt->auth) {
+        if (authn_bearer(mg_get_header(r->conn, "Authorization"), r->edge->keys,
+                         r->edge->deny, wall_ms(), &r->who) != NT_OK) {
+            http_reply_error(r, NT_EUNAUTH, "missing, invalid or expired token");
+            return;
+        }
+        r->authed = 1;
+    }
+    if ((strcmp(rt->method, "POST") == 0 || strcmp(rt->method, "PUT") == 0) &&
+        body_read(r) != NT_OK)
+        return;
+    rt->fn(r);
+}
+
+static int on_request(struct mg_connection *conn, void *arg)
+{
+    http_req_t r = {.edge = arg, .conn = conn, .ri = mg_get_request_info(conn)};
+    double t0 = mono_s();
+    traceparent_take(&r);
+    dispatch(&r);
+    if (!r.status) /* a handler that forgot to answer is a bug; do not hang */
+        http_reply_error(&r, NT_EINTERNAL, "internal error");
+    double dt = mono_s() - t0;
+    char labels[160], trace[40];
+    snprintf(labels, sizeof labels, "route=\"%s\",status=\"%d\"", r.route ? r.route : "unmatched",
+             r.status);
+    metrics_count(r.edge->metrics, "natter_http_requests_total", "HTTP requests by route and status",
+                  labels, 1);
+    snprintf(labels, sizeof labels, "route=\"%s\"", r.route ? r.route : "unmatched");
+    metrics_observe(r.edge->metrics, "natter_http_request_duration_seconds",
+                    "HTTP request latency", labels, dt);
+    bus_trace_id(r.traceparent, trace, sizeof trace);
+    log_info("http", "method=%s route=%s status=%d ms=%.2f uid=%s trace=%s",
+             r.ri->request_method, r.route ? r.route : "unmatched", r.status, dt * 1000,
+             r.authed ? r.who.uid : "-", trace);
+    free(r.body);
+    return r.status;
+}
+
+static void route_healthz(http_req_t *r)
+{
+    int ok = bus_connected(r->edge->bus);
+    json_t *body = json_pack("{s:s}", "status", ok ? "ok" : "unavailable");
+    http_reply_json(r, ok ? 200 : 503, body);
+}
+
+static void route_metrics(http_req_t *r)
+{
+    size_t len = 0;
+    metrics_gauge(r->edge->metrics, "natter_denylist_sessions", "revoked sessions held", "",
+                  (double)denylist_size(r->edge->deny));
+    char *text = metrics_render(r->edge->metrics, &len);
+    if (!text) {
+        http_reply_error(r, NT_ENOMEM, "internal error");
+        return;
+    }
+    http_reply_raw(r, 200, "text/plain; version=0.0.4", text, len);
+    free(text);
+}
+
+static int on_log(const struct mg_connection *conn, const char *message)
+{
+    (void)conn;
+    log_warn("civetweb", "detail=\"%.200s\"", message);
+    return 1;
+}
+
+int http_edge_start(http_edge_t *e, const char *bind, int port, int threads)
+{
+    char listen[128], nthreads[16];
+    snprintf(listen, sizeof listen, "%s:%d", bind, port);
+    snprintf(nthreads, sizeof nthreads, "%d", threads);
+    const char *options[] = {
+        "listening_ports", listen,
+        "num_threads", nthreads,
+        "request_timeout_ms", "30000",
+        "enable_keep_alive", "yes",
+        "keep_alive_timeout_ms", "30000",
+        NULL,
+    };
+    struct mg_callbacks cb;
+    memset(&cb, 0, sizeof cb);
+    cb.log_message = on_log;
+    mg_init_library(0);
+    e->mg = mg_start(&cb, e, options);
+    if (!e->mg) {
+        log_error("cannot listen", "addr=%s", listen);
+        mg_exit_library();
+        return NT_EIO;
+    }
+    mg_set_request_handler(e->mg, "**", on_request, e);
+    log_info("http edge listening", "addr=%s threads=%d max_body=%zu", listen, threads,
+             e->max_body);
+    return NT_OK;
+}
+
+void http_edge_stop(http_edge_t *e)
+{
+    if (!e->mg)
+        return;
+    mg_stop(e->mg); /* joins the workers: in-flight requests finish first */
+    e->mg = NULL;
+    mg_exit_library();
+}

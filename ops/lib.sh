@@ -1,0 +1,286 @@
+# shellcheck shell=bash disable=SC2034  # the arrays are used by the scripts that source this
+# ops/lib.sh - functions shared by ops/up, ops/down and ops/test.
+#
+# Sourced, not run.  Everything natter needs comes from Debian 12 packages and
+# runs as plain background processes under a directory we own (no systemd),
+# bound to 127.0.0.1: a developer machine and a clean CI clone behave alike.
+
+# The repository root, whatever directory the caller ran from.
+NATTER_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+
+# The one list of natter service roles that ops/up starts and ops/down stops,
+# in start order (pools before the edges that call them; ops/down stops them
+# in reverse).  Add edge-ws, msg, presence, media here as they land.
+NATTER_ROLES=(auth edge-http)
+
+# Every NATS user in config/nats-server.conf.  Each gets a password
+# NATTER_NATS_PW_<USER> in var/keys/secrets.env; nats-server reads them from
+# its environment.
+NATS_USERS=(edge auth msg presence media ops)
+
+# Debian packages for building, testing and running the whole stack
+# (STACK.md), plus what the scripts themselves call.
+NATTER_PACKAGES=(
+  build-essential cmake pkg-config
+  nats-server libnats-dev libwebsockets-dev libcivetweb-dev libhiredis-dev
+  libmariadb-dev protobuf-c-compiler libprotobuf-c-dev libssl-dev libjwt-dev
+  libcriterion-dev libjansson-dev libargon2-dev uuid-dev
+  mariadb-server mariadb-client redis-server redis-tools
+  python3 openssl curl ca-certificates
+)
+
+# /usr/bin/python3 on purpose: a python3 earlier on PATH may be another build
+# (STACK.md).  The scripts only use the standard library.
+PYTHON=/usr/bin/python3
+
+say() { printf '%s\n' "$*"; }
+warn() { printf 'warning: %s\n' "$*" >&2; }
+die() { printf 'error: %s\n' "$*" >&2; exit 1; }
+
+# Run a command as root: directly when we are root (CI, containers), through
+# sudo otherwise.
+as_root() {
+  if [ "$(id -u)" -eq 0 ]; then
+    "$@"
+  else
+    command -v sudo >/dev/null 2>&1 || die "need root or sudo to run: $*"
+    sudo "$@"
+  fi
+}
+
+# The NATS user a role connects as (config/nats-server.conf): both edges
+# share "edge", operator tools use "ops", a pool uses its own name.
+nats_user_for_role() {
+  case "$1" in
+    edge-*) say edge ;;
+    trace) say ops ;;
+    *) say "$1" ;;
+  esac
+}
+
+# NATTER_NATS_PW_<USER> for a NATS user name.
+nats_pw_var() {
+  local u
+  u=$(printf '%s' "$1" | tr '[:lower:]-' '[:upper:]_')
+  say "NATTER_NATS_PW_$u"
+}
+
+# Install whatever of NATTER_PACKAGES is missing.  dpkg-query first, so a
+# machine that has everything never touches apt (fast, works offline);
+# apt-get update at most once per run.
+_NATTER_APT_UPDATED=0
+ensure_packages() {
+  local missing=() p
+  for p in "${NATTER_PACKAGES[@]}"; do
+    if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed'; then
+      missing+=("$p")
+    fi
+  done
+  [ "${#missing[@]}" -eq 0 ] && return 0
+  say "installing: ${missing[*]}"
+  if [ "$_NATTER_APT_UPDATED" -eq 0 ]; then
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get update -q
+    _NATTER_APT_UPDATED=1
+  fi
+  # Debian's mariadb-server, redis-server and nats-server packages start their
+  # system services on install.  We run our own instances on other ports, so
+  # keep the package scripts from starting daemons (policy-rc.d exit 101 means
+  # "action forbidden"), unless the machine already has a policy of its own.
+  local policy=/usr/sbin/policy-rc.d added_policy=0 rc=0
+  if [ ! -e "$policy" ]; then
+    printf '#!/bin/sh\nexit 101\n' | as_root tee "$policy" >/dev/null
+    as_root chmod 755 "$policy"
+    added_policy=1
+  fi
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${missing[@]}" || rc=$?
+  if [ "$added_policy" -eq 1 ]; then
+    as_root rm -f "$policy"
+  fi
+  [ "$rc" -eq 0 ] || die "apt-get install failed ($rc)"
+}
+
+# build DIR [cmake args...]: configure (once, or again when args change) and
+# build everything with all cores.
+build() {
+  local dir=$1
+  shift
+  cmake -S "$NATTER_ROOT" -B "$dir" "$@"
+  cmake --build "$dir" -j"$(nproc)"
+}
+
+# conf_get SECTION KEY DEFAULT: a value from config/natter.conf (INI, inline
+# comments after whitespace), or DEFAULT.  Environment overrides are the
+# caller's business (NATTER_<SECTION>_<KEY>), as in the C config module.
+conf_get() {
+  local v
+  v=$(awk -v sec="$1" -v key="$2" '
+    /^[ \t]*\[/ { s = $0; gsub(/[][ \t]/, "", s); next }
+    s == sec {
+      line = $0
+      sub(/[ \t][#;].*$/, "", line)
+      if (line ~ /^[ \t]*[#;]/) next
+      n = index(line, "=")
+      if (n == 0) next
+      k = substr(line, 1, n - 1); gsub(/[ \t]/, "", k)
+      if (k != key) next
+      val = substr(line, n + 1); gsub(/^[ \t]+|[ \t]+$/, "", val)
+      print val; exit
+    }' "$NATTER_ROOT/config/natter.conf" 2>/dev/null || true)
+  if [ -n "$v" ]; then say "$v"; else say "$3"; fi
+}
+
+# The port of the first URL in a nats://host:port[,...] list, or DEFAULT.
+url_port() {
+  local u=${1%%,*}
+  u=${u#*://}
+  u=${u##*@}
+  u=${u%%/*}
+  case "$u" in
+    *:*) say "${u##*:}" ;;
+    *) say "$2" ;;
+  esac
+}
+
+# pid_alive PIDFILE NAME: the pid in PIDFILE runs and its command line
+# mentions NAME (guards against a stale file whose pid was reused).
+pid_alive() {
+  local pid
+  [ -s "$1" ] || return 1
+  pid=$(cat "$1")
+  [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null || return 1
+  tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -q -- "$2"
+}
+
+# stop_pidfile PIDFILE [SECONDS]: SIGTERM, wait (natter drains on SIGTERM),
+# SIGKILL after SECONDS (default 10), remove the file.
+stop_pidfile() {
+  local file=$1 secs=${2:-10} pid i
+  [ -s "$file" ] || { rm -f "$file"; return 0; }
+  pid=$(cat "$file")
+  if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; then
+    kill -TERM "$pid" 2>/dev/null || true
+    for ((i = 0; i < secs * 10; i++)); do
+      kill -0 "$pid" 2>/dev/null || break
+      sleep 0.1
+    done
+    if kill -0 "$pid" 2>/dev/null; then
+      warn "$(basename "$file" .pid) (pid $pid) did not stop in ${secs}s; SIGKILL"
+      kill -KILL "$pid" 2>/dev/null || true
+    fi
+  fi
+  rm -f "$file"
+}
+
+# wait_for SECONDS WHAT COMMAND...: retry COMMAND every 0.2 s until it
+# succeeds; fail with WHAT after SECONDS.
+wait_for() {
+  local secs=$1 what=$2 i
+  shift 2
+  for ((i = 0; i < secs * 5; i++)); do
+    "$@" >/dev/null 2>&1 && return 0
+    sleep 0.2
+  done
+  warn "$what did not become ready in ${secs}s"
+  return 1
+}
+
+http_ok() { curl -fsS --max-time 2 -o /dev/null "$1"; }
+
+# spawn LOG PIDFILE COMMAND...: start COMMAND in the background, detached in
+# a session of its own (closing the terminal that ran ops/up must not send
+# it SIGHUP, which natter takes as "stop"), output appended to LOG, its pid
+# in PIDFILE.  setsid does not fork here (a background child is not a
+# process group leader), so $! is the daemon's own pid.
+spawn() {
+  local log=$1 pidfile=$2
+  shift 2
+  setsid "$@" </dev/null >>"$log" 2>&1 &
+  echo $! >"$pidfile"
+}
+
+# start_nats CONF PORT MONPORT LOG PIDFILE: nats-server on 127.0.0.1.  The
+# NATTER_NATS_PW_* variables must be in the environment (the config refers
+# to them).  Ready when the monitor's /healthz answers.
+start_nats() {
+  local conf=$1 port=$2 mon=$3 log=$4 pidfile=$5
+  spawn "$log" "$pidfile" nats-server -c "$conf" -a 127.0.0.1 -p "$port" -m "$mon"
+  wait_for 20 "nats-server (log: $log)" http_ok "http://127.0.0.1:$mon/healthz"
+}
+
+# start_redis DIR PORT LOG PIDFILE: redis-server on 127.0.0.1.  No
+# snapshots or AOF: Redis holds only what can be rebuilt (DESIGN.md).
+start_redis() {
+  local dir=$1 port=$2 log=$3 pidfile=$4
+  mkdir -p "$dir"
+  spawn "$log" "$pidfile" redis-server --bind 127.0.0.1 --port "$port" --dir "$dir" \
+    --save '' --appendonly no --daemonize no --logfile ''
+  wait_for 20 "redis-server (log: $log)" redis_ping "$port"
+}
+
+redis_ping() { [ "$(redis-cli -h 127.0.0.1 -p "$1" ping 2>/dev/null)" = PONG ]; }
+
+# mariadbd refuses to run as root unless told to; as another user it needs
+# no --user at all.
+_mariadb_user_args() {
+  if [ "$(id -u)" -eq 0 ]; then say "--user=root"; fi
+}
+
+# start_mariadb DATADIR PORT SOCKET LOG PIDFILE: mariadbd on 127.0.0.1.  On
+# first use (no DATADIR/mysql) the system tables are created; root then logs
+# in only over the Unix socket as the OS user that ran this (unix_socket
+# authentication), never over TCP.
+start_mariadb() {
+  local data=$1 port=$2 sock=$3 log=$4 pidfile=$5
+  if [ ! -d "$data/mysql" ]; then
+    mkdir -p "$data"
+    # shellcheck disable=SC2046  # zero or one word, on purpose
+    mariadb-install-db --no-defaults --datadir="$data" $(_mariadb_user_args) \
+      --auth-root-authentication-method=socket --skip-test-db >>"$log" 2>&1 \
+      || die "mariadb-install-db failed (log: $log)"
+  fi
+  # shellcheck disable=SC2046
+  spawn "$log" "$pidfile" mariadbd --no-defaults --datadir="$data" --socket="$sock" \
+    --port="$port" --bind-address=127.0.0.1 $(_mariadb_user_args) --skip-log-bin \
+    --character-set-server=utf8mb4 --collation-server=utf8mb4_unicode_ci \
+    --pid-file="$data/mariadbd.pid"
+  wait_for 30 "mariadbd (log: $log)" mariadb_sql "$sock" 'SELECT 1'
+}
+
+# mariadb_sql SOCKET SQL: run SQL as the database's root over the socket.
+mariadb_sql() {
+  mariadb --no-defaults --protocol=socket -S "$1" -u "$(id -un)" -e "$2"
+}
+
+# mariadb_bootstrap SOCKET DBNAME DBUSER PASSWORD: the natter database and its
+# user, for loopback TCP (127.0.0.1) and the socket (localhost).  Idempotent;
+# ALTER USER keeps the password in step with secrets.env.  The SQL goes in on
+# stdin so the password never shows in a process list.
+mariadb_bootstrap() {
+  local sock=$1 db=$2 user=$3 pw=$4 h
+  case "$pw" in *"'"* | *\\*) die "database password must not contain quotes or backslashes" ;; esac
+  {
+    printf "CREATE DATABASE IF NOT EXISTS \`%s\` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci;\n" "$db"
+    for h in 127.0.0.1 localhost; do
+      printf "CREATE USER IF NOT EXISTS '%s'@'%s' IDENTIFIED BY '%s';\n" "$user" "$h" "$pw"
+      printf "ALTER USER '%s'@'%s' IDENTIFIED BY '%s';\n" "$user" "$h" "$pw"
+      printf "GRANT ALL PRIVILEGES ON \`%s\`.* TO '%s'@'%s';\n" "$db" "$user" "$h"
+    done
+  } | mariadb --no-defaults --protocol=socket -S "$sock" -u "$(id -un)"
+}
+
+# random_secret: "nt" and 32 hex characters from the OS CSPRNG.  The letter
+# prefix matters: nats-server parses an environment variable's value as a
+# config value, so a secret starting with a digit may be read as a number
+# and refused (or mangled), and '#', ':', ',' or spaces would cut it.  Only
+# [a-z0-9] also keeps it safe in env files, INI files and SQL literals.
+random_secret() { printf 'nt%s\n' "$(openssl rand -hex 16)"; }
+
+# tail_logs FILE...: the last lines of each log, for failures.
+tail_logs() {
+  local f
+  for f in "$@"; do
+    [ -f "$f" ] || continue
+    say "---- last lines of $f ----"
+    tail -n 30 "$f"
+  done
+}
