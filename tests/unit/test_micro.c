@@ -8,6 +8,7 @@
 #include "bus/micro.h"
 #include "common/err.h"
 #include "common/log.h"
+#include "nats_fixture.h"
 
 #include <arpa/inet.h>
 #include <criterion/criterion.h>
@@ -23,66 +24,15 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-/* ---- a nats-server per test (the same helper is in test_bus.c) ---- */
-
-static pid_t srv_pid = -1;
-static char srv_url[64];
-
-static int free_port(void)
-{
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    socklen_t len = sizeof a;
-    cr_assert(fd >= 0 && bind(fd, (struct sockaddr *)&a, sizeof a) == 0 &&
-              getsockname(fd, (struct sockaddr *)&a, &len) == 0);
-    close(fd);
-    return ntohs(a.sin_port);
-}
-
-static int port_open(int port)
-{
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port),
-                            .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    int ok = fd >= 0 && connect(fd, (struct sockaddr *)&a, sizeof a) == 0;
-    if (fd >= 0)
-        close(fd);
-    return ok;
-}
-
 static void srv_start(void)
 {
     log_init("test_micro", LOG_WARN);
-    const char *bin = access("/usr/sbin/nats-server", X_OK) == 0  ? "/usr/sbin/nats-server"
-                      : access("/usr/bin/nats-server", X_OK) == 0 ? "/usr/bin/nats-server"
-                                                                  : "nats-server";
-    int port = free_port();
-    char p[16];
-    snprintf(p, sizeof p, "%d", port);
-    pid_t pid = fork();
-    cr_assert(pid >= 0);
-    if (pid == 0) {
-        prctl(PR_SET_PDEATHSIG, SIGKILL);
-        FILE *devnull = freopen("/dev/null", "w", stdout);
-        devnull = freopen("/dev/null", "w", stderr);
-        (void)devnull;
-        execlp(bin, "nats-server", "-a", "127.0.0.1", "-p", p, (char *)NULL);
-        _exit(127);
-    }
-    srv_pid = pid;
-    snprintf(srv_url, sizeof srv_url, "nats://127.0.0.1:%d", port);
-    for (int i = 0; i < 500 && !port_open(port); i++)
-        usleep(10000);
-    cr_assert(port_open(port), "nats-server did not start");
+    srv_start_on(free_port(), NULL, NULL);
 }
 
-static void srv_stop(void)
+static void srv_stop_all(void)
 {
-    if (srv_pid > 0) {
-        kill(srv_pid, SIGTERM);
-        waitpid(srv_pid, NULL, 0);
-        srv_pid = -1;
-    }
+    srv_stop();
     nats_CloseAndWait(2000);
 }
 
@@ -308,7 +258,7 @@ static int request(bus_t *bus, const char *subject, const char *data)
     return rc;
 }
 
-TestSuite(micro_live, .init = srv_start, .fini = srv_stop, .timeout = 30);
+TestSuite(micro_live, .init = srv_start, .fini = srv_stop_all, .timeout = 30);
 
 Test(micro_live, srv_subjects_answer)
 {
