@@ -4,6 +4,8 @@
  */
 #include "actors/auth_pool.h"
 
+#include "actors/pool.h"
+
 #include "bus/pb.h"
 #include "bus/subject.h"
 #include "common/err.h"
@@ -15,16 +17,7 @@
 
 int auth_fail(bus_t *bus, natsMsg *msg, int err, const char *message)
 {
-    char trace[40];
-    bus_trace_id(bus_header(msg, BUS_H_TRACE), trace, sizeof trace);
-    int level = (err == NT_EDB || err == NT_EINTERNAL || err == NT_ENOMEM) ? LOG_ERROR : LOG_INFO;
-    log_at(level, "request failed", "subject=%s code=%s err=\"%s\" trace=%s",
-           natsMsg_GetSubject(msg), api_code(err), nt_strerror(err), trace);
-    /* Internal failures are not the client's business: a fixed text. */
-    if (strcmp(api_code(err), "internal") == 0)
-        message = "internal error";
-    bus_reply_error(bus, msg, err, message);
-    return err;
+    return pool_fail(bus, msg, err, message);
 }
 
 int auth_db_take(auth_pool_t *p, bus_t *bus, natsMsg *msg, MYSQL **db)
@@ -84,12 +77,7 @@ int auth_pool_register(auth_pool_t *p, micro_t *m, int workers)
 
 void *auth_unpack(bus_t *bus, natsMsg *msg, const ProtobufCMessageDescriptor *d)
 {
-    int len = natsMsg_GetDataLength(msg);
-    const uint8_t *data = (const uint8_t *)natsMsg_GetData(msg);
-    ProtobufCMessage *m = protobuf_c_message_unpack(d, NULL, (size_t)len, data ? data : (const uint8_t *)"");
-    if (!m)
-        auth_fail(bus, msg, NT_EINVAL, "malformed request");
-    return m;
+    return pool_unpack(bus, msg, d);
 }
 
 void auth_user_pb(const user_rec_t *u, Natter__User *out)

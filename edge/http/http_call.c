@@ -15,11 +15,20 @@
 int http_call(http_req_t *r, const char *pool, const char *op, const ProtobufCMessage *m,
               const ProtobufCMessageDescriptor *d, ProtobufCMessage **reply)
 {
-    char subject[SUBJECT_MAX], text[256];
+    char subject[SUBJECT_MAX];
+    if (subject_svc(subject, sizeof subject, pool, op) != NT_OK) {
+        http_reply_error(r, NT_EINTERNAL, "internal error");
+        return NT_EINTERNAL;
+    }
+    return http_call_subject(r, subject, m, d, reply);
+}
+
+int http_call_subject(http_req_t *r, const char *subject, const ProtobufCMessage *m,
+                      const ProtobufCMessageDescriptor *d, ProtobufCMessage **reply)
+{
+    char text[256];
     natsMsg *req = NULL, *rep = NULL;
-    int rc = subject_svc(subject, sizeof subject, pool, op);
-    if (rc == NT_OK)
-        rc = bus_msg_new_pb(subject, m, r->authed ? r->who.uid : NULL, r->traceparent, &req);
+    int rc = bus_msg_new_pb(subject, m, r->authed ? r->who.uid : NULL, r->traceparent, &req);
     if (rc == NT_OK)
         rc = bus_request(r->edge->bus, req, r->edge->timeout_ms, &rep);
     if (rc == NT_ETIMEDOUT || rc == NT_EUNAVAIL || rc == NT_EBUS) {

@@ -71,6 +71,9 @@ json_t *http_body_object(http_req_t *r);
  * failure the error response has been sent and a negative code returns. */
 int http_call(http_req_t *r, const char *pool, const char *op, const ProtobufCMessage *m,
               const ProtobufCMessageDescriptor *d, ProtobufCMessage **reply);
+/* The same on a full subject (a conversation actor, im.conv.<cid>.<verb>). */
+int http_call_subject(http_req_t *r, const char *subject, const ProtobufCMessage *m,
+                      const ProtobufCMessageDescriptor *d, ProtobufCMessage **reply);
 
 /* Auth and user routes (routes_auth.c). */
 void route_register(http_req_t *r);
@@ -81,5 +84,14 @@ void route_me_get(http_req_t *r);
 void route_me_put(http_req_t *r);
 void route_user_get(http_req_t *r);
 void route_user_search(http_req_t *r);
+
+/* Conversation and message routes (routes_msg.c). */
+void route_conv_create(http_req_t *r);
+void route_conv_list(http_req_t *r);
+void route_conv_get(http_req_t *r);
+void route_msg_send(http_req_t *r);
+void route_msg_history(http_req_t *r);
+void route_msg_sync(http_req_t *r);
+void route_msg_read(http_req_t *r);
 
 #endif

@@ -34,6 +34,13 @@ static const struct route {
     {"PUT", "/api/users/me", 1, route_me_put},
     {"GET", "/api/users/{id}", 1, route_user_get},
     {"GET", "/api/users", 1, route_user_search},
+    {"POST", "/api/conversations", 1, route_conv_create},
+    {"GET", "/api/conversations", 1, route_conv_list},
+    {"GET", "/api/conversations/{id}", 1, route_conv_get},
+    {"POST", "/api/messages", 1, route_msg_send},
+    {"GET", "/api/messages/history", 1, route_msg_history},
+    {"GET", "/api/messages/sync", 1, route_msg_sync},
+    {"POST", "/api/messages/read", 1, route_msg_read},
     {"GET", "/healthz", 0, route_healthz},
     {"GET", "/metrics", 0, route_metrics},
 };

@@ -1,0 +1,140 @@
+/*
+ * msg_pool.c - wiring of the msg service and what its handlers share:
+ * caller and cid checks, database hand-out, record -> protobuf, fan-out.
+ */
+#include "actors/msg_pool.h"
+
+#include "actors/pool.h"
+#include "bus/pb.h"
+#include "bus/subject.h"
+#include "common/err.h"
+#include "common/log.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#define CONV_PREFIX "im.conv."
+
+int msg_pool_register(msg_pool_t *p, micro_t *m, int workers)
+{
+    static const struct {
+        const char *name;
+        const char *op;     /* im.svc.msg.<op>, or NULL for a conversation verb */
+        const char *verb;   /* im.conv.*.<verb> */
+        micro_handler_fn fn;
+    } eps[] = {
+        {"conv_create", "conv_create", NULL, msg_conv_create},
+        {"conv_list", "conv_list", NULL, msg_conv_list},
+        {"conv_get", NULL, "get", msg_conv_get},
+        {"send", NULL, "send", msg_send_h},
+        {"sync", NULL, "sync", msg_sync_h},
+        {"history", NULL, "history", msg_history_h},
+        {"read", NULL, "read", msg_read_h},
+    };
+    for (size_t i = 0; i < sizeof eps / sizeof eps[0]; i++) {
+        char subject[SUBJECT_MAX];
+        int rc = NT_OK;
+        if (eps[i].op)
+            rc = subject_svc(subject, sizeof subject, "msg", eps[i].op);
+        else /* subject_conv refuses '*' (rightly): this wildcard is ours, constant */
+            snprintf(subject, sizeof subject, CONV_PREFIX "*.%s", eps[i].verb);
+        if (rc != NT_OK)
+            return rc;
+        if ((rc = micro_add_endpoint(m, eps[i].name, subject, workers, eps[i].fn, p)) != NT_OK)
+            return rc;
+    }
+    return NT_OK;
+}
+
+const char *msg_caller(bus_t *bus, natsMsg *msg)
+{
+    const char *uid = bus_header(msg, BUS_H_UID);
+    if (!uid || !*uid) {
+        pool_fail(bus, msg, NT_EUNAUTH, "not logged in");
+        return NULL;
+    }
+    return uid;
+}
+
+int msg_check_cid(bus_t *bus, natsMsg *msg, const char *payload_cid)
+{
+    const char *s = natsMsg_GetSubject(msg);
+    size_t plen = strlen(CONV_PREFIX);
+    const char *cid = strncmp(s, CONV_PREFIX, plen) == 0 ? s + plen : "";
+    const char *dot = strchr(cid, '.');
+    size_t n = dot ? (size_t)(dot - cid) : 0;
+    if (!payload_cid || n == 0 || strlen(payload_cid) != n || strncmp(cid, payload_cid, n) != 0)
+        return pool_fail(bus, msg, NT_EINVAL, "conversation_id does not match the subject");
+    return NT_OK;
+}
+
+int msg_conv_fail(bus_t *bus, natsMsg *msg, int err)
+{
+    return pool_fail(bus, msg, err,
+                     err == NT_EFORBIDDEN   ? "not a member of this conversation"
+                     : err == NT_ENOTFOUND ? "conversation not found"
+                                           : "");
+}
+
+int msg_db_take(msg_pool_t *p, bus_t *bus, natsMsg *msg, MYSQL **db)
+{
+    if (db_acquire(p->db, p->db_wait_ms, db) != NT_OK)
+        return pool_fail(bus, msg, NT_EUNAVAIL, "database unavailable");
+    return NT_OK;
+}
+
+void msg_pb(const msg_rec_t *m, Natter__Message *out)
+{
+    natter__message__init(out);
+    out->id = (char *)m->id;
+    out->conversation_id = (char *)m->conversation_id;
+    out->seq = m->seq;
+    out->sender_id = (char *)m->sender_id;
+    out->client_msg_id = (char *)m->client_msg_id;
+    out->type = (char *)m->type;
+    out->body = m->body ? m->body : (char *)"";
+    out->created_at = m->created_at;
+    out->revoked = m->revoked != 0;
+}
+
+void conv_pb(const conv_rec_t *c, Natter__Conversation *out, Natter__Member *members,
+             Natter__Member **mptrs, Natter__Message *last)
+{
+    natter__conversation__init(out);
+    out->id = (char *)c->id;
+    out->type = (char *)c->type;
+    out->name = (char *)c->name;
+    out->owner_id = (char *)c->owner_id;
+    out->last_seq = c->last_seq;
+    out->created_at = c->created_at;
+    for (int i = 0; i < c->n_members && i < CONV_MEMBERS_MAX; i++) {
+        natter__member__init(&members[i]);
+        members[i].user_id = (char *)c->members[i].user_id;
+        members[i].role = (char *)c->members[i].role;
+        mptrs[i] = &members[i];
+    }
+    out->n_members = (size_t)c->n_members;
+    out->members = mptrs;
+    out->unread = c->last_seq > c->read_seq ? c->last_seq - c->read_seq : 0;
+    if (c->has_last && last) {
+        msg_pb(&c->last, last);
+        out->last_message = last;
+    }
+}
+
+void msg_push_members(msg_pool_t *p, const conv_rec_t *c, const char *skip_uid,
+                      const Natter__Push *push, const char *uid, const char *trace)
+{
+    for (int i = 0; i < c->n_members; i++) {
+        const char *to = c->members[i].user_id;
+        char subject[SUBJECT_MAX];
+        if (skip_uid && strcmp(to, skip_uid) == 0)
+            continue;
+        int rc = subject_user_push(subject, sizeof subject, to);
+        if (rc == NT_OK)
+            rc = bus_publish_pb(p->bus, subject, &push->base, uid, trace);
+        if (rc != NT_OK)
+            log_warn("push failed", "cid=%s to=%s kind=%s err=\"%s\"", c->id, to, push->kind,
+                     nt_strerror(rc));
+    }
+}

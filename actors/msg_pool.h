@@ -1,0 +1,84 @@
+/*
+ * msg_pool.h - the msg service: conversations and their messages
+ * (DESIGN.md "Messages: the invariants", API.md "Conversations",
+ * "Messages").
+ *
+ * Served in queue group "msg", so any number of `natter msg` processes
+ * share the load.  Two kinds of address:
+ *   im.svc.msg.<op>        conv_create, conv_list (not about one conversation)
+ *   im.conv.<cid>.<verb>   the conversation actor: get, send, sync, history,
+ *                          read (subscribed as im.conv.*.<verb>)
+ * The cid is both in the subject and in the payload; a mismatch is refused
+ * (bad_request), so what `nats sub 'im.conv.>'` shows is what is done.
+ *
+ * Handlers run on bus delivery threads and take a database connection for
+ * one request.  Ordering and exactly-once storage come from the store (the
+ * conversation row lock, the client_msg_id key), not from this process, so
+ * two msg processes may serve the same conversation.  After a send commits,
+ * a natter.Push {kind:"message"} goes to im.user.<uid>.push of every member
+ * (the sender too: their other sessions); a read that moves the position
+ * sends Push {kind:"read"} to the other members.
+ *
+ * The caller is the Natter-Uid header, set only by edges.
+ */
+#ifndef NT_MSG_POOL_H
+#define NT_MSG_POOL_H
+
+#include "bus/bus.h"
+#include "bus/micro.h"
+#include "proto/natter.pb-c.h"
+#include "store/conv_store.h"
+#include "store/db.h"
+#include "store/msg_store.h"
+
+/* Read-only after msg_pool_register; shared by all handler threads. */
+typedef struct msg_pool {
+    bus_t *bus;
+    db_pool_t *db;
+    int db_wait_ms;       /* how long a request waits for a connection */
+    long text_max;        /* msg.text_max: characters of a text message */
+} msg_pool_t;
+
+/* Add the endpoints to m, `workers` subscriptions each. */
+int msg_pool_register(msg_pool_t *p, micro_t *m, int workers);
+
+/* Handlers (msg_conv.c, msg_send.c). */
+int msg_conv_create(bus_t *bus, natsMsg *msg, void *arg);
+int msg_conv_list(bus_t *bus, natsMsg *msg, void *arg);
+int msg_conv_get(bus_t *bus, natsMsg *msg, void *arg);
+int msg_send_h(bus_t *bus, natsMsg *msg, void *arg);
+int msg_sync_h(bus_t *bus, natsMsg *msg, void *arg);
+int msg_history_h(bus_t *bus, natsMsg *msg, void *arg);
+int msg_read_h(bus_t *bus, natsMsg *msg, void *arg);
+
+/* Shared by the handlers (msg_pool.c). */
+
+/* The caller's uid, or answer unauthorized and return NULL. */
+const char *msg_caller(bus_t *bus, natsMsg *msg);
+
+/* Check that payload_cid equals the <cid> of the subject im.conv.<cid>.<verb>;
+ * otherwise answer bad_request and return NT_EINVAL. */
+int msg_check_cid(bus_t *bus, natsMsg *msg, const char *payload_cid);
+
+/* Fail a request about one conversation with err, worded for the client
+ * (forbidden: not a member; not_found: no such conversation). */
+int msg_conv_fail(bus_t *bus, natsMsg *msg, int err);
+
+/* Take a db connection or answer unavailable; 0 on success. */
+int msg_db_take(msg_pool_t *p, bus_t *bus, natsMsg *msg, MYSQL **db);
+
+/* Point out's fields at m's (no copies: m must outlive out). */
+void msg_pb(const msg_rec_t *m, Natter__Message *out);
+
+/* Point out's fields at c's; members/mptrs hold CONV_MEMBERS_MAX entries,
+ * last is used when c has a last message.  c must outlive out. */
+void conv_pb(const conv_rec_t *c, Natter__Conversation *out, Natter__Member *members,
+             Natter__Member **mptrs, Natter__Message *last);
+
+/* Publish push to im.user.<uid>.push of every member of c except skip_uid
+ * (NULL: everyone).  Failures are logged: delivery is at-least-once and a
+ * client catches up with sync. */
+void msg_push_members(msg_pool_t *p, const conv_rec_t *c, const char *skip_uid,
+                      const Natter__Push *push, const char *uid, const char *trace);
+
+#endif

@@ -1,0 +1,69 @@
+/*
+ * conv_store.h - conversations and their members in MariaDB.
+ *
+ * A direct conversation is keyed by its pair ("<low uid>:<high uid>",
+ * UNIQUE), so creating it twice, in either order or from two processes at
+ * once, yields one conversation.  Listing returns the caller's
+ * conversations, most recent activity first, with the caller's unread count
+ * (last_seq - read_seq) and the last message.
+ *
+ * Ids are decimal strings at this boundary; a malformed id is an absent
+ * row.  Functions take a connection the caller acquired and return NT_*.
+ */
+#ifndef NT_CONV_STORE_H
+#define NT_CONV_STORE_H
+
+#include "store/msg_store.h"
+
+#include <mysql.h>
+#include <stdint.h>
+
+#define CONV_NAME_MAX 128        /* UTF-8 code points */
+/* Members kept per record: enough for direct conversations; groups will
+ * need a larger (or allocated) list. */
+#define CONV_MEMBERS_MAX 16
+#define CONV_LIST_MAX 100
+
+typedef struct conv_member {
+    char user_id[MSG_ID_MAX];
+    char role[16];               /* owner | admin | member */
+} conv_member_t;
+
+/* One conversation.  last (with has_last) is filled by conv_list only and
+ * owns heap memory: conv_rec_fini. */
+typedef struct conv_rec {
+    char id[MSG_ID_MAX];
+    char type[16];               /* direct | group */
+    char name[CONV_NAME_MAX * 4 + 1];
+    char owner_id[MSG_ID_MAX];   /* "" for direct */
+    int64_t last_seq;
+    int64_t created_at;          /* ms */
+    int64_t last_activity;       /* ms */
+    int64_t read_seq;            /* conv_list: the caller's */
+    conv_member_t members[CONV_MEMBERS_MAX];
+    int n_members;
+    msg_rec_t last;
+    int has_last;
+} conv_rec_t;
+
+void conv_rec_fini(conv_rec_t *c);
+
+/* The direct conversation of a and b, created if it does not exist
+ * (*created 1) or the existing one (*created 0), with its members.
+ * NT_ENOTFOUND if b is not a user; NT_EINVAL if a == b. */
+int conv_create_direct(MYSQL *db, const char *a, const char *b, conv_rec_t *out, int *created);
+
+/* Conversation cid with its members; NT_ENOTFOUND if absent. */
+int conv_get(MYSQL *db, const char *cid, conv_rec_t *out);
+
+/* NT_OK if uid is a member of cid, NT_EFORBIDDEN if not, NT_ENOTFOUND if
+ * there is no such conversation. */
+int conv_access(MYSQL *db, const char *cid, const char *uid);
+
+/* uid's conversations, newest activity first, at most max (1..CONV_LIST_MAX),
+ * with read_seq and last message.  *out is a new array of *n records: free
+ * with conv_recs_free. */
+int conv_list(MYSQL *db, const char *uid, int max, conv_rec_t **out, int *n);
+void conv_recs_free(conv_rec_t *v, int n);
+
+#endif
