@@ -19,6 +19,8 @@ static const struct {
 } roles[] = {
     {"auth", role_auth, "pool: accounts, passwords, tokens, profiles"},
     {"edge-http", role_edge_http, "REST gateway (civetweb)"},
+    {"edge-ws", role_edge_ws, "WebSocket gateway (libwebsockets)"},
+    {"msg", role_msg, "pool: conversations and messages"},
     {"migrate", role_migrate, "apply sql/ migrations, then exit"},
 };
 

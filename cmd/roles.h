@@ -20,6 +20,8 @@ typedef struct role_ctx {
 
 int role_migrate(const role_ctx_t *ctx);
 int role_auth(const role_ctx_t *ctx);
+int role_msg(const role_ctx_t *ctx);
 int role_edge_http(const role_ctx_t *ctx);
+int role_edge_ws(const role_ctx_t *ctx);
 
 #endif

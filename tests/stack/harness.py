@@ -13,6 +13,7 @@ Python 3 standard library only; run with /usr/bin/python3.
     stack = Stack()                       # nats + redis + mariadb + migrate
     auth = stack.start_role("auth")       # waits for $SRV.PING.auth from it
     edge = stack.start_role("edge-http")  # waits for /healthz
+    ws = stack.start_role("edge-ws")      # waits for /healthz on its WS port
     edge.url                              # http://127.0.0.1:<port>
     auth.kill(signal.SIGTERM); auth.wait(10)
     stack.close()
@@ -133,8 +134,8 @@ class Proc:
         self.name = name
         self.role = role        # natter role, or None for servers and migrate
         self.log_path = log_path
-        self.port = None        # edge-http: its HTTP port
-        self.url = None         # edge-http: http://127.0.0.1:<port>
+        self.port = None        # edge-http / edge-ws: its port
+        self.url = None         # edge-http / edge-ws: http://127.0.0.1:<port>
         self.micro_id = None    # pools: the NATS micro instance id
         self.expect_exit = False
         self.log = open(log_path, "ab")
@@ -402,6 +403,10 @@ class Stack:
         if role == "edge-http":
             port = int(env.get("NATTER_HTTP_PORT") or 0) or free_port(self.ports)
             env["NATTER_HTTP_PORT"] = str(port)
+        elif role == "edge-ws":
+            port = int(env.get("NATTER_WS_PORT") or 0) or free_port(self.ports)
+            env["NATTER_WS_PORT"] = str(port)
+            env.setdefault("NATTER_WS_BIND", "127.0.0.1")
         known = self.micro_ids(role) if wait and not role.startswith("edge-") else set()
         p = self._spawn("%s-%d" % (role, n), self._argv(role), env, role)
         if port:
@@ -409,7 +414,7 @@ class Stack:
             p.url = "http://127.0.0.1:%d" % port
         if not wait:
             return p
-        if role == "edge-http":
+        if role in ("edge-http", "edge-ws"):
             def ready():
                 status, _, _ = http_request(p.url, "GET", "/healthz", timeout=2)
                 return status == 200

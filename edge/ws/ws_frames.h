@@ -1,0 +1,59 @@
+/*
+ * ws_frames.h - what a client text frame asks for (API.md "WebSocket").
+ *
+ * ws_frame_parse turns one text frame into a ws_frame_t or an API error
+ * (code + human message) that the edge sends back as {"op":"error"} while
+ * the socket stays open.  Pure: no lws, no bus, no state, so every bad-input
+ * case is a unit test (tests/unit/test_ws_frames.c).  Strict like jsonv:
+ * unknown fields, wrong types and missing fields are refused, not guessed.
+ */
+#ifndef NT_WS_FRAMES_H
+#define NT_WS_FRAMES_H
+
+#include <jansson.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define WS_RID_MAX 64     /* code points in a client rid */
+#define WS_ID_MAX 64      /* conversation ids, client_msg_ids */
+#define WS_SYNC_LIMIT_MAX 100
+
+typedef enum ws_op {
+    WS_OP_SEND = 1,
+    WS_OP_ACK,
+    WS_OP_SYNC,
+    WS_OP_READ,
+    WS_OP_TYPING,
+    WS_OP_PING,
+} ws_op_t;
+
+/* String pointers borrow from root; the caller keeps root (json_decref)
+ * until it is done with the frame. */
+typedef struct ws_frame {
+    json_t *root;
+    ws_op_t op;
+    const char *rid;             /* NULL when the client sent none */
+    const char *conversation_id; /* send, ack, sync, read, typing */
+    const char *client_msg_id;   /* send */
+    const char *type;            /* send: text | image | file */
+    const char *body;            /* send */
+    int64_t seq;                 /* ack, read */
+    int64_t after_seq;           /* sync (default 0) */
+    int64_t limit;               /* sync (default 50) */
+} ws_frame_t;
+
+/* Parse len bytes.  0: *f filled, f->root owned by the caller.  NT_EINVAL:
+ * f->root is NULL, *code is an API.md code ("bad_request"), msg holds the
+ * message, and rid (>= WS_RID_MAX*4+1 bytes, may be NULL) holds the
+ * frame's rid when it could be read, "" otherwise. */
+int ws_frame_parse(const char *buf, size_t len, int64_t max_body_chars, ws_frame_t *f,
+                   const char **code, char *msg, size_t msglen, char *rid, size_t ridlen);
+
+/* Release f->root (NULL-safe). */
+void ws_frame_fini(ws_frame_t *f);
+
+/* The server's error frame text {"op":"error","rid"?,"code","message"};
+ * malloc'd, caller frees; NULL on allocation failure. */
+char *ws_frame_error(const char *rid, const char *code, const char *message);
+
+#endif

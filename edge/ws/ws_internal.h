@@ -1,0 +1,165 @@
+/*
+ * ws_internal.h - the parts of the WebSocket edge that share state: the
+ * inbox (nats threads -> lws thread), sessions and the per-user table, and
+ * pending pool requests.  Everything here except ws_inbox_t is owned by the
+ * lws service thread and touched by no other thread.
+ */
+#ifndef NT_WS_INTERNAL_H
+#define NT_WS_INTERNAL_H
+
+#include "edge/ws/ws_edge.h"
+#include "edge/ws/ws_frames.h"
+
+#include <libwebsockets.h>
+#include <pthread.h>
+#include <stdint.h>
+
+/* ---- inbox: MPSC, producers are nats delivery threads ---------------- */
+
+typedef enum { WS_IN_REPLY = 1, WS_IN_PUSH, WS_IN_KICK } ws_in_kind_t;
+
+typedef struct ws_in {
+    struct ws_in *next;
+    ws_in_kind_t kind;
+    uint64_t corr;                 /* REPLY: the request's correlation id */
+    int err;                       /* REPLY: NT_E* from Natter-Error / no responders */
+    char errmsg[200];
+    char uid[TOKEN_ID_MAX];        /* PUSH, KICK: whose sessions */
+    char sid[TOKEN_ID_MAX];        /* KICK: the revoked session */
+    char reason[32];               /* KICK: logout | reuse | replaced | password */
+    size_t len;
+    unsigned char data[];          /* payload (protobuf) */
+} ws_in_t;
+
+/* mu guards head, tail and ctx.  ctx is NULL once the lws context is gone,
+ * so a late nats callback never wakes a destroyed loop. */
+typedef struct ws_inbox {
+    pthread_mutex_t mu;
+    ws_in_t *head, *tail;
+    struct lws_context *ctx;
+} ws_inbox_t;
+
+int ws_inbox_init(ws_inbox_t *q);
+void ws_inbox_fini(ws_inbox_t *q);          /* frees what is left */
+void ws_inbox_push(ws_inbox_t *q, ws_in_t *item);  /* takes item; any thread */
+ws_in_t *ws_inbox_take_all(ws_inbox_t *q);   /* lws thread; caller frees the list */
+void ws_inbox_set_ctx(ws_inbox_t *q, struct lws_context *ctx);
+
+/* ---- sessions (lws thread) ------------------------------------------- */
+
+typedef struct ws_out {
+    struct ws_out *next;
+    size_t len;
+    unsigned char buf[];           /* LWS_PRE headroom + len bytes */
+} ws_out_t;
+
+typedef struct ws_ack {
+    struct ws_ack *next;
+    char cid[WS_ID_MAX * 4 + 1];
+    int64_t seq;
+} ws_ack_t;
+
+typedef struct ws_user ws_user_t;
+typedef struct ws_pending ws_pending_t;
+
+/* The per-connection user data lws allocates (zeroed); lws thread only. */
+typedef struct ws_session {
+    struct lws *wsi;
+    int is_ws;                     /* an upgraded socket (not /healthz) */
+    int authed;
+    int http_status;               /* /healthz answer */
+    int close_code;                /* != 0: close with this once the queue is sent */
+    token_claims_t who;
+    ws_out_t *out_head, *out_tail;
+    size_t out_n, out_bytes;
+    char *rx;                      /* current client message, max_frame bytes */
+    size_t rx_len;
+    int rx_over, rx_binary;
+    ws_user_t *user;
+    struct ws_session *u_prev, *u_next;   /* the user's sessions */
+    ws_pending_t *pend;            /* this session's requests in flight */
+    size_t n_pend;                 /* at most WS_MAX_INFLIGHT */
+    ws_ack_t *acks;
+    size_t n_acks;
+} ws_session_t;
+
+struct ws_user {
+    ws_user_t *next;               /* hash chain */
+    char uid[TOKEN_ID_MAX];
+    natsSubscription *sub;         /* im.user.<uid>.push */
+    ws_session_t *sessions;
+};
+
+/* ---- pending requests (lws thread) ----------------------------------- */
+
+struct ws_pending {
+    uint64_t corr;
+    ws_pending_t *h_next;                  /* hash chain */
+    ws_pending_t *f_prev, *f_next;         /* deadline order (FIFO) */
+    ws_pending_t *s_prev, *s_next;         /* session list */
+    ws_session_t *s;
+    ws_op_t op;
+    int64_t deadline_us;
+    char rid[WS_RID_MAX * 4 + 1];
+    char cid[WS_ID_MAX * 4 + 1];
+};
+
+/* Requests one session may have in flight; more get rate_limited (a client
+ * cannot pile up pending state faster than the pool answers). */
+#define WS_MAX_INFLIGHT 64
+
+#define WS_HASH_BITS 16
+#define WS_HASH_SIZE (1u << WS_HASH_BITS)
+
+/* The edge's private state.  Everything but inbox (own lock) and stop
+ * (atomic) belongs to the lws thread while it runs. */
+struct ws_state {
+    ws_edge_t *e;
+    ws_inbox_t inbox;
+    struct lws_context *ctx;
+    pthread_t thread;
+    int thread_started;
+    volatile int stop;             /* set by ws_edge_stop, read by the loop */
+    char inbox_prefix[64];         /* _INBOX.<nuid> */
+    natsSubscription *reply_sub;   /* _INBOX.<nuid>.* */
+    natsSubscription *revoked_sub; /* im.evt.session.> (kicks) */
+    uint64_t next_corr;
+    ws_user_t *users[WS_HASH_SIZE];
+    ws_pending_t *pend[WS_HASH_SIZE];
+    ws_pending_t *fifo_head, *fifo_tail;
+    lws_sorted_usec_list_t sweep;
+    size_t n_sessions;
+};
+
+/* ws_session.c */
+void ws_session_send(ws_state_t *st, ws_session_t *s, const char *text);
+void ws_session_close(ws_session_t *s, int code);        /* drops the queue */
+void ws_session_close_after(ws_session_t *s, int code);  /* sends the queue first */
+int ws_session_attach(ws_state_t *st, ws_session_t *s);   /* join the user's table */
+void ws_session_detach(ws_state_t *st, ws_session_t *s);  /* leave it, free everything */
+void ws_session_ack(ws_session_t *s, const char *cid, int64_t seq);
+void ws_users_push(ws_state_t *st, const char *uid, const char *text);
+/* Send text to uid's sessions with this sid, then close them with 4002. */
+void ws_users_kick(ws_state_t *st, const char *uid, const char *sid, const char *text);
+void ws_users_unsubscribe_all(ws_state_t *st);
+
+/* ws_requests.c */
+int ws_requests_start(ws_state_t *st);      /* the reply subscription */
+void ws_requests_stop(ws_state_t *st);
+int ws_request(ws_state_t *st, ws_session_t *s, const ws_frame_t *f);
+void ws_requests_reply(ws_state_t *st, ws_in_t *in);
+void ws_requests_sweep(ws_state_t *st, int64_t now_us);
+void ws_requests_drop_session(ws_state_t *st, ws_session_t *s);
+
+/* ws_server.c: the lws protocol callback */
+int ws_server_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
+                       size_t len);
+
+/* ws_push.c */
+void ws_push_deliver(ws_state_t *st, ws_in_t *in);
+void ws_push_on_msg(natsConnection *nc, natsSubscription *sub, natsMsg *msg, void *closure);
+int ws_kicks_start(ws_state_t *st);     /* subscribe to session revocations */
+void ws_kicks_stop(ws_state_t *st);
+void ws_kick_deliver(ws_state_t *st, ws_in_t *in);
+
+#endif

@@ -1,0 +1,142 @@
+/*
+ * ws_push.c - pushes from pools (natter.Push on im.user.<uid>.push) to the
+ * sessions of that user on this edge.
+ *
+ * ws_push_on_msg runs on a nats delivery thread: it only copies the payload
+ * and the uid into the inbox.  ws_push_deliver runs on the lws thread: it
+ * decodes once, renders the JSON frame once, and queues it to every session
+ * of the user.
+ */
+#include "edge/ws/ws_internal.h"
+
+#include "bus/subject.h"
+#include "common/err.h"
+#include "common/log.h"
+#include "edge/msg_json.h"
+#include "proto/natter.pb-c.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+/* "im.user.<uid>.push" -> uid */
+static int uid_of(const char *subj, char *uid, size_t n)
+{
+    const char *p = "im.user.";
+    if (strncmp(subj, p, strlen(p)) != 0)
+        return -1;
+    subj += strlen(p);
+    const char *dot = strchr(subj, '.');
+    if (!dot || (size_t)(dot - subj) >= n || dot == subj)
+        return -1;
+    memcpy(uid, subj, (size_t)(dot - subj));
+    uid[dot - subj] = '\0';
+    return 0;
+}
+
+void ws_push_on_msg(natsConnection *nc, natsSubscription *sub, natsMsg *msg, void *closure)
+{
+    (void)nc;
+    (void)sub;
+    ws_state_t *st = closure;
+    int len = natsMsg_GetDataLength(msg);
+    ws_in_t *in = calloc(1, sizeof *in + (size_t)(len > 0 ? len : 0));
+    if (in && uid_of(natsMsg_GetSubject(msg), in->uid, sizeof in->uid) == 0) {
+        in->kind = WS_IN_PUSH;
+        in->len = (size_t)(len > 0 ? len : 0);
+        if (len > 0)
+            memcpy(in->data, natsMsg_GetData(msg), (size_t)len);
+        ws_inbox_push(&st->inbox, in);
+        in = NULL;
+    }
+    free(in);
+    natsMsg_Destroy(msg);
+}
+
+static json_t *render(const Natter__Push *p)
+{
+    if (p->kind && strcmp(p->kind, "message") == 0 && p->message)
+        return json_pack("{s:s, s:o}", "op", "message", "message", msg_json(p->message));
+    if (p->kind && strcmp(p->kind, "read") == 0 && p->read)
+        return json_pack("{s:s, s:s, s:s, s:I}", "op", "read", "conversation_id",
+                         p->read->conversation_id, "user_id", p->read->user_id, "seq",
+                         (json_int_t)p->read->seq);
+    return NULL;
+}
+
+void ws_push_deliver(ws_state_t *st, ws_in_t *in)
+{
+    Natter__Push *p = natter__push__unpack(NULL, in->len, in->data);
+    if (!p) {
+        log_warn("malformed push", "uid=%s", in->uid);
+        return;
+    }
+    json_t *o = render(p);
+    if (!o) {
+        log_debug("push kind not delivered", "uid=%s kind=%s", in->uid, p->kind ? p->kind : "");
+    } else {
+        char *text = json_dumps(o, JSON_COMPACT);
+        ws_users_push(st, in->uid, text);
+        free(text);
+        json_decref(o);
+    }
+    natter__push__free_unpacked(p, NULL);
+}
+
+/* ---- kicks: a revoked session's live sockets get {"op":"kicked"}, 4002 ----
+ * Auth publishes natter.SessionRevoked on im.evt.session.<sid> (logout,
+ * refresh reuse, replaced by a new login, password change).  The deny-list
+ * (edge/revocations.c) refuses the token for new sockets; this closes the
+ * ones already open.  Revocations are rare and every edge needs all of
+ * them anyway, so one wildcard subscription per edge is right here. */
+
+static void on_revoked(natsConnection *nc, natsSubscription *sub, natsMsg *msg, void *closure)
+{
+    (void)nc;
+    (void)sub;
+    ws_state_t *st = closure;
+    Natter__SessionRevoked *ev = natter__session_revoked__unpack(
+        NULL, (size_t)natsMsg_GetDataLength(msg), (const uint8_t *)natsMsg_GetData(msg));
+    ws_in_t *in = ev && ev->user_id && ev->session_id ? calloc(1, sizeof *in) : NULL;
+    if (in) {
+        in->kind = WS_IN_KICK;
+        snprintf(in->uid, sizeof in->uid, "%s", ev->user_id);
+        snprintf(in->sid, sizeof in->sid, "%s", ev->session_id);
+        snprintf(in->reason, sizeof in->reason, "%s",
+                 ev->reason && *ev->reason ? ev->reason : "revoked");
+        ws_inbox_push(&st->inbox, in);
+    }
+    if (ev)
+        natter__session_revoked__free_unpacked(ev, NULL);
+    natsMsg_Destroy(msg);
+}
+
+int ws_kicks_start(ws_state_t *st)
+{
+    char subj[SUBJECT_MAX];
+    int rc = subject_evt_all(subj, sizeof subj, "session");
+    if (rc != NT_OK)
+        return rc;
+    if (natsConnection_Subscribe(&st->revoked_sub, bus_conn(st->e->bus), subj, on_revoked, st) !=
+        NATS_OK)
+        return NT_EBUS;
+    return NT_OK;
+}
+
+void ws_kicks_stop(ws_state_t *st)
+{
+    if (st->revoked_sub) {
+        natsSubscription_Unsubscribe(st->revoked_sub);
+        natsSubscription_Destroy(st->revoked_sub);
+        st->revoked_sub = NULL;
+    }
+}
+
+void ws_kick_deliver(ws_state_t *st, ws_in_t *in)
+{
+    json_t *o = json_pack("{s:s, s:s}", "op", "kicked", "reason", in->reason);
+    char *text = o ? json_dumps(o, JSON_COMPACT) : NULL;
+    if (text)
+        ws_users_kick(st, in->uid, in->sid, text);
+    free(text);
+    json_decref(o);
+}

@@ -1,0 +1,275 @@
+/*
+ * ws_requests.c - asynchronous requests from sessions to the msg pool.
+ *
+ * One wildcard subscription per edge, _INBOX.<nuid>.*, receives every reply;
+ * the last token is the correlation id.  A request is published with that
+ * reply subject from the lws thread (publish only buffers: it never waits
+ * on the network), recorded in a hash by id and in a FIFO by deadline (all
+ * requests share one timeout, so insertion order is deadline order and the
+ * sweep only looks at the head).  Replies arrive on nats threads, go
+ * through the inbox, and are matched here on the lws thread; a reply for a
+ * request that timed out or whose session closed is dropped.
+ */
+#include "edge/ws/ws_internal.h"
+
+#include "bus/subject.h"
+#include "common/err.h"
+#include "common/log.h"
+#include "edge/msg_json.h"
+#include "proto/natter.pb-c.h"
+
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+
+static void on_reply(natsConnection *nc, natsSubscription *sub, natsMsg *msg, void *closure)
+{
+    (void)nc;
+    (void)sub;
+    ws_state_t *st = closure;
+    const char *dot = strrchr(natsMsg_GetSubject(msg), '.');
+    int len = natsMsg_GetDataLength(msg);
+    ws_in_t *in = calloc(1, sizeof *in + (size_t)(len > 0 ? len : 0));
+    if (!in || !dot)
+        goto done;
+    in->kind = WS_IN_REPLY;
+    in->corr = strtoull(dot + 1, NULL, 10);
+    if (natsMsg_IsNoResponders(msg)) {
+        in->err = NT_EUNAVAIL;
+        snprintf(in->errmsg, sizeof in->errmsg, "service unavailable, try again");
+    } else {
+        in->err = bus_reply_status(msg, in->errmsg, sizeof in->errmsg);
+    }
+    in->len = (size_t)(len > 0 ? len : 0);
+    if (len > 0)
+        memcpy(in->data, natsMsg_GetData(msg), (size_t)len);
+    ws_inbox_push(&st->inbox, in);
+    in = NULL;
+done:
+    free(in);
+    natsMsg_Destroy(msg);
+}
+
+int ws_requests_start(ws_state_t *st)
+{
+    natsInbox *inbox = NULL;
+    char subj[80];
+    if (natsInbox_Create(&inbox) != NATS_OK)
+        return NT_EBUS;
+    snprintf(st->inbox_prefix, sizeof st->inbox_prefix, "%s", (const char *)inbox);
+    natsInbox_Destroy(inbox);
+    snprintf(subj, sizeof subj, "%s.*", st->inbox_prefix);
+    if (natsConnection_Subscribe(&st->reply_sub, bus_conn(st->e->bus), subj, on_reply, st) !=
+        NATS_OK)
+        return NT_EBUS;
+    return NT_OK;
+}
+
+void ws_requests_stop(ws_state_t *st)
+{
+    if (st->reply_sub) {
+        natsSubscription_Unsubscribe(st->reply_sub);
+        natsSubscription_Destroy(st->reply_sub);
+        st->reply_sub = NULL;
+    }
+}
+
+/* Unlink p from every list and free it. */
+static void pending_free(ws_state_t *st, ws_pending_t *p)
+{
+    ws_pending_t **pp = &st->pend[p->corr & (WS_HASH_SIZE - 1)];
+    while (*pp && *pp != p)
+        pp = &(*pp)->h_next;
+    if (*pp)
+        *pp = p->h_next;
+    if (p->f_prev)
+        p->f_prev->f_next = p->f_next;
+    else
+        st->fifo_head = p->f_next;
+    if (p->f_next)
+        p->f_next->f_prev = p->f_prev;
+    else
+        st->fifo_tail = p->f_prev;
+    if (p->s_prev)
+        p->s_prev->s_next = p->s_next;
+    else
+        p->s->pend = p->s_next;
+    if (p->s_next)
+        p->s_next->s_prev = p->s_prev;
+    p->s->n_pend--;
+    free(p);
+}
+
+static ws_pending_t *pending_new(ws_state_t *st, ws_session_t *s, const ws_frame_t *f)
+{
+    ws_pending_t *p = calloc(1, sizeof *p);
+    if (!p)
+        return NULL;
+    p->corr = ++st->next_corr;
+    p->s = s;
+    p->op = f->op;
+    p->deadline_us = lws_now_usecs() + (int64_t)st->e->timeout_ms * 1000;
+    snprintf(p->rid, sizeof p->rid, "%s", f->rid ? f->rid : "");
+    snprintf(p->cid, sizeof p->cid, "%s", f->conversation_id ? f->conversation_id : "");
+    uint32_t h = p->corr & (WS_HASH_SIZE - 1);
+    p->h_next = st->pend[h];
+    st->pend[h] = p;
+    p->f_prev = st->fifo_tail;
+    if (st->fifo_tail)
+        st->fifo_tail->f_next = p;
+    else
+        st->fifo_head = p;
+    st->fifo_tail = p;
+    p->s_next = s->pend;
+    if (s->pend)
+        s->pend->s_prev = p;
+    s->pend = p;
+    s->n_pend++;
+    return p;
+}
+
+/* The protobuf request for frame f, packed into *buf (caller frees). */
+static int pack_req(const ws_frame_t *f, const char **verb, const char **type, uint8_t **buf,
+                    size_t *len)
+{
+    Natter__SendReq send = NATTER__SEND_REQ__INIT;
+    Natter__PageReq page = NATTER__PAGE_REQ__INIT;
+    Natter__ReadReq read = NATTER__READ_REQ__INIT;
+    const ProtobufCMessage *m;
+    if (f->op == WS_OP_SEND) {
+        send.conversation_id = (char *)f->conversation_id;
+        send.client_msg_id = (char *)f->client_msg_id;
+        send.type = (char *)f->type;
+        send.body = (char *)f->body;
+        m = &send.base, *verb = "send";
+    } else if (f->op == WS_OP_SYNC) {
+        page.conversation_id = (char *)f->conversation_id;
+        page.after_seq = f->after_seq;
+        page.limit = (int32_t)f->limit;
+        m = &page.base, *verb = "sync";
+    } else if (f->op == WS_OP_READ) {
+        read.conversation_id = (char *)f->conversation_id;
+        read.seq = f->seq;
+        m = &read.base, *verb = "read";
+    } else {
+        return NT_EINVAL;
+    }
+    *type = m->descriptor->name;
+    *len = protobuf_c_message_get_packed_size(m);
+    if (!(*buf = malloc(*len ? *len : 1)))
+        return NT_ENOMEM;
+    protobuf_c_message_pack(m, *buf);
+    return NT_OK;
+}
+
+static int publish(ws_state_t *st, ws_session_t *s, const ws_frame_t *f, uint64_t corr)
+{
+    char subj[SUBJECT_MAX], reply[128], tp[64];
+    const char *verb, *type;
+    uint8_t *buf = NULL;
+    size_t len = 0;
+    natsMsg *m = NULL;
+    int rc = pack_req(f, &verb, &type, &buf, &len);
+    if (rc == NT_OK)
+        rc = subject_conv(subj, sizeof subj, f->conversation_id, verb);
+    if (rc != NT_OK)
+        goto fail;
+    snprintf(reply, sizeof reply, "%s.%" PRIu64, st->inbox_prefix, corr);
+    bus_traceparent_new(tp, sizeof tp);
+    rc = NT_EBUS;
+    if (natsMsg_Create(&m, subj, reply, (const char *)buf, (int)len) != NATS_OK ||
+        natsMsgHeader_Set(m, BUS_H_TYPE, type) != NATS_OK ||
+        natsMsgHeader_Set(m, BUS_H_UID, s->who.uid) != NATS_OK ||
+        natsMsgHeader_Set(m, BUS_H_TRACE, tp) != NATS_OK ||
+        natsConnection_PublishMsg(bus_conn(st->e->bus), m) != NATS_OK)
+        goto fail;
+    rc = NT_OK;
+fail:
+    natsMsg_Destroy(m);
+    free(buf);
+    return rc;
+}
+
+int ws_request(ws_state_t *st, ws_session_t *s, const ws_frame_t *f)
+{
+    if (!subject_token_ok(f->conversation_id))
+        return NT_ENOTFOUND;    /* cannot be a conversation id */
+    if (s->n_pend >= WS_MAX_INFLIGHT)
+        return NT_ERATELIMIT;
+    ws_pending_t *p = pending_new(st, s, f);
+    if (!p)
+        return NT_ENOMEM;
+    int rc = publish(st, s, f, p->corr);
+    if (rc != NT_OK)
+        pending_free(st, p);
+    return rc;
+}
+
+static json_t *render_ok(ws_pending_t *p, const ws_in_t *in)
+{
+    json_t *o = NULL;
+    if (p->op == WS_OP_SEND) {
+        Natter__SendReply *r = natter__send_reply__unpack(NULL, in->len, in->data);
+        if (r && r->message)
+            o = json_pack("{s:s, s:o}", "op", "sent", "message", msg_json(r->message));
+        if (r)
+            natter__send_reply__free_unpacked(r, NULL);
+    } else if (p->op == WS_OP_SYNC) {
+        Natter__MessagePage *pg = natter__message_page__unpack(NULL, in->len, in->data);
+        json_t *arr = pg ? json_array() : NULL;
+        for (size_t i = 0; arr && i < pg->n_messages; i++)
+            json_array_append_new(arr, msg_json(pg->messages[i]));
+        if (arr)
+            o = json_pack("{s:s, s:s, s:o, s:b}", "op", "sync", "conversation_id", p->cid,
+                          "messages", arr, "has_more", pg->has_more);
+        if (pg)
+            natter__message_page__free_unpacked(pg, NULL);
+    } else {
+        o = json_pack("{s:s}", "op", "ok");
+    }
+    return o;
+}
+
+void ws_requests_reply(ws_state_t *st, ws_in_t *in)
+{
+    ws_pending_t *p = st->pend[in->corr & (WS_HASH_SIZE - 1)];
+    while (p && p->corr != in->corr)
+        p = p->h_next;
+    if (!p)
+        return;                     /* timed out or the session is gone */
+    char *text = NULL;
+    if (in->err != NT_OK) {
+        text = ws_frame_error(p->rid, api_code(in->err), in->errmsg[0] ? in->errmsg : NULL);
+    } else {
+        json_t *o = render_ok(p, in);
+        if (o) {
+            if (p->rid[0])
+                json_object_set_new(o, "rid", json_string(p->rid));
+            text = json_dumps(o, JSON_COMPACT);
+            json_decref(o);
+        } else {
+            log_error("malformed pool reply", "op=%d", (int)p->op);
+            text = ws_frame_error(p->rid, "unavailable", "internal error");
+        }
+    }
+    ws_session_send(st, p->s, text);
+    free(text);
+    pending_free(st, p);
+}
+
+void ws_requests_sweep(ws_state_t *st, int64_t now_us)
+{
+    while (st->fifo_head && st->fifo_head->deadline_us <= now_us) {
+        ws_pending_t *p = st->fifo_head;
+        char *text = ws_frame_error(p->rid, "unavailable", "service unavailable, try again");
+        ws_session_send(st, p->s, text);
+        free(text);
+        pending_free(st, p);
+    }
+}
+
+void ws_requests_drop_session(ws_state_t *st, ws_session_t *s)
+{
+    while (s->pend)
+        pending_free(st, s->pend);
+}

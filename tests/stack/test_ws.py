@@ -1,0 +1,496 @@
+"""test_ws.py - the WebSocket edge (API.md "WebSocket") against edge-ws.
+
+One stack (nats only: edge-ws needs no store) with two edge-ws processes,
+A and B (B with a 2 s idle timeout).  Tokens are signed by the test with the
+stack's key, as the auth pool would.  The msg pool is played by the test
+itself on the bus (user msg), so the request path (correlation, reply
+inbox, Natter-Error pass-through, timeouts) is checked without a database;
+pushes are published on im.user.<uid>.push the way the msg pool fans out.
+"""
+
+import json
+import secrets
+import socket
+import struct
+import time
+import unittest
+
+from harness import Api, StackTestCase, http_request, unique_name
+from natsclient import Timeout
+from test_auth import sign_es256
+from wsclient import OP_BINARY, OP_PING, OP_TEXT, WsClient, WsClosed
+
+HELLO_KEYS = {"op", "session_id", "user_id", "server_time"}
+MAX_FRAME = 4096
+
+
+# -- protobuf by hand (the few natter.proto messages the test plays) -------
+
+def _varint(n):
+    out = b""
+    n &= (1 << 64) - 1
+    while True:
+        b = n & 0x7F
+        n >>= 7
+        if n:
+            out += bytes([b | 0x80])
+        else:
+            return out + bytes([b])
+
+
+def pb_str(num, s):
+    b = s.encode() if isinstance(s, str) else s
+    return _varint(num << 3 | 2) + _varint(len(b)) + b
+
+
+def pb_int(num, n):
+    return _varint(num << 3) + _varint(n)
+
+
+def pb_decode(data):
+    """{field: value} (last wins) for varint and length-delimited fields."""
+    out, i = {}, 0
+    while i < len(data):
+        key, i = _read_varint(data, i)
+        num, wt = key >> 3, key & 7
+        if wt == 0:
+            out[num], i = _read_varint(data, i)
+        elif wt == 2:
+            n, i = _read_varint(data, i)
+            out[num], i = data[i:i + n], i + n
+        else:
+            raise ValueError("wire type %d" % wt)
+    return out
+
+
+def _read_varint(data, i):
+    n = shift = 0
+    while True:
+        b = data[i]
+        i += 1
+        n |= (b & 0x7F) << shift
+        shift += 7
+        if not b & 0x80:
+            return n, i
+
+
+def pb_message(mid, cid, seq, sender, cmid, body, created_at=1700000000000):
+    return (pb_str(1, mid) + pb_str(2, cid) + pb_int(3, seq) + pb_str(4, sender) + pb_str(5, cmid)
+            + pb_str(6, "text") + pb_str(7, body) + pb_int(8, created_at))
+
+
+class WsTest(StackTestCase):
+    services = ("nats",)
+
+    @classmethod
+    def start_roles(cls):
+        env = {"NATTER_WS_MAX_FRAME": str(MAX_FRAME)}
+        cls.a = cls.stack.start_role("edge-ws", env)
+        cls.b = cls.stack.start_role("edge-ws", dict(env, NATTER_WS_IDLE_TIMEOUT_S="2"))
+
+    # -- helpers ----------------------------------------------------------
+
+    def token(self, uid=None, sid=None, exp_in=600, **extra):
+        now = int(time.time())
+        payload = {"iss": "natter", "sub": uid or "u" + secrets.token_hex(6),
+                   "sid": sid or "s" + secrets.token_hex(6), "iat": now, "exp": now + exp_in}
+        payload.update(extra)
+        return sign_es256(self.stack.private_key, {"alg": "ES256", "typ": "JWT"}, payload)
+
+    def open(self, edge=None, token=None, uid=None):
+        edge = edge or self.a
+        ws = WsClient.connect("127.0.0.1", edge.port, "/ws?token=" + (token or self.token(uid)))
+        self.addCleanup(ws.close)
+        hello = ws.recv_json()
+        self.assertEqual(hello["op"], "hello", hello)
+        return ws, hello
+
+    def assert_4001(self, path, edge=None):
+        edge = edge or self.a
+        ws = WsClient.connect("127.0.0.1", edge.port, path)
+        self.addCleanup(ws.close)
+        with self.assertRaises(WsClosed) as cm:
+            frame = ws.recv(timeout=5)
+            self.fail("got a frame before the close: %r" % frame)
+        self.assertEqual(cm.exception.code, 4001, path)
+
+    def ping_ok(self, ws, rid="p"):
+        ws.send_json({"op": "ping", "rid": rid})
+        self.assertEqual(ws.recv_json(), {"op": "pong", "rid": rid})
+
+    # -- connect ----------------------------------------------------------
+
+    def test_healthz(self):
+        status, _, body = http_request(self.a.url, "GET", "/healthz")
+        self.assertEqual(status, 200)
+        self.assertEqual(json.loads(body), {"status": "ok"})
+
+    def test_bad_tokens_close_4001(self):
+        self.assert_4001("/ws")
+        self.assert_4001("/ws?token=")
+        self.assert_4001("/ws?token=garbage")
+        self.assert_4001("/ws?token=" + self.token(exp_in=-10))
+        t = self.token()
+        self.assert_4001("/ws?token=" + t[:-4] + ("AAAA" if not t.endswith("AAAA") else "BBBB"))
+        payload = {"iss": "other", "sub": "u1", "sid": "s1", "iat": 1, "exp": int(time.time()) + 60}
+        self.assert_4001("/ws?token=" + sign_es256(self.stack.private_key, {"alg": "ES256"}, payload))
+        self.assert_4001("/other?token=" + self.token())
+
+    def test_hello(self):
+        t0 = int(time.time() * 1000)
+        ws, hello = self.open(token=self.token(uid="uhello", sid="shello"))
+        self.assertEqual(set(hello), HELLO_KEYS)
+        self.assertEqual(hello["user_id"], "uhello")
+        self.assertEqual(hello["session_id"], "shello")
+        self.assertIsInstance(hello["server_time"], int)
+        self.assertLess(abs(hello["server_time"] - t0), 5000)
+
+    def test_ping_pong(self):
+        ws, _ = self.open()
+        self.ping_ok(ws, "r1")
+        ws.send_json({"op": "ping"})
+        self.assertEqual(ws.recv_json(), {"op": "pong"})
+        ws.send_frame(OP_PING, b"x")          # protocol-level ping also fine
+        self.ping_ok(ws, "r2")
+
+    # -- bad input ----------------------------------------------------------
+
+    BAD = [
+        ("not json", None, "bad_request"),
+        ("[1,2]", None, "bad_request"),
+        ('"ping"', None, "bad_request"),
+        ("{}", None, "bad_request"),
+        ('{"op":"fly","rid":"r1"}', "r1", "bad_request"),
+        ('{"op":7,"rid":"r2"}', "r2", "bad_request"),
+        ('{"op":"ping","rid":"r3","extra":1}', "r3", "bad_request"),
+        ('{"op":"ping","rid":5}', None, "bad_request"),
+        ('{"op":"send","rid":"r4","conversation_id":"c"}', "r4", "bad_request"),
+        ('{"op":"send","rid":"r5","conversation_id":"c","client_msg_id":"m","type":"text",'
+         '"body":7}', "r5", "bad_request"),
+        ('{"op":"send","rid":"r6","conversation_id":"c","client_msg_id":"m","type":"video",'
+         '"body":"b"}', "r6", "bad_request"),
+        ('{"op":"ack","conversation_id":"c","seq":"1"}', None, "bad_request"),
+        ('{"op":"sync","rid":"r7","conversation_id":"c","limit":1000}', "r7", "bad_request"),
+        ('{"op":"read","rid":"r8","conversation_id":"c"}', "r8", "bad_request"),
+        ('{"op":"ping","op":"ping"}', None, "bad_request"),
+    ]
+
+    def test_bad_input_gets_error_and_socket_stays(self):
+        ws, _ = self.open()
+        for text, rid, code in self.BAD:
+            with self.subTest(frame=text):
+                ws.send_text(text)
+                m = ws.recv_json()
+                self.assertEqual(m["op"], "error", m)
+                self.assertEqual(m["code"], code, m)
+                self.assertIsInstance(m["message"], str)
+                self.assertEqual(m.get("rid"), rid, m)
+                self.ping_ok(ws)
+
+    def test_binary_frame_is_an_error(self):
+        ws, _ = self.open()
+        ws.send_frame(OP_BINARY, b'{"op":"ping"}')
+        m = ws.recv_json()
+        self.assertEqual((m["op"], m["code"]), ("error", "bad_request"))
+        self.ping_ok(ws)
+
+    def test_oversized_frame_is_too_large_and_socket_stays(self):
+        ws, _ = self.open()
+        ws.send_text(json.dumps({"op": "ping", "rid": "x" * (MAX_FRAME + 10)}))
+        m = ws.recv_json()
+        self.assertEqual((m["op"], m["code"]), ("error", "too_large"))
+        # The same in fragments.
+        ws.send_frame(OP_TEXT, "a" * 3000, fin=False)
+        ws.send_frame(0, "b" * 3000, fin=True)
+        m = ws.recv_json()
+        self.assertEqual((m["op"], m["code"]), ("error", "too_large"))
+        self.ping_ok(ws)
+
+    def test_fragmented_frame_is_reassembled(self):
+        ws, _ = self.open()
+        ws.send_frame(OP_TEXT, '{"op":"pi', fin=False)
+        ws.send_frame(0, 'ng","rid":"frag"}', fin=True)
+        self.assertEqual(ws.recv_json(), {"op": "pong", "rid": "frag"})
+
+    def test_ack_has_no_reply(self):
+        ws, _ = self.open()
+        ws.send_json({"op": "ack", "conversation_id": "c1", "seq": 5})
+        ws.send_json({"op": "ack", "conversation_id": "c1", "seq": 3})
+        self.ping_ok(ws)      # the next frame is the pong, nothing for the acks
+
+    def test_idle_timeout_closes(self):
+        ws, _ = self.open(edge=self.b)
+        self.ping_ok(ws)
+        t0 = time.monotonic()
+        with self.assertRaises(WsClosed) as cm:
+            ws.recv(timeout=10)
+        self.assertEqual(cm.exception.code, 1001)
+        self.assertGreater(time.monotonic() - t0, 1.5)
+        self.assertLess(time.monotonic() - t0, 4)
+
+    def test_activity_keeps_socket_open(self):
+        ws, _ = self.open(edge=self.b)
+        for i in range(4):
+            time.sleep(1)
+            self.ping_ok(ws, "k%d" % i)
+
+    # -- requests to the msg pool -------------------------------------------
+
+    def test_send_without_pool_is_unavailable(self):
+        ws, _ = self.open()
+        t0 = time.monotonic()
+        ws.send_json({"op": "send", "rid": "s1", "conversation_id": "nopool", "client_msg_id": "m1",
+                      "type": "text", "body": "hello"})
+        m = ws.recv_json(timeout=5)
+        self.assertEqual(m["op"], "error", m)
+        self.assertEqual((m["code"], m["rid"]), ("unavailable", "s1"))
+        self.assertLess(time.monotonic() - t0, 2.5)    # request timeout is 1 s here
+        self.ping_ok(ws)
+
+    def test_slow_pool_times_out(self):
+        """A pool that subscribes but never answers: the timer sweeps it."""
+        with self.stack.nats("msg") as pool:
+            pool.subscribe("im.conv.slow.>")
+            pool.flush()
+            ws, _ = self.open()
+            t0 = time.monotonic()
+            ws.send_json({"op": "sync", "rid": "q", "conversation_id": "slow"})
+            m = ws.recv_json(timeout=5)
+            self.assertEqual((m["op"], m["code"], m["rid"]), ("error", "unavailable", "q"))
+            self.assertGreater(time.monotonic() - t0, 0.8)
+            self.ping_ok(ws)
+
+    def test_requests_in_flight_are_bounded(self):
+        """64 requests in flight per session; more get rate_limited at once,
+        and the 64 still get their own answer (unavailable) on timeout."""
+        with self.stack.nats("msg") as pool:
+            pool.subscribe("im.conv.slow2.>")
+            pool.flush()
+            ws, _ = self.open()
+            for i in range(70):
+                ws.send_json({"op": "sync", "rid": "q%d" % i, "conversation_id": "slow2"})
+            got = {}
+            while len(got) < 70:
+                m = ws.recv_json(timeout=5)
+                got[m["rid"]] = m["code"]
+            self.assertEqual(sorted(k for k, v in got.items() if v == "rate_limited"),
+                             sorted("q%d" % i for i in range(64, 70)))
+            self.assertEqual(sum(1 for v in got.values() if v == "unavailable"), 64)
+            self.ping_ok(ws)
+
+    def test_send_sync_read_through_pool(self):
+        uid = "u" + secrets.token_hex(5)
+        with self.stack.nats("msg") as pool:
+            sid = pool.subscribe("im.conv.c42.>")
+            pool.flush()
+            ws, _ = self.open(uid=uid)
+            # send -> sent
+            ws.send_json({"op": "send", "rid": "s1", "conversation_id": "c42",
+                          "client_msg_id": "m1", "type": "text", "body": "hi"})
+            req = pool.next_msg(sid, timeout=5)
+            self.assertEqual(req.subject, "im.conv.c42.send")
+            self.assertEqual(req.headers.get("Natter-Uid"), uid)
+            self.assertEqual(req.headers.get("Natter-Type"), "natter.SendReq")
+            f = pb_decode(req.data)
+            self.assertEqual((f[1], f[2], f[3], f[4]), (b"c42", b"m1", b"text", b"hi"))
+            msg = pb_message("id1", "c42", 9, uid, "m1", "hi")
+            pool.publish(req.reply, pb_str(1, msg), headers={"Natter-Type": "natter.SendReply"})
+            m = ws.recv_json()
+            self.assertEqual((m["op"], m["rid"]), ("sent", "s1"), m)
+            self.assertEqual(m["message"]["seq"], 9)
+            self.assertEqual(m["message"]["conversation_id"], "c42")
+            self.assertEqual(m["message"]["body"], "hi")
+            # sync -> sync
+            ws.send_json({"op": "sync", "rid": "y", "conversation_id": "c42", "after_seq": 8,
+                          "limit": 10})
+            req = pool.next_msg(sid, timeout=5)
+            self.assertEqual(req.subject, "im.conv.c42.sync")
+            f = pb_decode(req.data)
+            self.assertEqual((f[2], f[4]), (8, 10))
+            pool.publish(req.reply, pb_str(1, msg) + pb_int(2, 1))
+            m = ws.recv_json()
+            self.assertEqual((m["op"], m["rid"], m["conversation_id"], m["has_more"]),
+                             ("sync", "y", "c42", True), m)
+            self.assertEqual([x["seq"] for x in m["messages"]], [9])
+            # read -> ok
+            ws.send_json({"op": "read", "rid": "r", "conversation_id": "c42", "seq": 9})
+            req = pool.next_msg(sid, timeout=5)
+            self.assertEqual(req.subject, "im.conv.c42.read")
+            pool.publish(req.reply, b"")
+            self.assertEqual(ws.recv_json(), {"op": "ok", "rid": "r"})
+            # a pool error passes through with the rid
+            ws.send_json({"op": "read", "rid": "r2", "conversation_id": "c42", "seq": 9})
+            req = pool.next_msg(sid, timeout=5)
+            err = pb_str(1, "forbidden") + pb_str(2, "not a member")
+            pool.publish(req.reply, err, headers={"Natter-Error": "forbidden",
+                                                  "Natter-Type": "natter.Error"})
+            m = ws.recv_json()
+            self.assertEqual((m["op"], m["rid"], m["code"]), ("error", "r2", "forbidden"), m)
+            self.assertEqual(m["message"], "not a member")
+
+    # -- pushes -------------------------------------------------------------
+
+    def test_push_reaches_every_session_of_the_user(self):
+        uid = "u" + secrets.token_hex(5)
+        a1, _ = self.open(uid=uid)
+        a2, _ = self.open(uid=uid)
+        b1, _ = self.open(edge=self.b, uid=uid)
+        other, _ = self.open(uid="u" + secrets.token_hex(5))
+        for ws in (a1, a2, b1):
+            self.ping_ok(ws)            # subscriptions are in place before the push
+        msg = pb_message("id7", "c7", 3, "someone", "m7", "yo")
+        with self.stack.nats("msg") as pool:
+            pool.publish("im.user.%s.push" % uid, pb_str(1, "message") + pb_str(2, msg))
+            read = pb_str(1, "c7") + pb_str(2, "reader") + pb_int(3, 3)
+            pool.publish("im.user.%s.push" % uid, pb_str(1, "read") + pb_str(3, read))
+            pool.flush()
+        for ws in (a1, a2, b1):
+            m = ws.recv_json()
+            self.assertEqual(m["op"], "message", m)
+            self.assertEqual((m["message"]["id"], m["message"]["seq"]), ("id7", 3))
+            self.assertEqual(ws.recv_json(),
+                             {"op": "read", "conversation_id": "c7", "user_id": "reader", "seq": 3})
+        other.send_json({"op": "ping", "rid": "o"})
+        self.assertEqual(other.recv_json(), {"op": "pong", "rid": "o"})   # nothing before it
+
+    def test_push_after_all_sessions_closed_and_reopened(self):
+        """The per-user subscription is dropped with the last session and made
+        again with the next one."""
+        uid = "u" + secrets.token_hex(5)
+        ws, _ = self.open(uid=uid)
+        ws.close()
+        time.sleep(0.3)
+        ws2, _ = self.open(uid=uid)
+        self.ping_ok(ws2)
+        with self.stack.nats("msg") as pool:
+            msg = pb_message("id8", "c8", 1, "x", "m8", "again")
+            pool.publish("im.user.%s.push" % uid, pb_str(1, "message") + pb_str(2, msg))
+            pool.flush()
+        self.assertEqual(ws2.recv_json()["message"]["id"], "id8")
+
+    def test_slow_reader_is_disconnected(self):
+        """A client that never reads: the bounded out-queue closes it."""
+        uid = "u" + secrets.token_hex(5)
+        ws, _ = self.open(uid=uid)
+        ws.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        big = "z" * 3000
+        with self.stack.nats("msg") as pool:
+            for i in range(3000):
+                msg = pb_message("id%d" % i, "c9", i + 1, "x", "m%d" % i, big)
+                pool.publish("im.user.%s.push" % uid, pb_str(1, "message") + pb_str(2, msg))
+            pool.flush()
+        time.sleep(1)
+        n = 0
+        with self.assertRaises(WsClosed) as cm:
+            while True:
+                ws.recv(timeout=5)
+                n += 1
+        self.assertEqual(cm.exception.code, 1008)
+        self.assertLess(n, 3000)
+
+
+class WsEndToEndTest(StackTestCase):
+    """The real msg pool behind two edge-ws processes: a message sent on one
+    socket reaches the sender's other session and the peer on another edge."""
+
+    @classmethod
+    def start_roles(cls):
+        cls.stack.start_role("auth")
+        cls.stack.start_role("msg")
+        env = {"NATTER_NATS_REQUEST_TIMEOUT_MS": "5000"}
+        cls.api = Api(cls.stack.start_role("edge-http", env).url)
+        cls.a = cls.stack.start_role("edge-ws", env)
+        cls.b = cls.stack.start_role("edge-ws", env)
+
+    def user(self):
+        name = unique_name("w")
+        self.assertEqual(self.api.register(name).status, 201)
+        r = self.api.login(name)
+        self.assertEqual(r.status, 200, r)
+        return r.json["user"]["id"], r.json["access_token"]
+
+    def open(self, edge, token):
+        ws = WsClient.connect("127.0.0.1", edge.port, "/ws?token=" + token)
+        self.addCleanup(ws.close)
+        self.assertEqual(ws.recv_json()["op"], "hello")
+        ws.send_json({"op": "ping", "rid": "ready"})
+        self.assertEqual(ws.recv_op("pong")["rid"], "ready")
+        return ws
+
+    def test_send_push_sync_read(self):
+        (ua, ta), (ub, tb) = self.user(), self.user()
+        r = self.api.call("POST", "/api/conversations", {"type": "direct", "peer_id": ub},
+                          token=ta)
+        self.assertEqual(r.status, 201, r)
+        cid = r.json["conversation"]["id"]
+        ta2 = self.api.login(self.api.call("GET", "/api/users/me", token=ta)
+                             .json["user"]["username"], device_id="second").json["access_token"]
+        a1, a2, b1 = self.open(self.a, ta), self.open(self.a, ta2), self.open(self.b, tb)
+        a1.send_json({"op": "send", "rid": "s1", "conversation_id": cid, "client_msg_id": "k1",
+                      "type": "text", "body": "over the socket"})
+        sent = a1.recv_op("sent", timeout=10)
+        self.assertEqual(sent["rid"], "s1")
+        msg = sent["message"]
+        self.assertEqual((msg["conversation_id"], msg["sender_id"], msg["body"]),
+                         (cid, ua, "over the socket"))
+        self.assertIsInstance(msg["seq"], int)
+        for ws in (a2, b1):
+            m = ws.recv_op("message", timeout=10)
+            self.assertEqual(m["message"]["id"], msg["id"])
+            self.assertEqual(m["message"]["seq"], msg["seq"])
+        b1.send_json({"op": "ack", "conversation_id": cid, "seq": msg["seq"]})
+        b1.send_json({"op": "sync", "rid": "y", "conversation_id": cid, "after_seq": 0})
+        page = b1.recv_op("sync", timeout=10)
+        self.assertEqual((page["rid"], page["conversation_id"], page["has_more"]), ("y", cid, False))
+        self.assertEqual([m["id"] for m in page["messages"]], [msg["id"]])
+        b1.send_json({"op": "read", "rid": "rd", "conversation_id": cid, "seq": msg["seq"]})
+        self.assertEqual(b1.recv_op("ok", timeout=10), {"op": "ok", "rid": "rd"})
+        # A retried client_msg_id returns the original message.
+        a1.send_json({"op": "send", "rid": "s2", "conversation_id": cid, "client_msg_id": "k1",
+                      "type": "text", "body": "over the socket"})
+        self.assertEqual(a1.recv_op("sent", timeout=10)["message"]["seq"], msg["seq"])
+
+    def test_logout_kicks_live_socket_and_refuses_token(self):
+        (ua, ta), (_, tother) = self.user(), self.user()
+        ws = self.open(self.a, ta)
+        bystander = self.open(self.b, tother)
+        r = self.api.call("POST", "/api/auth/logout", token=ta)
+        self.assertEqual(r.status, 204, r)
+        self.assertEqual(ws.recv_op("kicked", timeout=10), {"op": "kicked", "reason": "logout"})
+        with self.assertRaises(WsClosed) as cm:
+            ws.recv(timeout=5)
+        self.assertEqual(cm.exception.code, 4002)
+        for edge in (self.a, self.b):
+            deadline = time.monotonic() + 5
+            while True:       # the deny-list event reaches every edge
+                c = WsClient.connect("127.0.0.1", edge.port, "/ws?token=" + ta)
+                try:
+                    c.recv(timeout=5)
+                    self.assertLess(time.monotonic(), deadline, "revoked token still accepted")
+                    time.sleep(0.1)
+                except WsClosed as e:
+                    self.assertEqual(e.code, 4001)
+                    break
+                finally:
+                    c.close()
+        bystander.send_json({"op": "ping", "rid": "b"})
+        self.assertEqual(bystander.recv_json(), {"op": "pong", "rid": "b"})
+
+    def test_non_member_gets_pool_error_with_rid(self):
+        (ua, ta), (ub, _), (_, tc) = self.user(), self.user(), self.user()
+        r = self.api.call("POST", "/api/conversations", {"type": "direct", "peer_id": ub},
+                          token=ta)
+        cid = r.json["conversation"]["id"]
+        c = self.open(self.a, tc)
+        c.send_json({"op": "send", "rid": "x", "conversation_id": cid, "client_msg_id": "k",
+                     "type": "text", "body": "let me in"})
+        m = c.recv_op("error", timeout=10)
+        self.assertEqual((m["rid"], m["code"]), ("x", "forbidden"), m)
+        c.send_json({"op": "sync", "rid": "y", "conversation_id": "nope" + secrets.token_hex(4)})
+        m = c.recv_op("error", timeout=10)
+        self.assertEqual(m["rid"], "y")
+        self.assertIn(m["code"], ("forbidden", "not_found"), m)
+
+
+if __name__ == "__main__":
+    unittest.main()

@@ -1,0 +1,210 @@
+/*
+ * test_ws_frames.c - WebSocket client frame validation (edge/ws/ws_frames.c).
+ *
+ * Every op parsed as it should be, and every kind of bad input refused with
+ * bad_request, a message a client developer can act on, and the rid when
+ * the frame had a readable one (so the error matches the request).
+ */
+#include "common/err.h"
+#include "edge/ws/ws_frames.h"
+
+#include <criterion/criterion.h>
+#include <string.h>
+
+#define MAXB 1000
+
+static ws_frame_t ok(const char *s)
+{
+    ws_frame_t f;
+    const char *code = NULL;
+    char msg[256] = "", rid[WS_RID_MAX * 4 + 1];
+    int rc = ws_frame_parse(s, strlen(s), MAXB, &f, &code, msg, sizeof msg, rid, sizeof rid);
+    cr_assert_eq(rc, NT_OK, "%s refused: %s", s, msg);
+    cr_assert_not_null(f.root);
+    return f;
+}
+
+static void bad_len(const char *s, size_t len, const char *want_msg, const char *want_rid)
+{
+    ws_frame_t f;
+    const char *code = NULL;
+    char msg[256] = "", rid[WS_RID_MAX * 4 + 1] = "x";
+    int rc = ws_frame_parse(s, len, MAXB, &f, &code, msg, sizeof msg, rid, sizeof rid);
+    cr_assert_eq(rc, NT_EINVAL, "accepted %.*s", (int)len, s);
+    cr_expect_null(f.root);
+    cr_expect_str_eq(code, "bad_request");
+    cr_expect(strstr(msg, want_msg) != NULL, "%.*s: message '%s' lacks '%s'", (int)len, s, msg,
+              want_msg);
+    cr_expect_str_eq(rid, want_rid ? want_rid : "", "%.*s: rid", (int)len, s);
+}
+
+static void bad(const char *s, const char *want_msg, const char *want_rid)
+{
+    bad_len(s, strlen(s), want_msg, want_rid);
+}
+
+Test(ws_frames, ping_with_and_without_rid)
+{
+    ws_frame_t f = ok("{\"op\":\"ping\",\"rid\":\"r1\"}");
+    cr_expect_eq(f.op, WS_OP_PING);
+    cr_expect_str_eq(f.rid, "r1");
+    ws_frame_fini(&f);
+    f = ok("{\"op\":\"ping\"}");
+    cr_expect_null(f.rid);
+    ws_frame_fini(&f);
+}
+
+Test(ws_frames, send)
+{
+    ws_frame_t f = ok("{\"op\":\"send\",\"rid\":\"1\",\"conversation_id\":\"c1\","
+                      "\"client_msg_id\":\"m1\",\"type\":\"text\",\"body\":\"hi\"}");
+    cr_expect_eq(f.op, WS_OP_SEND);
+    cr_expect_str_eq(f.conversation_id, "c1");
+    cr_expect_str_eq(f.client_msg_id, "m1");
+    cr_expect_str_eq(f.type, "text");
+    cr_expect_str_eq(f.body, "hi");
+    ws_frame_fini(&f);
+}
+
+Test(ws_frames, ack_sync_read_typing)
+{
+    ws_frame_t f = ok("{\"op\":\"ack\",\"conversation_id\":\"c\",\"seq\":7}");
+    cr_expect_eq(f.op, WS_OP_ACK);
+    cr_expect_eq(f.seq, 7);
+    ws_frame_fini(&f);
+    f = ok("{\"op\":\"sync\",\"rid\":\"s\",\"conversation_id\":\"c\"}");
+    cr_expect_eq(f.op, WS_OP_SYNC);
+    cr_expect_eq(f.after_seq, 0);
+    cr_expect_eq(f.limit, 50);
+    ws_frame_fini(&f);
+    f = ok("{\"op\":\"sync\",\"conversation_id\":\"c\",\"after_seq\":3,\"limit\":100}");
+    cr_expect_eq(f.after_seq, 3);
+    cr_expect_eq(f.limit, 100);
+    ws_frame_fini(&f);
+    f = ok("{\"op\":\"read\",\"rid\":\"r\",\"conversation_id\":\"c\",\"seq\":2}");
+    cr_expect_eq(f.op, WS_OP_READ);
+    cr_expect_eq(f.seq, 2);
+    ws_frame_fini(&f);
+    f = ok("{\"op\":\"typing\",\"conversation_id\":\"c\"}");
+    cr_expect_eq(f.op, WS_OP_TYPING);
+    ws_frame_fini(&f);
+}
+
+Test(ws_frames, not_json_or_not_object)
+{
+    bad("hello", "not valid JSON", NULL);
+    bad("{\"op\":", "not valid JSON", NULL);
+    bad("", "not valid JSON", NULL);
+    bad("[1,2]", "must be a JSON object", NULL);
+    bad("\"ping\"", "must be a JSON object", NULL);
+    bad("42", "must be a JSON object", NULL);
+    bad("null", "must be a JSON object", NULL);
+    bad("{\"op\":\"ping\"} {}", "not valid JSON", NULL);
+    bad("{\"op\":\"ping\",\"op\":\"ping\"}", "duplicate", NULL);
+    bad_len("{\"op\":\"ping\"}\0", 14, "not valid JSON", NULL);
+    bad("{\"op\":\"ping\",\"rid\":\"\xff\"}", "not valid JSON", NULL);
+}
+
+Test(ws_frames, op_missing_wrong_unknown)
+{
+    bad("{}", "op is required", NULL);
+    bad("{\"rid\":\"a\"}", "op is required", "a");
+    bad("{\"op\":1,\"rid\":\"a\"}", "op must be a string", "a");
+    bad("{\"op\":null}", "op must be a string", NULL);
+    bad("{\"op\":\"fly\",\"rid\":\"a\"}", "unknown op", "a");
+    bad("{\"op\":\"PING\"}", "unknown op", NULL);
+    bad("{\"op\":\"\"}", "op must be", NULL);
+}
+
+Test(ws_frames, rid_checked)
+{
+    bad("{\"op\":\"ping\",\"rid\":5}", "rid must be a string", NULL);
+    bad("{\"op\":\"ping\",\"rid\":\"\"}", "rid must be", NULL);
+    char big[200];
+    snprintf(big, sizeof big, "{\"op\":\"ping\",\"rid\":\"%0100d\"}", 0);
+    bad(big, "rid must be", NULL);
+}
+
+Test(ws_frames, unknown_field)
+{
+    bad("{\"op\":\"ping\",\"rid\":\"a\",\"x\":1}", "unknown field x", "a");
+    bad("{\"op\":\"ack\",\"conversation_id\":\"c\",\"seq\":1,\"body\":\"\"}", "unknown field", NULL);
+}
+
+Test(ws_frames, send_fields)
+{
+#define SEND(rest) "{\"op\":\"send\",\"rid\":\"r\"" rest "}"
+    bad(SEND(",\"client_msg_id\":\"m\",\"type\":\"text\",\"body\":\"b\""),
+        "conversation_id is required", "r");
+    bad(SEND(",\"conversation_id\":7,\"client_msg_id\":\"m\",\"type\":\"text\",\"body\":\"b\""),
+        "conversation_id must be a string", "r");
+    bad(SEND(",\"conversation_id\":\"c\",\"type\":\"text\",\"body\":\"b\""),
+        "client_msg_id is required", "r");
+    bad(SEND(",\"conversation_id\":\"c\",\"client_msg_id\":\"m\",\"body\":\"b\""),
+        "type is required", "r");
+    bad(SEND(",\"conversation_id\":\"c\",\"client_msg_id\":\"m\",\"type\":\"video\",\"body\":\"b\""),
+        "type must be text, image or file", "r");
+    bad(SEND(",\"conversation_id\":\"c\",\"client_msg_id\":\"m\",\"type\":\"system\",\"body\":\"b\""),
+        "type must be", "r");
+    bad(SEND(",\"conversation_id\":\"c\",\"client_msg_id\":\"m\",\"type\":\"text\""),
+        "body is required", "r");
+    bad(SEND(",\"conversation_id\":\"c\",\"client_msg_id\":\"m\",\"type\":\"text\",\"body\":\"\""),
+        "body must be", "r");
+    bad(SEND(",\"conversation_id\":\"c\",\"client_msg_id\":\"m\",\"type\":\"text\",\"body\":[]"),
+        "body must be a string", "r");
+#undef SEND
+}
+
+Test(ws_frames, body_limit)
+{
+    char buf[MAXB + 200];
+    char body[MAXB + 2];
+    memset(body, 'a', MAXB + 1);
+    body[MAXB + 1] = '\0';
+    snprintf(buf, sizeof buf,
+             "{\"op\":\"send\",\"conversation_id\":\"c\",\"client_msg_id\":\"m\","
+             "\"type\":\"text\",\"body\":\"%s\"}",
+             body);
+    bad(buf, "body must be", NULL);
+    body[MAXB] = '\0';
+    snprintf(buf, sizeof buf,
+             "{\"op\":\"send\",\"conversation_id\":\"c\",\"client_msg_id\":\"m\","
+             "\"type\":\"text\",\"body\":\"%s\"}",
+             body);
+    ws_frame_t f = ok(buf);
+    ws_frame_fini(&f);
+}
+
+Test(ws_frames, seq_and_limits)
+{
+    bad("{\"op\":\"ack\",\"conversation_id\":\"c\"}", "seq is required", NULL);
+    bad("{\"op\":\"ack\",\"conversation_id\":\"c\",\"seq\":\"1\"}", "seq must be an integer", NULL);
+    bad("{\"op\":\"ack\",\"conversation_id\":\"c\",\"seq\":1.0}", "seq must be an integer", NULL);
+    bad("{\"op\":\"ack\",\"conversation_id\":\"c\",\"seq\":-1}", "seq must be between", NULL);
+    bad("{\"op\":\"read\",\"rid\":\"q\",\"seq\":1}", "conversation_id is required", "q");
+    bad("{\"op\":\"read\",\"rid\":\"q\",\"conversation_id\":\"c\"}", "seq is required", "q");
+    bad("{\"op\":\"sync\",\"conversation_id\":\"c\",\"limit\":0}", "limit must be between", NULL);
+    bad("{\"op\":\"sync\",\"conversation_id\":\"c\",\"limit\":101}", "limit must be between", NULL);
+    bad("{\"op\":\"sync\",\"conversation_id\":\"c\",\"after_seq\":-5}", "after_seq must be", NULL);
+    bad("{\"op\":\"sync\",\"conversation_id\":\"\"}", "conversation_id must be", NULL);
+    bad("{\"op\":\"typing\"}", "conversation_id is required", NULL);
+}
+
+Test(ws_frames, error_frame)
+{
+    char *s = ws_frame_error("r1", "bad_request", "nope");
+    json_t *o = json_loads(s, 0, NULL);
+    cr_assert_not_null(o);
+    cr_expect_str_eq(json_string_value(json_object_get(o, "op")), "error");
+    cr_expect_str_eq(json_string_value(json_object_get(o, "rid")), "r1");
+    cr_expect_str_eq(json_string_value(json_object_get(o, "code")), "bad_request");
+    cr_expect_str_eq(json_string_value(json_object_get(o, "message")), "nope");
+    json_decref(o);
+    free(s);
+    s = ws_frame_error(NULL, "unavailable", NULL);
+    o = json_loads(s, 0, NULL);
+    cr_expect_null(json_object_get(o, "rid"));
+    cr_expect_str_eq(json_string_value(json_object_get(o, "message")), "unavailable");
+    json_decref(o);
+    free(s);
+}
