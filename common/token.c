@@ -1,19 +1,15 @@
 /*
  * token.c - ES256 access tokens and opaque refresh tokens (see token.h).
  *
- * Why this file is more than a thin wrapper: libjwt 1.10 verifies a
- * signature with whatever algorithm the token's own header names, so an
- * HS256 token whose HMAC secret is our public key PEM passes jwt_decode, and
- * it never looks at "exp" (STACK.md).  token_verify therefore refuses
- * anything that is not a small, well-formed three-part token before libjwt
- * sees it, pins the algorithm to ES256 after decoding, and checks every claim
- * itself (types included: "exp" as a string or a real is refused).
+ * Signing uses libjwt; verifying is in token_verify.c (why there).
  *
  * Keys are checked with OpenSSL when loaded (EC on P-256, private matching
- * public) so a wrong key fails at start, not at the first login.  The PEM
- * text is kept because libjwt takes keys as PEM bytes on every call.
+ * public) so a wrong key fails at start, not at the first login.  The
+ * private PEM text is kept because libjwt takes keys as PEM bytes on every
+ * call; verification (token_verify.c) does not use libjwt at all.
  */
 #include "common/token.h"
+#include "common/token_internal.h"
 
 #include "common/err.h"
 #include "common/log.h"
@@ -24,7 +20,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <jansson.h>
 #include <jwt.h>
 #include <openssl/core_names.h>
 #include <openssl/crypto.h>
@@ -33,20 +28,9 @@
 #include <openssl/pem.h>
 #include <openssl/rand.h>
 
-/* A real access token is ~300 bytes; anything near this cap is an attack
- * or a bug, and libjwt should not spend base64 and JSON work on it. */
-#define TOKEN_MAX_LEN 4096
 /* Key files are a few hundred bytes; the cap only bounds a bad path. */
 #define KEY_FILE_MAX (64 * 1024)
-#define TOKEN_ISSUER "natter"
 #define TOKEN_RANDOM_BYTES 32
-
-struct token_keys {
-    char *priv_pem; /* NULL on verify-only processes; owned, wiped on free */
-    size_t priv_len;
-    char *pub_pem; /* owned */
-    size_t pub_len;
-};
 
 /* --- key loading ------------------------------------------------------- */
 
@@ -132,7 +116,7 @@ int token_keys_from_pem(const char *priv_pem, const char *pub_pem, token_keys_t 
         }
     }
     EVP_PKEY_free(priv);
-    EVP_PKEY_free(pub);
+    k->pub_key = pub; /* verification uses the parsed key, never the PEM */
     *out = k;
     return 0;
 
@@ -216,14 +200,13 @@ void token_keys_free(token_keys_t *keys)
         free(keys->priv_pem);
     }
     free(keys->pub_pem);
+    EVP_PKEY_free(keys->pub_key);
     free(keys);
 }
 
 /* --- claims ------------------------------------------------------------ */
 
-/* sub and sid are ids we mint: short, non-empty, [A-Za-z0-9_-].  Checking
- * the alphabet keeps odd bytes out of logs and NATS subjects downstream. */
-static int id_ok(const char *s, size_t len)
+int token_id_ok(const char *s, size_t len)
 {
     if (len == 0 || len >= TOKEN_ID_MAX)
         return 0;
@@ -239,7 +222,7 @@ static int id_ok(const char *s, size_t len)
 static int claims_ok(const token_claims_t *c)
 {
     size_t ul = strnlen(c->uid, TOKEN_ID_MAX), sl = strnlen(c->sid, TOKEN_ID_MAX);
-    if (!id_ok(c->uid, ul) || !id_ok(c->sid, sl))
+    if (!token_id_ok(c->uid, ul) || !token_id_ok(c->sid, sl))
         return 0;
     /* jwt_add_grant_int takes a long. */
     if (c->iat <= 0 || c->exp <= c->iat || c->exp > LONG_MAX)
@@ -282,110 +265,6 @@ int token_sign(const token_keys_t *keys, const token_claims_t *claims, char **ou
 fail:
     ERR_clear_error();
     jwt_free(j);
-    return rc;
-}
-
-/* Three non-empty base64url parts, nothing else: no padding, no spaces, no
- * "Bearer " left over by a careless caller. */
-static int shape_ok(const char *jwt)
-{
-    size_t len = strnlen(jwt, TOKEN_MAX_LEN + 1);
-    if (len == 0 || len > TOKEN_MAX_LEN)
-        return 0;
-    int dots = 0;
-    size_t part = 0;
-    for (size_t i = 0; i < len; i++) {
-        unsigned char c = (unsigned char)jwt[i];
-        if (c == '.') {
-            if (part == 0 || ++dots > 2)
-                return 0;
-            part = 0;
-            continue;
-        }
-        if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-              c == '_' || c == '-'))
-            return 0;
-        part++;
-    }
-    return dots == 2 && part > 0;
-}
-
-static int id_claim(json_t *grants, const char *name, char out[TOKEN_ID_MAX])
-{
-    json_t *v = json_object_get(grants, name);
-    if (!json_is_string(v))
-        return 0;
-    size_t len = json_string_length(v);
-    const char *s = json_string_value(v);
-    if (!id_ok(s, len)) /* also refuses an embedded NUL */
-        return 0;
-    memcpy(out, s, len);
-    out[len] = '\0';
-    return 1;
-}
-
-/* Check the decoded claims; fills c.  1 if all hold. */
-static int grants_ok(jwt_t *d, int64_t now, token_claims_t *c)
-{
-    int ok = 0;
-    json_t *g = NULL;
-    char *text = jwt_get_grants_json(d, NULL); /* all claims; malloc'd by libjwt */
-    if (!text)
-        return 0;
-    g = json_loads(text, JSON_REJECT_DUPLICATES, NULL);
-    free(text);
-    if (!json_is_object(g))
-        goto done;
-
-    json_t *iss = json_object_get(g, "iss");
-    if (!json_is_string(iss) || strcmp(json_string_value(iss), TOKEN_ISSUER) != 0 ||
-        json_string_length(iss) != strlen(TOKEN_ISSUER))
-        goto done;
-    /* Integers only: a real or a string "exp" is a token we did not mint. */
-    json_t *exp = json_object_get(g, "exp"), *iat = json_object_get(g, "iat");
-    if (!json_is_integer(exp) || !json_is_integer(iat))
-        goto done;
-    c->exp = json_integer_value(exp);
-    c->iat = json_integer_value(iat);
-    if (c->exp <= now || c->iat > c->exp)
-        goto done;
-    if (!id_claim(g, "sub", c->uid) || !id_claim(g, "sid", c->sid))
-        goto done;
-    ok = 1;
-
-done:
-    json_decref(g);
-    return ok;
-}
-
-int token_verify(const token_keys_t *keys, const char *jwt, int64_t now, token_claims_t *claims)
-{
-    int rc = NT_EUNAUTH;
-    jwt_t *d = NULL;
-    token_claims_t c;
-
-    if (!keys || !claims || keys->pub_len > INT_MAX)
-        return NT_EINVAL;
-    memset(claims, 0, sizeof *claims);
-    memset(&c, 0, sizeof c);
-    if (!jwt || !shape_ok(jwt))
-        return NT_EUNAUTH;
-
-    /* Signature check with the algorithm the header names... */
-    if (jwt_decode(&d, jwt, (const unsigned char *)keys->pub_pem, (int)keys->pub_len) != 0)
-        goto fail;
-    /* ...so pin it: HS256 "signed" with our public PEM as secret got here. */
-    if (jwt_get_alg(d) != JWT_ALG_ES256)
-        goto fail;
-    if (!grants_ok(d, now, &c))
-        goto fail;
-    jwt_free(d);
-    *claims = c;
-    return 0;
-
-fail:
-    ERR_clear_error();
-    jwt_free(d);
     return rc;
 }
 

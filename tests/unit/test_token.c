@@ -12,6 +12,8 @@
 #include <criterion/criterion.h>
 #include <jansson.h>
 #include <jwt.h>
+#include <openssl/bn.h>
+#include <openssl/ecdsa.h>
 #include <openssl/evp.h>
 #include <openssl/pem.h>
 #include <stdio.h>
@@ -602,4 +604,59 @@ Test(token, hash_known_vectors)
     cr_expect_str_eq(out, "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
     token_hash("abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq", out);
     cr_expect_str_eq(out, "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1");
+}
+
+/* An ES256 token over any header and payload text, signed with priv PEM:
+ * DER from OpenSSL turned into JOSE's r||s (der=1 keeps the DER). */
+static char *es256_any(const char *priv, const char *header, const char *payload, int der)
+{
+    char *h = b64url_str(header), *p = b64url_str(payload);
+    size_t n = strlen(h) + strlen(p) + 2;
+    char *input = malloc(n);
+    cr_assert_not_null(input);
+    snprintf(input, n, "%s.%s", h, p);
+    BIO *bio = BIO_new_mem_buf(priv, -1);
+    EVP_PKEY *key = PEM_read_bio_PrivateKey(bio, NULL, NULL, NULL);
+    cr_assert_not_null(key);
+    EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+    unsigned char sig[128], raw[64] = {0};
+    size_t siglen = sizeof sig;
+    cr_assert_eq(EVP_DigestSignInit(ctx, NULL, EVP_sha256(), NULL, key), 1);
+    cr_assert_eq(EVP_DigestSign(ctx, sig, &siglen, (unsigned char *)input, strlen(input)), 1);
+    const unsigned char *q = sig;
+    ECDSA_SIG *es = d2i_ECDSA_SIG(NULL, &q, (long)siglen);
+    cr_assert_not_null(es);
+    BN_bn2binpad(ECDSA_SIG_get0_r(es), raw, 32);
+    BN_bn2binpad(ECDSA_SIG_get0_s(es), raw + 32, 32);
+    char *s = der ? b64url(sig, siglen) : b64url(raw, sizeof raw);
+    char *t = join3(h, p, s);
+    ECDSA_SIG_free(es), EVP_MD_CTX_free(ctx), EVP_PKEY_free(key), BIO_free(bio);
+    free(h), free(p), free(s), free(input);
+    return t;
+}
+
+Test(token, header_must_be_es256_and_nothing_more)
+{
+    token_keys_t *k = keys_of(&A);
+    token_claims_t got;
+    struct {
+        const char *header;
+        int der, want;
+    } cases[] = {
+        {"{\"alg\":\"ES256\"}", 0, 0},                       /* control */
+        {"{\"alg\":\"ES256\",\"typ\":\"JWT\"}", 0, 0},       /* control */
+        {"{\"alg\":\"ES256\",\"kid\":\"x\"}", 0, NT_EUNAUTH}, /* asks to trust a key id */
+        {"{\"alg\":\"ES256\",\"typ\":\"JOSE\"}", 0, NT_EUNAUTH},
+        {"{\"alg\":\"es256\"}", 0, NT_EUNAUTH},
+        {"{\"alg\":\"ES256\",\"alg\":\"ES256\"}", 0, NT_EUNAUTH}, /* duplicate key */
+        {"[\"ES256\"]", 0, NT_EUNAUTH},
+        {"{\"alg\":\"ES256\"}", 1, NT_EUNAUTH},              /* DER, not r||s */
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char *t = es256_any(A.priv, cases[i].header, GOOD_GRANTS, cases[i].der);
+        cr_expect_eq(token_verify(k, t, NOW, &got), cases[i].want, "case %zu: %s", i,
+                     cases[i].header);
+        free(t);
+    }
+    token_keys_free(k);
 }
