@@ -1,0 +1,131 @@
+"""ops/bench_run.py - the standard natter benchmarks (run by ops/bench).
+
+Starts a private stack (tests/stack/harness.py: nats-server, redis-server,
+mariadbd on free loopback ports, and the release build of natter: auth,
+edge-http, msg, edge-ws), prepares users, tokens and direct conversations
+over REST (not measured), then runs natter-bench for each scenario and
+prints its figures, one line each.  Everything is bounded and stops by
+itself; the stack is torn down at the end, also on failure.
+
+Scenarios (issue 4):
+  a  N idle sessions on one edge-ws          -> edge RSS per connection
+  b  P sessions sending 1:1 flat out for T s -> delivered msgs/s, latencies
+  c  the same at a fixed total rate          -> latencies
+"""
+import argparse
+import concurrent.futures as cf
+import json
+import os
+import subprocess
+import sys
+import tempfile
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(HERE)
+sys.path.insert(0, os.path.join(ROOT, "tests", "stack"))
+
+import harness  # noqa: E402
+
+
+def prepare_users(api, n, prefix):
+    """Register and log in n users; returns [(uid, token)]."""
+    def one(i):
+        name = "%s%05d" % (prefix, i)
+        r = api.register(name)
+        if r.status not in (201, 409):
+            raise RuntimeError("register %s: %s" % (name, r))
+        r = api.login(name)
+        if r.status != 200:
+            raise RuntimeError("login %s: %s" % (name, r))
+        j = r.json
+        return j["user"]["id"], j["access_token"]
+    with cf.ThreadPoolExecutor(16) as ex:
+        return list(ex.map(one, range(n)))
+
+
+def pair_conversations(api, users):
+    """A direct conversation per pair (0,1), (2,3), ...; returns conv ids by index."""
+    def one(k):
+        (a_uid, a_tok), (b_uid, _) = users[2 * k], users[2 * k + 1]
+        r = api.call("POST", "/api/conversations", {"type": "direct", "peer_id": b_uid}, token=a_tok)
+        if r.status not in (200, 201):
+            raise RuntimeError("conversation: %s" % r)
+        return r.json["conversation"]["id"]
+    with cf.ThreadPoolExecutor(16) as ex:
+        convs = list(ex.map(one, range(len(users) // 2)))
+    return [convs[i // 2] for i in range(2 * len(convs))]
+
+
+def run_bench(bench_bin, port, lines, args):
+    with tempfile.NamedTemporaryFile("w", suffix=".sessions", delete=False) as f:
+        f.write("\n".join(lines) + "\n")
+        path = f.name
+    try:
+        out = subprocess.run([bench_bin, "--port", str(port), "--sessions", path] + args,
+                             capture_output=True, text=True, timeout=900)
+    finally:
+        os.unlink(path)
+    if out.returncode != 0:
+        raise RuntimeError("natter-bench failed: %s" % out.stderr[-2000:])
+    return out.stdout.strip().splitlines()
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--natter", default=os.path.join(ROOT, "build", "natter"))
+    ap.add_argument("--bench", default=os.path.join(ROOT, "build", "natter-bench"))
+    ap.add_argument("--idle", type=int, default=10000)
+    ap.add_argument("--senders", type=int, default=1000)
+    ap.add_argument("--duration", type=float, default=30)
+    ap.add_argument("--rate", type=float, default=2000)
+    ap.add_argument("--window", type=int, default=2)
+    ap.add_argument("--scenarios", default="abc")
+    opt = ap.parse_args()
+    os.environ["NATTER_BIN"] = opt.natter
+    quiet = {"NATTER_LOG_LEVEL": "warn", "NATTER_NATS_REQUEST_TIMEOUT_MS": "3000",
+             "NATTER_WS_IDLE_TIMEOUT_S": "600",
+             # Setup registers thousands of users: cheap password hashing
+             # here keeps it short (set-up is not what is measured).
+             "NATTER_AUTH_ARGON2_M_KIB": "1024", "NATTER_AUTH_ARGON2_T_COST": "1"}
+    stack = harness.Stack(env=quiet)
+    try:
+        for role in ("auth", "msg", "edge-http", "edge-ws"):
+            stack.start_role(role)
+        http = stack.roles("edge-http")[0]
+        ws = stack.roles("edge-ws")[0]
+        api = harness.Api(http.url)
+        n_users = max(opt.idle if "a" in opt.scenarios else 0, opt.senders)
+        print("setup: registering %d users ..." % n_users, flush=True)
+        users = prepare_users(api, n_users, "bench")
+        if "a" in opt.scenarios:
+            print("== a: %d idle sessions on one edge-ws" % opt.idle, flush=True)
+            lines = ["%s 0" % tok for _, tok in users[:opt.idle]]
+            for line in run_bench(opt.bench, ws.port, lines,
+                                  ["--idle", "--hold", "5", "--edge-pid", str(ws.pid)]):
+                print("a: " + line)
+        senders = users[:opt.senders - opt.senders % 2]
+        convs = pair_conversations(api, senders) if ("b" in opt.scenarios or "c" in opt.scenarios) else []
+        lines = ["%s %s" % (tok, convs[i]) for i, (_, tok) in enumerate(senders)]
+        if "b" in opt.scenarios:
+            print("== b: %d sessions sending 1:1 flat out for %gs (window %d)"
+                  % (len(lines), opt.duration, opt.window), flush=True)
+            for line in run_bench(opt.bench, ws.port, lines,
+                                  ["--duration", str(opt.duration), "--rate", "0",
+                                   "--window", str(opt.window), "--edge-pid", str(ws.pid)]):
+                print("b: " + line)
+        if "c" in opt.scenarios:
+            print("== c: %d sessions at %g msg/s for %gs" % (len(lines), opt.rate, opt.duration),
+                  flush=True)
+            for line in run_bench(opt.bench, ws.port, lines,
+                                  ["--duration", str(opt.duration), "--rate", str(opt.rate),
+                                   "--window", "4", "--edge-pid", str(ws.pid)]):
+                print("c: " + line)
+    except BaseException:
+        stack.failed = True
+        raise
+    finally:
+        stack.close()
+
+
+if __name__ == "__main__":
+    main()
