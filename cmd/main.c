@@ -22,6 +22,7 @@ static const struct {
     {"edge-ws", role_edge_ws, "WebSocket gateway (libwebsockets)"},
     {"msg", role_msg, "pool: conversations and messages"},
     {"migrate", role_migrate, "apply sql/ migrations, then exit"},
+    {"trace", role_trace, "print bus traffic with decoded bodies: trace [subject ...]"},
 };
 
 static void usage(FILE *f)
