@@ -27,6 +27,7 @@ NATTER_PACKAGES=(
   libcriterion-dev libjansson-dev libargon2-dev uuid-dev
   mariadb-server mariadb-client redis-server redis-tools
   python3 openssl curl ca-certificates
+  python3-websockets              # README's interactive WebSocket session
 )
 
 # /usr/bin/python3 on purpose: a python3 earlier on PATH may be another build
