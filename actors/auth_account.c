@@ -95,6 +95,36 @@ static int reply_tokens(auth_pool_t *p, bus_t *bus, natsMsg *msg, const user_rec
     return rc;
 }
 
+/* Per-address and per-username buckets (config auth.login_rate_*).  Every
+ * attempt counts, so a stranger can slow down logins to someone's name;
+ * the username bucket is generous for that reason and the address bucket
+ * does the real work.  Redis down: let the attempt through (logged). */
+static int login_limited(auth_pool_t *p, bus_t *bus, natsMsg *msg, const Natter__LoginReq *req)
+{
+    char key[160], text[96];
+    const struct {
+        const char *kind, *value;
+        const ratelimit_rule_t *rule;
+    } b[] = {{"ip", req->ip, &p->login_ip}, {"user", req->username, &p->login_user}};
+    for (size_t i = 0; i < sizeof b / sizeof b[0]; i++) {
+        int allowed;
+        long retry_ms;
+        if (!b[i].value[0] || strlen(b[i].value) > 100)
+            continue;
+        snprintf(key, sizeof key, "login:%s:%s", b[i].kind, b[i].value);
+        if (ratelimit_take(p->redis, key, b[i].rule, &allowed, &retry_ms) != NT_OK) {
+            log_warn("rate limit unchecked", "what=login kind=%s", b[i].kind);
+            continue;
+        }
+        if (!allowed) {
+            snprintf(text, sizeof text, "too many login attempts; retry in %ld s",
+                     (retry_ms + 999) / 1000);
+            return auth_fail(bus, msg, NT_ERATELIMIT, text);
+        }
+    }
+    return NT_OK;
+}
+
 /* Check the password with no connection held; 0 if it matches. */
 static int login_check(auth_pool_t *p, bus_t *bus, natsMsg *msg, const Natter__LoginReq *req,
                        user_rec_t *u)
@@ -138,7 +168,8 @@ int auth_login(bus_t *bus, natsMsg *msg, void *arg)
         rc = auth_fail(bus, msg, NT_EINVAL, err);
         goto out;
     }
-    if ((rc = login_check(p, bus, msg, req, &u)) != NT_OK)
+    if ((rc = login_limited(p, bus, msg, req)) != NT_OK ||
+        (rc = login_check(p, bus, msg, req, &u)) != NT_OK)
         goto out;
 
     uuid_t raw;

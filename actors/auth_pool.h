@@ -27,6 +27,8 @@
 #include "common/token.h"
 #include "proto/natter.pb-c.h"
 #include "store/db.h"
+#include "store/ratelimit.h"
+#include "store/redis.h"
 #include "store/user_store.h"
 
 #include <stdint.h>
@@ -41,6 +43,9 @@ typedef struct auth_pool {
     int64_t refresh_ttl;       /* seconds */
     int db_wait_ms;            /* how long a request waits for a connection */
     char dummy_hash[PASSWORD_HASH_MAX]; /* verified for unknown users: same timing */
+    redis_pool_t *redis;       /* rate-limit buckets */
+    ratelimit_rule_t login_ip;   /* login attempts per client address */
+    ratelimit_rule_t login_user; /* login attempts per username */
 } auth_pool_t;
 
 /* Prepare p (computes the dummy hash) and add its endpoints to m, `workers`

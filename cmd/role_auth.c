@@ -39,6 +39,10 @@ int role_auth(const role_ctx_t *ctx)
         goto done;
     }
     p.keys = keys;
+    if (role_rate_rule(ctx, "auth.login_rate_ip", "1/20", &p.login_ip) != NT_OK ||
+        role_rate_rule(ctx, "auth.login_rate_user", "0.2/10", &p.login_user) != NT_OK ||
+        role_redis_open(ctx, (int)workers, &p.redis) != NT_OK)
+        goto done;
     if (role_db_open(ctx, &p.db) != NT_OK || role_bus_connect(ctx, "auth", (int)workers, &p.bus) != NT_OK)
         goto done;
     if (micro_new(p.bus, "auth", NATTER_VERSION, "natter accounts, passwords, tokens, profiles",
@@ -55,6 +59,7 @@ done:
     bus_free(p.bus); /* first: no handler may run once m is gone */
     micro_free(m);
     db_pool_free(p.db);
+    redis_pool_free(p.redis);
     token_keys_free(keys);
     return rc;
 }

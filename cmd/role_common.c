@@ -50,6 +50,32 @@ int role_db_open(const role_ctx_t *ctx, db_pool_t **out)
     return rc;
 }
 
+int role_redis_open(const role_ctx_t *ctx, int size, redis_pool_t **out)
+{
+    long port, timeout;
+    if (config_int(ctx->cfg, "redis.port", 16379, 1, 65535, &port) != NT_OK ||
+        config_int(ctx->cfg, "redis.timeout_ms", 500, 10, 60000, &timeout) != NT_OK)
+        return NT_ECONFIG;
+    redis_opts_t o = {
+        .host = config_str(ctx->cfg, "redis.host", "127.0.0.1"),
+        .port = (int)port,
+        .size = size,
+        .timeout_ms = (int)timeout,
+    };
+    return redis_pool_new(&o, out);
+}
+
+int role_rate_rule(const role_ctx_t *ctx, const char *key, const char *def,
+                   ratelimit_rule_t *out)
+{
+    const char *text = config_str(ctx->cfg, key, def);
+    if (ratelimit_rule_parse(text, out) != NT_OK) {
+        log_error("bad rate limit", "key=%s value=%s want=per_s/burst", key, text);
+        return NT_ECONFIG;
+    }
+    return NT_OK;
+}
+
 void role_wait_stop(const role_ctx_t *ctx)
 {
     int sig = proc_wait_stop();
