@@ -157,11 +157,10 @@ int auth_login(bus_t *bus, natsMsg *msg, void *arg)
     if (!req)
         return NT_EINVAL;
     char err[128], trace[40], refresh[64], hash[65], sid[40];
-    char replaced[8][SESSION_ID_MAX];
     const char *platform = req->platform[0] ? req->platform : "web";
     user_rec_t u;
     MYSQL *db = NULL;
-    int rc, nreplaced = 0;
+    int rc;
     trace_of(msg, trace, sizeof trace);
     if (rule_platform(platform, err, sizeof err) != NT_OK ||
         rule_device_id(req->device_id, err, sizeof err) != NT_OK) {
@@ -183,20 +182,23 @@ int auth_login(bus_t *bus, natsMsg *msg, void *arg)
     int64_t now = db_now_ms();
     if ((rc = auth_db_take(p, bus, msg, &db)) != NT_OK)
         goto out;
-    /* The same device logging in again replaces its old session. */
-    if (req->device_id[0])
-        rc = session_revoke_platform(db, u.id, platform, req->device_id, now, replaced, 8,
-                                     &nreplaced);
-    if (rc == NT_OK)
-        rc = session_create(db, sid, u.id, platform, req->device_id, hash,
-                            now + p->refresh_ttl * 1000, now);
+    /* One live session per platform (API.md "login"): the same device
+     * logging in again renews its session quietly; another device on the
+     * same platform is kicked ("replaced").  Other platforms keep theirs. */
+    session_login_t in = {.sid = sid, .uid = u.id, .platform = platform,
+                          .device_id = req->device_id, .refresh_hash = hash,
+                          .refresh_expires_at = now + p->refresh_ttl * 1000, .now = now};
+    session_login_out_t done;
+    rc = session_login(db, &in, &done);
     db_release(p->db, db, db_is_broken(rc));
     if (rc != NT_OK) {
         rc = auth_fail(bus, msg, rc, "");
         goto out;
     }
-    for (int i = 0; i < nreplaced; i++)
-        auth_announce_revoked(p, replaced[i], u.id, "replaced", now, trace);
+    for (int i = 0; i < done.n_renewed; i++)
+        auth_announce_revoked(p, done.renewed[i], u.id, "renewed", now, trace);
+    for (int i = 0; i < done.n_replaced; i++)
+        auth_announce_revoked(p, done.replaced[i], u.id, "replaced", now, trace);
     rc = reply_tokens(p, bus, msg, &u, sid, refresh);
     log_info("login", "uid=%s sid=%s platform=%s trace=%s", u.id, sid, platform, trace);
 out:

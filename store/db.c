@@ -100,9 +100,14 @@ static int code_has_data(unsigned code)
            code == ER_DATA_TOO_LONG || code == ER_WARN_DATA_OUT_OF_RANGE;
 }
 
+/* The calling thread's last error code (errors on prepared statements do
+ * not stay on the MYSQL handle once the statement is closed). */
+static __thread unsigned last_code;
+
 static int map_error(unsigned code, const char *msg, const char *what)
 {
     int rc;
+    last_code = code;
     switch (code) {
     case ER_DUP_ENTRY: rc = NT_ECONFLICT; break;
     case ER_NO_REFERENCED_ROW_2: rc = NT_ENOTFOUND; break;
@@ -135,6 +140,11 @@ int db_error(MYSQL *conn, const char *what)
 int db_stmt_error(MYSQL_STMT *st, const char *what)
 {
     return map_error(mysql_stmt_errno(st), mysql_stmt_error(st), what);
+}
+
+int db_last_was_lock_conflict(void)
+{
+    return last_code == ER_LOCK_DEADLOCK || last_code == ER_LOCK_WAIT_TIMEOUT;
 }
 
 int db_is_broken(int err)

@@ -55,6 +55,11 @@ int db_error(MYSQL *conn, const char *what);
 /* The same mapping for an error on a prepared statement. */
 int db_stmt_error(MYSQL_STMT *st, const char *what);
 
+/* 1 if the calling thread's last database error (through db_error or
+ * db_stmt_error) was a deadlock or a lock wait timeout: the transaction,
+ * rolled back, is worth running again. */
+int db_last_was_lock_conflict(void);
+
 /* 1 if err means the connection should be released as broken. */
 int db_is_broken(int err);
 

@@ -36,6 +36,28 @@ int session_revoke_platform(MYSQL *db, const char *uid, const char *platform,
                             const char *device_id, int64_t now,
                             char (*sids)[SESSION_ID_MAX], int max, int *n);
 
+#define SESSION_LOGIN_REPORT_MAX 8
+
+/* A login's session change, in one transaction under the user's row lock:
+ * revoke uid's live sessions on the same platform and device ("renewed"),
+ * then on the same platform with other devices ("replaced"), and create
+ * sid with its first refresh token.  NT_ENOTFOUND if the user is gone. */
+typedef struct session_login {
+    const char *sid, *uid, *platform;
+    const char *device_id;          /* "" or NULL: unknown device */
+    const char *refresh_hash;
+    int64_t refresh_expires_at, now;
+} session_login_t;
+
+typedef struct session_login_out {
+    char renewed[SESSION_LOGIN_REPORT_MAX][SESSION_ID_MAX];
+    int n_renewed;
+    char replaced[SESSION_LOGIN_REPORT_MAX][SESSION_ID_MAX];
+    int n_replaced;
+} session_login_out_t;
+
+int session_login(MYSQL *db, const session_login_t *in, session_login_out_t *out);
+
 /* Rotate: in one transaction, find the token by hash.
  *  - unknown or expired            -> NT_EUNAUTH, *reused = 0
  *  - already spent, or session revoked -> revoke the session, NT_EUNAUTH,

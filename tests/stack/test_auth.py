@@ -255,6 +255,32 @@ class AuthTest(StackTestCase):
                 self.assertEqual(r.status, 200, r)
         self.assert_error(self.api.login(u["username"], PASSWORD, platform="toaster"), 400, "bad_request")
 
+    def test_one_session_per_platform(self):
+        # API.md: same platform + same device replaces, same platform + other
+        # device kicks, other platforms coexist.
+        u = self.new_user()
+        def login(platform, device):
+            r = self.api.login(u["username"], PASSWORD, platform=platform, device_id=device)
+            self.assertEqual(r.status, 200, r)
+            return r.json
+        web1 = login("web", "d1")
+        mob = login("mobile", "m1")
+        web1b = login("web", "d1")                 # same device: replaces web1
+        self.assert_error(self.me(web1["access_token"], self.api2), 401, "unauthorized")
+        self.assert_error(self.refresh(web1["refresh_token"]), 401, "unauthorized")
+        self.assertEqual(self.me(web1b["access_token"]).status, 200)
+        web2 = login("web", "d2")                  # another device: kicks web1b
+        self.assert_error(self.me(web1b["access_token"], self.api2), 401, "unauthorized")
+        self.assertEqual(self.me(web2["access_token"]).status, 200)
+        # The mobile session lived through all of it.
+        self.assertEqual(self.me(mob["access_token"], self.api2).status, 200)
+        self.assertEqual(self.refresh(mob["refresh_token"]).status, 200)
+        # Both are stored as replaced (the event tells renewed from replaced).
+        rows = self.stack.sql("SELECT revoke_reason FROM sessions s JOIN users u ON u.id = s.user_id "
+                              "WHERE u.username = '%s' AND s.revoked_at IS NOT NULL "
+                              "ORDER BY s.revoked_at" % u["username"])
+        self.assertEqual(rows.split(), ["replaced", "replaced"])
+
     def test_login_failures_look_alike(self):
         u = self.new_user()
         wrong = self.api.login(u["username"], "wrong password")
@@ -464,7 +490,8 @@ class AuthTest(StackTestCase):
 
     def test_logout(self):
         u, s = self.session()
-        other = self.api.login(u["username"], PASSWORD).json   # a second session
+        # A second session (another platform: the same one would replace it).
+        other = self.api.login(u["username"], PASSWORD, platform="mobile").json
         self.assertEqual(self.me(s["access_token"], self.api2).status, 200)
         r = self.api.call("POST", "/api/auth/logout", token=s["access_token"])
         self.assertEqual(r.status, 204, r)
