@@ -12,9 +12,12 @@
  * (bad_request), so what `nats sub 'im.conv.>'` shows is what is done.
  *
  * Handlers run on bus delivery threads and take a database connection for
- * one request.  Ordering and exactly-once storage come from the store (the
- * conversation row lock, the client_msg_id key), not from this process, so
- * two msg processes may serve the same conversation.  After a send commits,
+ * one request, except send: it is queued for the send worker of its
+ * conversation (hash(cid) % msg.workers, msg_batch.h), which stores many
+ * sends in one transaction (group commit) and answers them after COMMIT.
+ * Ordering and exactly-once storage come from the store (the conversation
+ * row lock, the client_msg_id key), not from this process, so two msg
+ * processes may serve the same conversation.  After a send commits,
  * a natter.Push {kind:"message"} goes to im.user.<uid>.push of every member
  * (the sender too: their other sessions); a read that moves the position
  * sends Push {kind:"read"} to the other members.
@@ -24,20 +27,30 @@
 #ifndef NT_MSG_POOL_H
 #define NT_MSG_POOL_H
 
+#include "actors/msg_batch.h"
 #include "bus/bus.h"
 #include "bus/micro.h"
 #include "proto/natter.pb-c.h"
 #include "store/conv_store.h"
 #include "store/db.h"
+#include "store/msg_batch_store.h"
 #include "store/msg_store.h"
 
-/* Read-only after msg_pool_register; shared by all handler threads. */
+/* Read-only after msg_sends_start and msg_pool_register; shared by all
+ * handler and worker threads (sends is thread-safe itself). */
 typedef struct msg_pool {
     bus_t *bus;
     db_pool_t *db;
     int db_wait_ms;       /* how long a request waits for a connection */
     long text_max;        /* msg.text_max: characters of a text message */
+    msg_batch_t *sends;   /* the send workers (msg_sends_start) */
 } msg_pool_t;
+
+/* Start the send workers into p->sends (msg_send.c); o's fn and arg are
+ * set here, batch_max is capped at MSG_BATCH_MAX.  Before registering:
+ * the send handler needs them.  The caller frees p->sends
+ * (msg_batch_free) after the bus, which may still run handlers. */
+int msg_sends_start(msg_pool_t *p, msg_batch_opts_t o);
 
 /* Add the endpoints to m, `workers` subscriptions each. */
 int msg_pool_register(msg_pool_t *p, micro_t *m, int workers);

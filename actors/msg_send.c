@@ -2,8 +2,14 @@
  * msg_send.c - the conversation actor's verbs on messages: send, sync,
  * history, read (API.md "Messages", DESIGN.md "Messages: the invariants").
  *
- * send answers only after msg_send committed, then fans out: the reply to
- * the sender and the pushes to members both describe a durable message.
+ * send is split in two.  On the bus delivery thread msg_send_h decodes the
+ * request, applies the rules that need no database and queues it for the
+ * worker hash(cid) % N (msg_batch.h); the thread is free again at once.
+ * The worker stores everything it took in one transaction (group commit,
+ * msg_batch_store.h), retrying a transient failure a few times, and only
+ * then answers each request and pushes each new message to the members:
+ * the reply and the pushes both describe a durable message, and a request
+ * whose batch could not be stored gets unavailable, never 'sent'.
  * A retried client_msg_id gets the original (duplicate = true) and its push
  * again: delivery is at-least-once and clients dedup by seq, so a push lost
  * with a crashed process is repaired by the client's retry.
@@ -20,8 +26,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #define PAGE_DEFAULT 50
+#define SEND_ATTEMPTS 3  /* tries of one batch before its requests get unavailable */
 
 /* Type, body and client_msg_id rules; NT_OK or NT_EINVAL with err set. */
 static int send_rules(const msg_pool_t *p, const Natter__SendReq *req, char *err, size_t n)
@@ -59,63 +67,186 @@ static int members_of(MYSQL *db, const char *cid, conv_rec_t *c)
     return rc;
 }
 
-/* After commit: reply to the sender, push to every member. */
-static int send_done(msg_pool_t *p, bus_t *bus, natsMsg *msg, const msg_rec_t *m, int dup,
-                     const conv_rec_t *c, const char *uid)
+/* After commit: push to every member, then reply to the sender.  In that
+ * order on purpose: the edge releases a session's next send on this reply,
+ * and the next send may be stored by another msg process; pushing first
+ * puts this message's pushes on the wire before the next one can exist,
+ * so members see a conversation's messages in seq order. */
+static int send_done(msg_pool_t *p, natsMsg *env, const msg_rec_t *m, int dup, const conv_rec_t *c)
 {
     Natter__Message pb;
     msg_pb(m, &pb);
-    Natter__SendReply rep = NATTER__SEND_REPLY__INIT;
-    rep.message = &pb;
-    rep.duplicate = dup != 0;
-    int rc = bus_reply_pb(bus, msg, &rep.base);
     Natter__Push push = NATTER__PUSH__INIT;
     push.kind = "message";
     push.message = &pb;
-    msg_push_members(p, c, NULL, &push, uid, bus_header(msg, BUS_H_TRACE));
+    const char *uid = bus_header(env, BUS_H_UID);
+    msg_push_members(p, c, NULL, &push, uid, bus_header(env, BUS_H_TRACE));
+    Natter__SendReply rep = NATTER__SEND_REPLY__INIT;
+    rep.message = &pb;
+    rep.duplicate = dup != 0;
+    int rc = bus_reply_pb(p->bus, env, &rep.base);
+    log_debug("message", "cid=%s seq=%lld uid=%s duplicate=%s", m->conversation_id,
+              (long long)m->seq, uid, dup ? "yes" : "no");
     return rc;
 }
 
+/* One queued send, owned by the batcher and then by send_batch.  env is a
+ * copy of the request's envelope (subject, reply subject, Natter-Uid,
+ * traceparent): the bus destroys the request itself when the handler
+ * returns, and bus_reply_pb / pool_fail need only those parts of it. */
+typedef struct send_job {
+    natsMsg *env;
+    Natter__SendReq *req;
+} send_job_t;
+
+static void job_free(send_job_t *j)
+{
+    if (!j)
+        return;
+    natsMsg_Destroy(j->env);
+    if (j->req)
+        protobuf_c_message_free_unpacked(&j->req->base, NULL);
+    free(j);
+}
+
+static int envelope_copy(natsMsg *msg, natsMsg **out)
+{
+    const char *uid = bus_header(msg, BUS_H_UID), *tp = bus_header(msg, BUS_H_TRACE);
+    natsMsg *m = NULL;
+    natsStatus s = natsMsg_Create(&m, natsMsg_GetSubject(msg), natsMsg_GetReply(msg), NULL, 0);
+    if (s == NATS_OK && uid)
+        s = natsMsgHeader_Set(m, BUS_H_UID, uid);
+    if (s == NATS_OK && tp)
+        s = natsMsgHeader_Set(m, BUS_H_TRACE, tp);
+    if (s != NATS_OK) {
+        natsMsg_Destroy(m);
+        return NT_ENOMEM;
+    }
+    *out = m;
+    return NT_OK;
+}
+
+/* The delivery thread's part: decode, check what needs no database, queue
+ * for the worker of this conversation.  The answer comes from send_batch. */
 int msg_send_h(bus_t *bus, natsMsg *msg, void *arg)
 {
     msg_pool_t *p = arg;
     Natter__SendReq *req = pool_unpack(bus, msg, &natter__send_req__descriptor);
     if (!req)
         return NT_EINVAL;
-    const char *uid = msg_caller(bus, msg);
     char err[128];
-    MYSQL *db = NULL;
-    msg_rec_t m = {0};
-    conv_rec_t c = {0};
-    int rc, dup = 0;
-    if (!uid) {
+    send_job_t *job = NULL;
+    int rc;
+    if (!msg_caller(bus, msg)) {
         rc = NT_EUNAUTH;
-        goto out;
+        goto fail;
     }
     if ((rc = msg_check_cid(bus, msg, req->conversation_id)) != NT_OK)
-        goto out;
+        goto fail;
     if ((rc = send_rules(p, req, err, sizeof err)) != NT_OK) {
         rc = pool_fail(bus, msg, rc, err);
-        goto out;
+        goto fail;
     }
-    if ((rc = msg_db_take(p, bus, msg, &db)) != NT_OK)
-        goto out;
-    rc = msg_send(db, req->conversation_id, uid, req->client_msg_id, req->type, req->body, &m,
-                  &dup);
-    int mrc = rc == NT_OK ? members_of(db, req->conversation_id, &c) : NT_OK;
-    db_release(p->db, db, db_is_broken(rc) || db_is_broken(mrc));
-    if (rc != NT_OK) {
-        rc = msg_conv_fail(bus, msg, rc);
-        goto out;
+    if (!(job = calloc(1, sizeof *job)) || envelope_copy(msg, &job->env) != NT_OK) {
+        rc = pool_fail(bus, msg, NT_ENOMEM, "");
+        goto fail;
     }
-    rc = send_done(p, bus, msg, &m, dup, &c, uid);
-    log_debug("message", "cid=%s seq=%lld uid=%s duplicate=%s", m.conversation_id,
-              (long long)m.seq, uid, dup ? "yes" : "no");
-out:
-    msg_rec_fini(&m);
-    conv_rec_fini(&c);
+    job->req = req;
+    msg_batch_ticket_t t;
+    if (msg_batch_submit(p->sends, req->conversation_id, job, &t) != NT_OK) {
+        job->req = NULL; /* still ours: freed below */
+        rc = pool_fail(bus, msg, NT_EUNAVAIL, "too many messages in flight, retry");
+        goto fail;
+    }
+    /* Draining: do not let this subscription finish its drain (and the bus
+     * stop publishing) before the reply is out. */
+    if (t.draining)
+        msg_batch_wait(p->sends, &t);
+    return NT_OK;
+fail:
+    job_free(job);
     protobuf_c_message_free_unpacked(&req->base, NULL);
     return rc;
+}
+
+/* msg_send_batch with a bounded number of attempts for transient failures
+ * (deadlock, lock wait timeout, lost connection, or a COMMIT of unknown
+ * outcome: the retry answers what did commit as duplicates). */
+static int store_batch(msg_pool_t *p, msg_send_item_t *v, int n, conv_rec_t **convs,
+                       int *nconvs, int *attempts)
+{
+    int rc = NT_EUNAVAIL;
+    for (*attempts = 1; *attempts <= SEND_ATTEMPTS; (*attempts)++) {
+        if (*attempts > 1) {
+            log_warn("send batch retry", "size=%d attempt=%d err=\"%s\"", n, *attempts,
+                     nt_strerror(rc));
+            struct timespec ts = {0, (long)(*attempts - 1) * 5000000L}; /* 5 ms, 10 ms */
+            nanosleep(&ts, NULL);
+        }
+        MYSQL *db = NULL;
+        if ((rc = db_acquire(p->db, p->db_wait_ms, &db)) != NT_OK)
+            continue;
+        rc = msg_send_batch(db, v, n, convs, nconvs);
+        db_release(p->db, db, db_is_broken(rc));
+        if (rc != NT_EUNAVAIL && rc != NT_ECONFLICT)
+            break; /* done, or an error a retry would not cure */
+    }
+    if (*attempts > SEND_ATTEMPTS)
+        *attempts = SEND_ATTEMPTS;
+    return rc;
+}
+
+/* The worker's part (msg_batch_fn): store the batch, then answer every
+ * request and fan out; a request is answered 'sent' only if committed. */
+static void send_batch(void *arg, int worker, void **items, int n)
+{
+    msg_pool_t *p = arg;
+    msg_send_item_t *v = calloc((size_t)n, sizeof *v);
+    conv_rec_t *convs = NULL;
+    int nconvs = 0, attempts = 0, stored = 0, rc = NT_ENOMEM;
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    for (int i = 0; v && i < n; i++) {
+        send_job_t *j = items[i];
+        v[i].cid = j->req->conversation_id;
+        v[i].sender = bus_header(j->env, BUS_H_UID);
+        v[i].client_msg_id = j->req->client_msg_id;
+        v[i].type = j->req->type;
+        v[i].body = j->req->body;
+    }
+    if (v)
+        rc = store_batch(p, v, n, &convs, &nconvs, &attempts);
+    int answer = rc == NT_ECONFLICT ? NT_EUNAVAIL : rc; /* a conflict that retries did not cure */
+    for (int i = 0; i < n; i++) {
+        send_job_t *j = items[i];
+        if (rc != NT_OK)
+            pool_fail(p->bus, j->env, answer, "message not stored, retry");
+        else if (v[i].rc != NT_OK)
+            msg_conv_fail(p->bus, j->env, v[i].rc);
+        else {
+            send_done(p, j->env, &v[i].msg, v[i].duplicate, &convs[v[i].conv]);
+            stored++;
+        }
+        job_free(j);
+    }
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    double ms = (double)(t1.tv_sec - t0.tv_sec) * 1e3 + (double)(t1.tv_nsec - t0.tv_nsec) / 1e6;
+    log_debug("send batch", "worker=%d size=%d ok=%d convs=%d attempts=%d ms=%.2f err=\"%s\"",
+              worker, n, stored, nconvs, attempts, ms, rc == NT_OK ? "" : nt_strerror(rc));
+    if (v)
+        msg_send_items_fini(v, n);
+    free(v);
+    conv_recs_free(convs, nconvs);
+}
+
+int msg_sends_start(msg_pool_t *p, msg_batch_opts_t o)
+{
+    o.fn = send_batch;
+    o.arg = p;
+    o.thread_end = db_thread_end;
+    if (o.batch_max > MSG_BATCH_MAX)
+        o.batch_max = MSG_BATCH_MAX;
+    return msg_batch_new(&o, &p->sends);
 }
 
 /* Reply with MessagePage of n records. */

@@ -2,10 +2,12 @@
  * role_msg.c - `natter msg`: the msg pool process (conversations and
  * messages).
  *
- * Wires config, database pool and the bus into the "msg" micro service,
- * then waits for SIGTERM and drains: NATS stops routing new requests to us,
- * in-flight sends finish (commit, reply, fan-out) and are flushed, then we
- * exit 0.  Any number of these may run: the store orders messages.
+ * Wires config, database pool, the send workers and the bus into the "msg"
+ * micro service, then waits for SIGTERM and drains: the send workers finish
+ * what is queued, NATS stops routing new requests to us (a send that still
+ * arrives waits for its answer before its handler returns, see msg_send.c),
+ * replies are flushed, then we exit 0.  Any number of these may run: the
+ * store orders messages.
  */
 #include "actors/msg_pool.h"
 #include "cmd/role_common.h"
@@ -13,32 +15,54 @@
 #include "common/log.h"
 #include "common/version.h"
 
+static void log_batch_stats(msg_batch_t *b)
+{
+    msg_batch_stats_t st;
+    msg_batch_stats(b, &st);
+    log_info("send batches", "batches=%lld sends=%lld avg=%.1f max=%lld refused=%lld",
+             (long long)st.batches, (long long)st.items,
+             st.batches ? (double)st.items / (double)st.batches : 0.0, (long long)st.max_batch,
+             (long long)st.refused);
+}
+
 int role_msg(const role_ctx_t *ctx)
 {
     msg_pool_t p = {0};
     micro_t *m = NULL;
-    long workers, text_max;
+    long workers, text_max, batch_max, wait_us, queue_max;
     int rc = 1;
     if (config_int(ctx->cfg, "msg.workers", 4, 1, 64, &workers) ||
-        config_int(ctx->cfg, "msg.text_max", 4000, 1, 65536, &text_max))
+        config_int(ctx->cfg, "msg.text_max", 4000, 1, 65536, &text_max) ||
+        config_int(ctx->cfg, "msg.batch_max", 256, 1, MSG_BATCH_MAX, &batch_max) ||
+        config_int(ctx->cfg, "msg.batch_wait_us", 0, 0, 100000, &wait_us) ||
+        config_int(ctx->cfg, "msg.queue_max", 4096, 1, 1 << 20, &queue_max))
         return 2;
     p.text_max = text_max;
     p.db_wait_ms = 2000;
+    msg_batch_opts_t bo = {.workers = (int)workers, .batch_max = (int)batch_max,
+                           .queue_max = (int)queue_max, .wait_us = (int)wait_us};
     if (role_db_open(ctx, &p.db) != NT_OK ||
         role_bus_connect(ctx, "msg", (int)workers, &p.bus) != NT_OK)
         goto done;
-    if (micro_new(p.bus, "msg", NATTER_VERSION, "natter conversations and messages", &m) != NT_OK ||
+    if (msg_sends_start(&p, bo) != NT_OK ||
+        micro_new(p.bus, "msg", NATTER_VERSION, "natter conversations and messages", &m) != NT_OK ||
         msg_pool_register(&p, m, (int)workers) != NT_OK || micro_start(m) != NT_OK) {
         log_error("cannot start the msg service", NULL);
         goto done;
     }
-    log_info("msg pool ready", "id=%s workers=%ld text_max=%ld", micro_id(m), workers, text_max);
+    log_info("msg pool ready", "id=%s workers=%ld text_max=%ld batch_max=%ld batch_wait_us=%ld",
+             micro_id(m), workers, text_max, batch_max, wait_us);
     role_wait_stop(ctx);
+    msg_batch_drain(p.sends);
     rc = bus_drain(p.bus, 10000) == NT_OK ? 0 : 1;
+    msg_batch_stop(p.sends); /* anything a timed-out drain left, while the bus is alive */
+    log_batch_stats(p.sends);
     log_info("drained", "ok=%s", rc == 0 ? "yes" : "no");
 done:
-    bus_free(p.bus); /* first: no handler may run once m is gone */
+    msg_batch_stop(p.sends);  /* NULL-safe; workers reply through the bus */
+    bus_free(p.bus); /* first of the frees: no handler may run once m is gone */
     micro_free(m);
+    msg_batch_free(p.sends);
     db_pool_free(p.db);
     return rc;
 }

@@ -7,6 +7,10 @@
  * duplicate, and the loser reads the winner's row.  So the pair has one
  * conversation whatever the timing, across processes.
  *
+ * conv_lock_many, conv_members_check and conv_advance_many are the group
+ * commit's statements on these tables (msg_batch_store.c): one round trip
+ * each for a whole batch.
+ *
  * conv_list costs one query for the page plus two per conversation
  * (members, last message); pages are small (<= CONV_LIST_MAX) and both
  * lookups are primary-key reads.
@@ -15,6 +19,7 @@
 
 #include "common/err.h"
 #include "store/db.h"
+#include "store/sqlb.h"
 #include "store/user_store.h"
 
 #include <stdio.h>
@@ -204,6 +209,143 @@ int conv_create_direct(MYSQL *db, const char *a, const char *b, conv_rec_t *out,
     if (rows != 1)
         return NT_EUNAVAIL; /* the winner rolled back under us: the client may retry */
     return load_members(db, db_col_i64(out->id), out);
+}
+
+typedef struct lock_acc {
+    conv_rec_t *v;
+    int cap, n;
+} lock_acc_t;
+
+static int lock_row(void *arg, int ncols, char **cols, unsigned long *lens)
+{
+    (void)lens;
+    lock_acc_t *a = arg;
+    if (ncols < CONV_NCOLS)
+        return NT_EINTERNAL;
+    if (a->n >= a->cap)
+        return 1;
+    conv_from_row(&a->v[a->n++], cols);
+    return 0;
+}
+
+/* Member rows of several conversations, ordered by conversation: each goes
+ * to its record in a->v (ascending by id, so found by bisection). */
+static int members_row(void *arg, int ncols, char **cols, unsigned long *lens)
+{
+    (void)lens;
+    lock_acc_t *a = arg;
+    if (ncols < 3)
+        return NT_EINTERNAL;
+    int64_t cid = db_col_i64(cols[0]);
+    int lo = 0, hi = a->n - 1;
+    while (lo <= hi) {
+        int mid = lo + (hi - lo) / 2;
+        int64_t id = db_col_i64(a->v[mid].id);
+        if (id == cid)
+            return member_row(&a->v[mid], 2, cols + 1, NULL) < 0 ? NT_EINTERNAL : 0;
+        if (id < cid)
+            lo = mid + 1;
+        else
+            hi = mid - 1;
+    }
+    return 0; /* not one of ours: cannot happen with the IN list */
+}
+
+int conv_lock_many(MYSQL *db, const int64_t *ids, int n, conv_rec_t *out, int *nout)
+{
+    *nout = 0;
+    if (n <= 0)
+        return NT_OK;
+    db_param_t *p = calloc((size_t)n, sizeof *p);
+    char *lock = sqlb_list("SELECT " CONV_COLS " FROM conversations c WHERE c.id IN (", "?", ", ",
+                           n, ") ORDER BY c.id FOR UPDATE");
+    char *mem = sqlb_list("SELECT conversation_id, user_id, role FROM members WHERE"
+                          " conversation_id IN (", "?", ", ", n,
+                          ") ORDER BY conversation_id, joined_at, user_id");
+    int rc = NT_ENOMEM;
+    if (!p || !lock || !mem)
+        goto out;
+    for (int i = 0; i < n; i++)
+        p[i] = DB_P_I64(ids[i]);
+    lock_acc_t a = {.v = out, .cap = n};
+    if ((rc = db_query(db, lock, p, n, lock_row, &a, n, NULL)) != NT_OK)
+        goto out;
+    if (a.n > 0 && (rc = db_query(db, mem, p, n, members_row, &a, 0, NULL)) != NT_OK)
+        goto out;
+    *nout = a.n;
+out:
+    free(p);
+    free(lock);
+    free(mem);
+    return rc;
+}
+
+typedef struct check_acc {
+    const int64_t *cid, *uid;
+    int n;
+    int *member;
+} check_acc_t;
+
+static int check_row(void *arg, int ncols, char **cols, unsigned long *lens)
+{
+    (void)lens;
+    check_acc_t *a = arg;
+    if (ncols < 2)
+        return NT_EINTERNAL;
+    int64_t c = db_col_i64(cols[0]), u = db_col_i64(cols[1]);
+    for (int i = 0; i < a->n; i++)
+        if (a->cid[i] == c && a->uid[i] == u)
+            a->member[i] = 1;
+    return 0;
+}
+
+int conv_members_check(MYSQL *db, const int64_t *cid, const int64_t *uid, int n, int *member)
+{
+    if (n <= 0)
+        return NT_OK;
+    memset(member, 0, (size_t)n * sizeof *member);
+    db_param_t *p = calloc((size_t)n * 2, sizeof *p);
+    char *sql = sqlb_list("SELECT conversation_id, user_id FROM members WHERE ",
+                          "(conversation_id = ? AND user_id = ?)", " OR ", n, "");
+    int rc = NT_ENOMEM;
+    if (p && sql) {
+        for (int i = 0; i < n; i++) {
+            p[2 * i] = DB_P_I64(cid[i]);
+            p[2 * i + 1] = DB_P_I64(uid[i]);
+        }
+        check_acc_t a = {cid, uid, n, member};
+        rc = db_query(db, sql, p, 2 * n, check_row, &a, 0, NULL);
+    }
+    free(sql);
+    free(p);
+    return rc;
+}
+
+int conv_advance_many(MYSQL *db, const int64_t *cid, const int64_t *last_seq, int n, int64_t now)
+{
+    if (n <= 0)
+        return NT_OK;
+    db_param_t *p = calloc((size_t)n * 3 + 1, sizeof *p);
+    sqlb_t q = {0};
+    sqlb_add(&q, "UPDATE conversations SET last_seq = CASE id");
+    sqlb_repeat(&q, " WHEN ? THEN ?", "", n);
+    sqlb_add(&q, " END, last_activity = ? WHERE id IN (");
+    sqlb_repeat(&q, "?", ", ", n);
+    sqlb_add(&q, ")");
+    char *sql = sqlb_done(&q);
+    int rc = NT_ENOMEM;
+    if (p && sql) {
+        for (int i = 0; i < n; i++) {
+            p[2 * i] = DB_P_I64(cid[i]);
+            p[2 * i + 1] = DB_P_I64(last_seq[i]);
+            p[2 * n + 1 + i] = DB_P_I64(cid[i]);
+        }
+        p[2 * n] = DB_P_I64(now);
+        rc = db_exec(db, sql, p, 3 * n + 1, NULL, NULL);
+    }
+    free(sql);
+    free(p);
+    return rc;
 }
 
 typedef struct list_acc {

@@ -60,6 +60,23 @@ int conv_get(MYSQL *db, const char *cid, conv_rec_t *out);
  * there is no such conversation. */
 int conv_access(MYSQL *db, const char *cid, const char *uid);
 
+/* Inside a transaction: lock the rows of the distinct conversations
+ * ids[0..n) with one SELECT ... FOR UPDATE and load their members.  InnoDB
+ * takes the row locks of one such statement in id order, so two batches
+ * locking overlapping sets (in any processes) queue instead of deadlocking.
+ * out has room for n records; *nout gets those that exist, ascending by id
+ * (absent ids are simply missing).  Records own nothing (no last message). */
+int conv_lock_many(MYSQL *db, const int64_t *ids, int n, conv_rec_t *out, int *nout);
+
+/* Group commit, inside its transaction: member[i] = 1 if uid[i] is a
+ * member of cid[i], else 0, for n (>= 0) pairs in one statement. */
+int conv_members_check(MYSQL *db, const int64_t *cid, const int64_t *uid, int n, int *member);
+
+/* Group commit, under the row locks: set last_seq[i] of conversation cid[i]
+ * for n (>= 0) conversations, and their last_activity to now, in one
+ * statement. */
+int conv_advance_many(MYSQL *db, const int64_t *cid, const int64_t *last_seq, int n, int64_t now);
+
 /* uid's conversations, newest activity first, at most max (1..CONV_LIST_MAX),
  * with read_seq and last message.  *out is a new array of *n records: free
  * with conv_recs_free. */

@@ -1,30 +1,21 @@
 /*
- * msg_store.c - the messages table (msg_store.h).
- *
- * The send transaction, in this order:
- *   1. SELECT last_seq FROM conversations WHERE id = ? FOR UPDATE
- *      The row lock serializes every send to this conversation, in every
- *      msg process; it comes first so that the reads below (plain InnoDB
- *      consistent reads, whose snapshot starts at the first of them) see
- *      everything committed by the sender that held the lock before us.
- *   2. membership of the sender, then (cid, sender, client_msg_id): a hit
- *      is a retry, answered with the original and no write.
- *   3. INSERT the message with seq = last_seq + 1, UPDATE last_seq and
- *      last_activity, COMMIT.
- * Any failure rolls back, so a seq is used only by a committed message.
+ * msg_store.c - the messages table (msg_store.h): pages, read positions,
+ * and the bulk statements of the group commit.  Which messages to write,
+ * and the locking that makes their seqs safe, is msg_batch_store.c; here
+ * are only the statements, each one round trip for a whole batch: an
+ * OR-list of point reads on the unique key, a multi-row INSERT, an
+ * OR-list of point reads on the primary key for the new ids.
  */
 #include "store/msg_store.h"
 
 #include "common/err.h"
 #include "store/conv_store.h"
 #include "store/db.h"
+#include "store/sqlb.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-#define MSG_COLS "conversation_id, seq, id, sender_id, client_msg_id, type, body, created_at, revoked"
-#define MSG_NCOLS 9
 
 void msg_rec_fini(msg_rec_t *m)
 {
@@ -41,8 +32,12 @@ void msg_recs_free(msg_rec_t *v, int n)
     free(v);
 }
 
+#define MSG_COLS "conversation_id, seq, id, sender_id, client_msg_id, type, body, created_at, revoked"
+#define MSG_NCOLS 9
+#define MSG_INSERT_BYTES (1024 * 1024) /* body bytes per INSERT: well under max_allowed_packet */
+
 /* Fill *m from the MSG_COLS columns; NT_ENOMEM if the body cannot be copied. */
-static int msg_from_row(msg_rec_t *m, char **cols, unsigned long *lens)
+static int msg_rec_from_row(msg_rec_t *m, char **cols, unsigned long *lens)
 {
     memset(m, 0, sizeof *m);
     db_copy(m->conversation_id, sizeof m->conversation_id, cols[0]);
@@ -66,7 +61,7 @@ static int one_msg(void *arg, int ncols, char **cols, unsigned long *lens)
 {
     if (ncols < MSG_NCOLS)
         return NT_EINTERNAL;
-    int rc = msg_from_row(arg, cols, lens);
+    int rc = msg_rec_from_row(arg, cols, lens);
     return rc != NT_OK ? rc : 1;
 }
 
@@ -93,106 +88,6 @@ static int one_i64(void *arg, int ncols, char **cols, unsigned long *lens)
     return 1;
 }
 
-/* Step 1 of the send: lock the conversation row, read last_seq. */
-static int lock_conv(MYSQL *db, int64_t cid, int64_t *last_seq)
-{
-    int rows = 0;
-    db_param_t p[] = {DB_P_I64(cid)};
-    int rc = db_query(db, "SELECT last_seq FROM conversations WHERE id = ? FOR UPDATE", p, 1,
-                      one_i64, last_seq, 1, &rows);
-    if (rc != NT_OK)
-        return rc;
-    return rows == 1 ? NT_OK : NT_ENOTFOUND;
-}
-
-/* Step 2b: the original of a retried send, if any (NT_ENOTFOUND if none). */
-static int find_client_msg(MYSQL *db, int64_t cid, int64_t sender, const char *cmid,
-                           msg_rec_t *out)
-{
-    int rows = 0;
-    db_param_t p[] = {DB_P_I64(cid), DB_P_I64(sender), DB_P_STR(cmid)};
-    memset(out, 0, sizeof *out);
-    int rc = db_query(db,
-                      "SELECT " MSG_COLS " FROM messages WHERE conversation_id = ? AND"
-                      " sender_id = ? AND client_msg_id = ?",
-                      p, 3, one_msg, out, 1, &rows);
-    if (rc != NT_OK) {
-        msg_rec_fini(out);
-        return rc;
-    }
-    return rows == 1 ? NT_OK : NT_ENOTFOUND;
-}
-
-/* Step 3: insert seq and advance the conversation; fills *out. */
-static int insert_msg(MYSQL *db, int64_t cid, int64_t seq, int64_t sender, const char *cmid,
-                      const char *type, const char *body, msg_rec_t *out)
-{
-    int64_t now = db_now_ms();
-    uint64_t id = 0;
-    db_param_t p[] = {DB_P_I64(cid),  DB_P_I64(seq),   DB_P_I64(sender), DB_P_STR(cmid),
-                      DB_P_STR(type), DB_P_STR(body), DB_P_I64(now)};
-    int rc = db_exec(db,
-                     "INSERT INTO messages (conversation_id, seq, sender_id, client_msg_id, type,"
-                     " body, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                     p, 7, NULL, &id);
-    if (rc != NT_OK)
-        return rc;
-    db_param_t u[] = {DB_P_I64(seq), DB_P_I64(now), DB_P_I64(cid)};
-    rc = db_exec(db, "UPDATE conversations SET last_seq = ?, last_activity = ? WHERE id = ?", u, 3,
-                 NULL, NULL);
-    if (rc != NT_OK)
-        return rc;
-    memset(out, 0, sizeof *out);
-    snprintf(out->id, sizeof out->id, "%llu", (unsigned long long)id);
-    snprintf(out->conversation_id, sizeof out->conversation_id, "%lld", (long long)cid);
-    snprintf(out->sender_id, sizeof out->sender_id, "%lld", (long long)sender);
-    out->seq = seq;
-    db_copy(out->client_msg_id, sizeof out->client_msg_id, cmid);
-    db_copy(out->type, sizeof out->type, type);
-    out->created_at = now;
-    if (!(out->body = strdup(body)))
-        return NT_ENOMEM;
-    return NT_OK;
-}
-
-int msg_send(MYSQL *db, const char *cid, const char *sender, const char *client_msg_id,
-             const char *type, const char *body, msg_rec_t *out, int *duplicate)
-{
-    int64_t c, s, last_seq = 0;
-    *duplicate = 0;
-    memset(out, 0, sizeof *out);
-    if (db_parse_id(cid, &c) != NT_OK)
-        return NT_ENOTFOUND;
-    if (db_parse_id(sender, &s) != NT_OK)
-        return NT_EFORBIDDEN;
-    /* Outsiders are turned away before they can queue on the row lock;
-     * the check is repeated under the lock for membership changes. */
-    int rc = conv_access(db, cid, sender);
-    if (rc != NT_OK || (rc = db_begin(db)) != NT_OK)
-        return rc;
-    if ((rc = lock_conv(db, c, &last_seq)) != NT_OK || (rc = conv_access(db, cid, sender)) != NT_OK)
-        goto fail;
-    rc = find_client_msg(db, c, s, client_msg_id, out);
-    if (rc == NT_OK) {
-        *duplicate = 1;
-        db_rollback(db); /* nothing written: just let go of the lock */
-        return NT_OK;
-    }
-    if (rc != NT_ENOTFOUND)
-        goto fail;
-    if ((rc = insert_msg(db, c, last_seq + 1, s, client_msg_id, type, body, out)) != NT_OK)
-        goto fail;
-    if ((rc = db_commit(db)) != NT_OK) {
-        msg_rec_fini(out);
-        return rc;
-    }
-    return NT_OK;
-fail:
-    msg_rec_fini(out);
-    db_rollback(db);
-    return rc;
-}
-
 typedef struct page_acc {
     msg_rec_t *v;
     int cap, n;
@@ -205,7 +100,7 @@ static int page_row(void *arg, int ncols, char **cols, unsigned long *lens)
         return NT_EINTERNAL;
     if (a->n >= a->cap)
         return 1;
-    int rc = msg_from_row(&a->v[a->n], cols, lens);
+    int rc = msg_rec_from_row(&a->v[a->n], cols, lens);
     a->n++; /* counted even on failure: its body (NULL) is freed with the rest */
     return rc;
 }
@@ -285,4 +180,144 @@ int msg_read(MYSQL *db, const char *cid, const char *uid, int64_t seq, int64_t *
         return rc;
     *read_seq = cur;
     return NT_OK;
+}
+
+typedef struct found_acc {
+    msg_found_fn fn;
+    void *arg;
+} found_acc_t;
+
+static int key_row(void *arg, int ncols, char **cols, unsigned long *lens)
+{
+    found_acc_t *a = arg;
+    msg_rec_t m;
+    if (ncols < MSG_NCOLS)
+        return NT_EINTERNAL;
+    int rc = msg_rec_from_row(&m, cols, lens);
+    if (rc == NT_OK)
+        rc = a->fn(a->arg, &m);
+    msg_rec_fini(&m);
+    return rc < 0 ? rc : 0;
+}
+
+int msg_find_keys(MYSQL *db, const msg_key_t *keys, int n, msg_found_fn fn, void *arg)
+{
+    if (n <= 0)
+        return NT_OK;
+    db_param_t *p = calloc((size_t)n * 3, sizeof *p);
+    char *sql = sqlb_list("SELECT " MSG_COLS " FROM messages WHERE ",
+                          "(conversation_id = ? AND sender_id = ? AND client_msg_id = ?)", " OR ",
+                          n, "");
+    int rc = NT_ENOMEM;
+    if (p && sql) {
+        for (int i = 0; i < n; i++) {
+            p[3 * i] = DB_P_I64(keys[i].cid);
+            p[3 * i + 1] = DB_P_I64(keys[i].sender);
+            p[3 * i + 2] = DB_P_STR(keys[i].client_msg_id);
+        }
+        found_acc_t a = {fn, arg};
+        rc = db_query(db, sql, p, 3 * n, key_row, &a, 0, NULL);
+    }
+    free(sql);
+    free(p);
+    return rc;
+}
+
+/* INSERT recs[0..n) in one statement. */
+static int insert_rows(MYSQL *db, msg_rec_t *const *recs, int n)
+{
+    db_param_t *p = calloc((size_t)n * 7, sizeof *p);
+    char *sql = sqlb_list("INSERT INTO messages (conversation_id, seq, sender_id, client_msg_id,"
+                          " type, body, created_at) VALUES ",
+                          "(?, ?, ?, ?, ?, ?, ?)", ", ", n, "");
+    int rc = p && sql ? NT_OK : NT_ENOMEM;
+    for (int i = 0; rc == NT_OK && i < n; i++) {
+        const msg_rec_t *m = recs[i];
+        int64_t cid = 0, sender = 0;
+        if (db_parse_id(m->conversation_id, &cid) != NT_OK ||
+            db_parse_id(m->sender_id, &sender) != NT_OK || !m->body)
+            rc = NT_EINVAL;
+        db_param_t *w = &p[7 * i];
+        w[0] = DB_P_I64(cid);
+        w[1] = DB_P_I64(m->seq);
+        w[2] = DB_P_I64(sender);
+        w[3] = DB_P_STR(m->client_msg_id);
+        w[4] = DB_P_STR(m->type);
+        w[5] = DB_P_STR(rc == NT_OK ? m->body : "");
+        w[6] = DB_P_I64(m->created_at);
+    }
+    if (rc == NT_OK)
+        rc = db_exec(db, sql, p, 7 * n, NULL, NULL);
+    free(sql);
+    free(p);
+    return rc;
+}
+
+typedef struct id_acc {
+    msg_rec_t *const *recs;
+    int n;
+} id_acc_t;
+
+/* A (conversation_id, seq, id) row: the id of the record with that key,
+ * found by bisection (recs are sorted by conversation, then seq). */
+static int id_row(void *arg, int ncols, char **cols, unsigned long *lens)
+{
+    (void)lens;
+    id_acc_t *a = arg;
+    if (ncols < 3)
+        return NT_EINTERNAL;
+    int64_t cid = db_col_i64(cols[0]), seq = db_col_i64(cols[1]);
+    int lo = 0, hi = a->n - 1;
+    while (lo <= hi) {
+        int mid = lo + (hi - lo) / 2;
+        int64_t mc = db_col_i64(a->recs[mid]->conversation_id), ms = a->recs[mid]->seq;
+        if (mc == cid && ms == seq) {
+            db_copy(a->recs[mid]->id, MSG_ID_MAX, cols[2]);
+            return 0;
+        }
+        if (mc < cid || (mc == cid && ms < seq))
+            lo = mid + 1;
+        else
+            hi = mid - 1;
+    }
+    return NT_EINTERNAL;
+}
+
+/* Auto-increment ids of a multi-row INSERT are consecutive only in some
+ * innodb_autoinc_lock_mode settings, so they are read, not computed. */
+static int read_ids(MYSQL *db, msg_rec_t *const *recs, int n)
+{
+    db_param_t *p = calloc((size_t)n * 2, sizeof *p);
+    char *sql = sqlb_list("SELECT conversation_id, seq, id FROM messages WHERE ",
+                          "(conversation_id = ? AND seq = ?)", " OR ", n, "");
+    int rc = NT_ENOMEM, rows = 0;
+    if (p && sql) {
+        for (int i = 0; i < n; i++) {
+            p[2 * i] = DB_P_I64(db_col_i64(recs[i]->conversation_id));
+            p[2 * i + 1] = DB_P_I64(recs[i]->seq);
+        }
+        id_acc_t a = {recs, n};
+        rc = db_query(db, sql, p, 2 * n, id_row, &a, 0, &rows);
+        if (rc == NT_OK && rows != n)
+            rc = NT_EINTERNAL;
+    }
+    free(sql);
+    free(p);
+    return rc;
+}
+
+int msg_insert_many(MYSQL *db, msg_rec_t *const *recs, int n)
+{
+    int from = 0, rc = NT_OK;
+    while (rc == NT_OK && from < n) {
+        size_t bytes = 0;
+        int to = from;
+        while (to < n && (to == from || bytes < MSG_INSERT_BYTES)) {
+            bytes += recs[to]->body ? strlen(recs[to]->body) : 0;
+            to++;
+        }
+        rc = insert_rows(db, recs + from, to - from);
+        from = to;
+    }
+    return rc == NT_OK && n > 0 ? read_ids(db, recs, n) : rc;
 }

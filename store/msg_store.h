@@ -2,10 +2,8 @@
  * msg_store.h - messages of a conversation in MariaDB: the durable half of
  * DESIGN.md "Messages: the invariants".
  *
- * msg_send stores one message in one transaction that locks the
- * conversation row, so seqs are dense and unique across any number of msg
- * processes, and a retried client_msg_id returns the stored original.  It
- * returns only after COMMIT: the caller may acknowledge at once.
+ * Messages are written by msg_send_batch (msg_batch_store.h), many in
+ * one transaction; this module reads them back and keeps read positions.
  *
  * Ids are decimal strings at this boundary (API.md); a malformed
  * conversation id is a conversation that does not exist (NT_ENOTFOUND).
@@ -40,13 +38,6 @@ void msg_rec_fini(msg_rec_t *m);
 /* msg_rec_fini each of n records, then free(v).  NULL is fine. */
 void msg_recs_free(msg_rec_t *v, int n);
 
-/* Store a message from sender in conversation cid (see top).  NT_ENOTFOUND:
- * no such conversation; NT_EFORBIDDEN: sender is not a member.  *duplicate
- * is 1 when client_msg_id was seen before and *out is the original.  The
- * caller validates type, body and client_msg_id. */
-int msg_send(MYSQL *db, const char *cid, const char *sender, const char *client_msg_id,
-             const char *type, const char *body, msg_rec_t *out, int *duplicate);
-
 /* A page of messages (membership is the caller's check).  newest_first = 0:
  * seq > after_seq, oldest first (sync); newest_first = 1: seq < before_seq
  * (before_seq <= 0: from the newest), newest first (history).  limit is
@@ -60,8 +51,31 @@ int msg_get_seq(MYSQL *db, int64_t cid, int64_t seq, msg_rec_t *out);
 
 /* Move uid's read position in cid forward to seq, clamped to last_seq
  * (never backwards).  *read_seq gets the position afterwards and *moved 1
- * if it changed.  NT_ENOTFOUND / NT_EFORBIDDEN as msg_send. */
+ * if it changed.  NT_ENOTFOUND: no such conversation; NT_EFORBIDDEN: uid is not a member. */
 int msg_read(MYSQL *db, const char *cid, const char *uid, int64_t seq, int64_t *read_seq,
              int *moved);
+
+/* --- bulk steps of the group commit (msg_batch_store.c), inside its
+ * transaction, while it holds the conversation row locks --------------- */
+
+/* A message's idempotency key. */
+typedef struct msg_key {
+    int64_t cid;
+    int64_t sender;
+    const char *client_msg_id;
+} msg_key_t;
+
+/* Called for each stored message that matches a key; a negative return
+ * stops the lookup and is returned by msg_find_keys. */
+typedef int (*msg_found_fn)(void *arg, const msg_rec_t *m);
+
+/* Look the n (>= 0) keys up in one statement. */
+int msg_find_keys(MYSQL *db, const msg_key_t *keys, int n, msg_found_fn fn, void *arg);
+
+/* INSERT the n records (conversation_id, seq, sender_id, client_msg_id,
+ * type, body, created_at; sorted by conversation, then seq) in as few
+ * statements as the packet size comfortably allows, then set each record's
+ * id to the one the table gave it. */
+int msg_insert_many(MYSQL *db, msg_rec_t *const *recs, int n);
 
 #endif

@@ -1,0 +1,232 @@
+/*
+ * test_msg_batch.c - the keyed worker queues of the msg pool
+ * (actors/msg_batch.c): one key always reaches the same worker in order,
+ * a batch grows while the previous one runs and never waits when there is
+ * no wait_us, full queues refuse, and drain/stop handle everything queued.
+ */
+#include "actors/msg_batch.h"
+#include "common/err.h"
+
+#include <criterion/criterion.h>
+#include <pthread.h>
+#include <stdint.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#define MAXLOG 4096
+
+/* What fn saw.  mu guards everything; the gate holds fn while closed. */
+typedef struct rec {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    int gate_closed;
+    int in_fn;                  /* calls waiting at the gate */
+    int calls, items;
+    int worker_of[MAXLOG];      /* item value -> worker that got it */
+    int seq[MAXLOG], nseq;      /* item values in the order handled */
+    int sizes[MAXLOG];          /* batch sizes, by call */
+} rec_t;
+
+static rec_t r;
+
+static void fn(void *arg, int worker, void **items, int n)
+{
+    rec_t *x = arg;
+    pthread_mutex_lock(&x->mu);
+    x->in_fn++;
+    pthread_cond_broadcast(&x->cv);
+    while (x->gate_closed)
+        pthread_cond_wait(&x->cv, &x->mu);
+    x->in_fn--;
+    x->sizes[x->calls++] = n;
+    for (int i = 0; i < n; i++) {
+        int v = (int)(intptr_t)items[i];
+        x->worker_of[v] = worker;
+        x->seq[x->nseq++] = v;
+        x->items++;
+    }
+    pthread_mutex_unlock(&x->mu);
+}
+
+static void setup(void)
+{
+    memset(&r, 0, sizeof r);
+    pthread_mutex_init(&r.mu, NULL);
+    pthread_cond_init(&r.cv, NULL);
+}
+
+TestSuite(msg_batch, .init = setup, .timeout = 20);
+
+static msg_batch_t *start(int workers, int batch_max, int queue_max, int wait_us)
+{
+    msg_batch_opts_t o = {.workers = workers, .batch_max = batch_max, .queue_max = queue_max,
+                          .wait_us = wait_us, .fn = fn, .arg = &r};
+    msg_batch_t *b = NULL;
+    cr_assert_eq(msg_batch_new(&o, &b), NT_OK);
+    return b;
+}
+
+static void submit(msg_batch_t *b, const char *key, int v)
+{
+    cr_assert_eq(msg_batch_submit(b, key, (void *)(intptr_t)v, NULL), NT_OK, "submit %d", v);
+}
+
+static void gate(int closed)
+{
+    pthread_mutex_lock(&r.mu);
+    r.gate_closed = closed;
+    pthread_cond_broadcast(&r.cv);
+    pthread_mutex_unlock(&r.mu);
+}
+
+/* Wait until n calls sit at the gate. */
+static void wait_in_fn(int n)
+{
+    pthread_mutex_lock(&r.mu);
+    while (r.in_fn < n)
+        pthread_cond_wait(&r.cv, &r.mu);
+    pthread_mutex_unlock(&r.mu);
+}
+
+Test(msg_batch, one_key_one_worker_in_order)
+{
+    msg_batch_t *b = start(4, 8, 1024, 0);
+    const char *keys[3] = {"101", "202", "303"};
+    for (int i = 0; i < 300; i++)
+        submit(b, keys[i % 3], i);
+    msg_batch_wait_idle(b);
+    cr_assert_eq(r.items, 300);
+    for (int i = 3; i < 300; i++)
+        cr_assert_eq(r.worker_of[i], r.worker_of[i % 3], "item %d changed worker", i);
+    /* per key, handled in submission order */
+    int last[3] = {-1, -1, -1};
+    for (int k = 0; k < r.nseq; k++) {
+        int v = r.seq[k];
+        cr_assert_gt(v, last[v % 3], "key %d: %d after %d", v % 3, v, last[v % 3]);
+        last[v % 3] = v;
+    }
+    for (int c = 0; c < r.calls; c++)
+        cr_assert(r.sizes[c] >= 1 && r.sizes[c] <= 8);
+    msg_batch_free(b);
+}
+
+Test(msg_batch, batch_grows_while_the_previous_runs)
+{
+    msg_batch_t *b = start(1, 16, 1024, 0);
+    gate(1);
+    submit(b, "k", 0);
+    wait_in_fn(1); /* the first call took one item and is running */
+    for (int i = 1; i <= 40; i++)
+        submit(b, "k", i);
+    gate(0);
+    msg_batch_wait_idle(b);
+    cr_assert_eq(r.items, 41);
+    cr_assert_eq(r.sizes[0], 1, "a lone item is not held back");
+    cr_assert_eq(r.sizes[1], 16, "then everything queued, up to batch_max");
+    cr_assert_eq(r.sizes[2], 16);
+    cr_assert_eq(r.sizes[3], 8);
+    msg_batch_stats_t st;
+    msg_batch_stats(b, &st);
+    cr_assert_eq(st.batches, 4);
+    cr_assert_eq(st.items, 41);
+    cr_assert_eq(st.max_batch, 16);
+    msg_batch_free(b);
+}
+
+Test(msg_batch, no_wait_when_idle)
+{
+    msg_batch_t *b = start(2, 256, 64, 0);
+    for (int i = 0; i < 20; i++) {
+        struct timespec t0, t1;
+        clock_gettime(CLOCK_MONOTONIC, &t0);
+        submit(b, "solo", i);
+        msg_batch_wait_idle(b);
+        clock_gettime(CLOCK_MONOTONIC, &t1);
+        long us = (t1.tv_sec - t0.tv_sec) * 1000000L + (t1.tv_nsec - t0.tv_nsec) / 1000;
+        cr_assert_lt(us, 200000, "a lone item took %ld us", us);
+    }
+    cr_assert_eq(r.calls, 20);
+    msg_batch_free(b);
+}
+
+Test(msg_batch, wait_us_collects_a_fuller_batch)
+{
+    msg_batch_t *b = start(1, 4, 64, 2000000); /* up to 2 s, or until 4 are queued */
+    for (int i = 0; i < 4; i++)
+        submit(b, "k", i);
+    msg_batch_wait_idle(b);
+    cr_assert_eq(r.calls, 1);
+    cr_assert_eq(r.sizes[0], 4);
+    msg_batch_free(b);
+}
+
+Test(msg_batch, full_queue_refuses)
+{
+    msg_batch_t *b = start(1, 4, 8, 0);
+    gate(1);
+    submit(b, "k", 0);
+    wait_in_fn(1);
+    for (int i = 1; i <= 8; i++)
+        submit(b, "k", i);
+    cr_assert_eq(msg_batch_submit(b, "k", (void *)(intptr_t)9, NULL), NT_EUNAVAIL);
+    msg_batch_stats_t st;
+    msg_batch_stats(b, &st);
+    cr_assert_eq(st.refused, 1);
+    cr_assert_eq(st.queued, 8);
+    gate(0);
+    msg_batch_wait_idle(b);
+    cr_assert_eq(r.items, 9);
+    msg_batch_free(b);
+}
+
+typedef struct drainer {
+    msg_batch_t *b;
+    int done;
+} drainer_t;
+
+static void *drain_main(void *arg)
+{
+    drainer_t *d = arg;
+    msg_batch_drain(d->b);
+    __atomic_store_n(&d->done, 1, __ATOMIC_SEQ_CST);
+    return NULL;
+}
+
+Test(msg_batch, drain_waits_for_queued_and_stop_handles_the_rest)
+{
+    msg_batch_t *b = start(2, 4, 64, 0);
+    cr_assert_eq(msg_batch_draining(b), 0);
+    gate(1);
+    for (int i = 0; i < 10; i++)
+        submit(b, i % 2 ? "a" : "b", i);
+    drainer_t d = {b, 0};
+    pthread_t th;
+    cr_assert_eq(pthread_create(&th, NULL, drain_main, &d), 0);
+    usleep(50000);
+    cr_assert_eq(__atomic_load_n(&d.done, __ATOMIC_SEQ_CST), 0, "drain returned with work queued");
+    cr_assert_eq(msg_batch_draining(b), 1);
+    msg_batch_ticket_t t;
+    cr_assert_eq(msg_batch_submit(b, "b", (void *)(intptr_t)10, &t), NT_OK);
+    cr_assert_eq(t.draining, 1, "a submit during the drain is told to wait");
+    gate(0);
+    msg_batch_wait(b, &t);
+    pthread_mutex_lock(&r.mu);
+    int seen = 0;
+    for (int k = 0; k < r.nseq; k++)
+        seen += r.seq[k] == 10;
+    pthread_mutex_unlock(&r.mu);
+    cr_assert_eq(seen, 1, "msg_batch_wait returned before its item was handled");
+    pthread_join(th, NULL);
+    cr_assert_eq(r.items, 11);
+    /* stop: what is queued is handled, later submits are refused */
+    gate(1);
+    for (int i = 11; i < 21; i++)
+        submit(b, "a", i);
+    wait_in_fn(1);
+    gate(0);
+    msg_batch_stop(b);
+    cr_assert_eq(r.items, 21);
+    cr_assert_eq(msg_batch_submit(b, "a", (void *)(intptr_t)21, NULL), NT_EUNAVAIL);
+    msg_batch_free(b);
+}
