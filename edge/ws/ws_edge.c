@@ -1,7 +1,8 @@
 /*
  * ws_edge.c - lifecycle of the WebSocket edge: the lws context (created and
  * destroyed on the service thread, so every lws call stays on it), the
- * reply subscription, the timeout sweep timer, and an orderly stop.
+ * reply subscription, the sweep timer (request timeouts, push resends), and
+ * an orderly stop.
  */
 #include "edge/ws/ws_internal.h"
 
@@ -16,10 +17,23 @@ static const struct lws_protocols protocols[] = {
     {NULL, NULL, 0, 0, 0, NULL, 0},
 };
 
+/* Resends one tick may do; a larger backlog waits for the next tick
+ * rather than stall every socket. */
+#define WS_RESEND_PER_TICK 4096
+
+static void resend(void *arg, ws_session_t *s, const ws_text_t *text)
+{
+    ws_session_send(arg, s, text->data);
+}
+
+/* Every 100 ms: request timeouts and push resends, each from the head of
+ * its own deadline-ordered FIFO (nothing scans the sessions). */
 static void sweep_cb(lws_sorted_usec_list_t *sul)
 {
     ws_state_t *st = lws_container_of(sul, ws_state_t, sweep);
-    ws_requests_sweep(st, lws_now_usecs());
+    int64_t now = lws_now_usecs();
+    ws_requests_sweep(st, now);
+    ws_unacked_sweep(&st->unacked, now, WS_RESEND_PER_TICK, resend, st);
     lws_sul_schedule(st->ctx, 0, &st->sweep, sweep_cb, 100 * 1000);
 }
 
@@ -66,6 +80,10 @@ int ws_edge_start(ws_edge_t *e)
         return rc;
     st->e = e;
     e->st = st;
+    int ack_s = e->ack_timeout_s > 0 ? e->ack_timeout_s : 10;   /* a caller that left it 0 */
+    ws_unacked_init(&st->unacked, (int64_t)ack_s * 1000000,
+                    e->resend_max > 0 ? (unsigned)e->resend_max : 0, e->max_unacked,
+                    e->max_outq_bytes);
     if ((rc = ws_inbox_init(&st->inbox)) != NT_OK)
         goto fail;
     if ((rc = make_context(st)) != NT_OK || (rc = ws_requests_start(st)) != NT_OK ||

@@ -35,6 +35,9 @@ typedef struct ws_edge {
     size_t max_outq;           /* frames queued to one client before it is dropped */
     size_t max_outq_bytes;     /* bytes queued to one client before it is dropped */
     int timeout_ms;            /* pool request timeout */
+    int ack_timeout_s;         /* a message push not acked this long is resent (>= 1) */
+    int resend_max;            /* resends of one push before it is given up (0: none) */
+    size_t max_unacked;        /* message pushes remembered per session; oldest dropped */
     ws_state_t *st;            /* private */
 } ws_edge_t;
 

@@ -1,7 +1,7 @@
 /*
  * ws_internal.h - the parts of the WebSocket edge that share state: the
- * inbox (nats threads -> lws thread), sessions and the per-user table, and
- * pending pool requests.  Everything here except ws_inbox_t is owned by the
+ * inbox (nats threads -> lws thread), sessions and the per-user table,
+ * pending pool requests, and message pushes waiting for their ack.  Everything here except ws_inbox_t is owned by the
  * lws service thread and touched by no other thread.
  */
 #ifndef NT_WS_INTERNAL_H
@@ -53,34 +53,35 @@ typedef struct ws_out {
     unsigned char buf[];           /* LWS_PRE headroom + len bytes */
 } ws_out_t;
 
-typedef struct ws_ack {
-    struct ws_ack *next;
-    char cid[WS_ID_MAX * 4 + 1];
-    int64_t seq;
-} ws_ack_t;
-
 typedef struct ws_user ws_user_t;
 typedef struct ws_pending ws_pending_t;
+typedef struct ws_unacked_ent ws_unacked_ent_t;
 
-/* The per-connection user data lws allocates (zeroed); lws thread only. */
+/* The per-connection user data lws allocates (zeroed); lws thread only.
+ * Kept lean: 100k idle sockets each hold one.  Everything a busy session
+ * accumulates (requests, waiting sends, unacked pushes) hangs off pointers
+ * that are NULL when idle. */
 typedef struct ws_session {
     struct lws *wsi;
-    int is_ws;                     /* an upgraded socket (not /healthz) */
-    int authed;
-    int http_status;               /* /healthz answer */
     int close_code;                /* != 0: close with this once the queue is sent */
+    short http_status;             /* /healthz answer */
+    unsigned char is_ws;           /* an upgraded socket (not /healthz) */
+    unsigned char authed;
+    unsigned char rx_over, rx_binary;
+    unsigned char rx_paused;       /* not reading: too many sends waiting */
+    uint16_t n_pend;               /* at most WS_MAX_INFLIGHT */
+    uint16_t n_wait;               /* at most WS_MAX_WAITING */
     token_claims_t who;
     ws_out_t *out_head, *out_tail;
     size_t out_n, out_bytes;
     char *rx;                      /* current client message, max_frame bytes */
     size_t rx_len;
-    int rx_over, rx_binary;
     ws_user_t *user;
     struct ws_session *u_prev, *u_next;   /* the user's sessions */
     ws_pending_t *pend;            /* this session's requests in flight */
-    size_t n_pend;                 /* at most WS_MAX_INFLIGHT */
-    ws_ack_t *acks;
-    size_t n_acks;
+    ws_pending_t *wait;            /* sends waiting for their conversation's previous one, FIFO */
+    ws_unacked_ent_t *ua_head, *ua_tail;  /* message pushes not acked yet, oldest first */
+    uint32_t n_unacked, ua_bytes;  /* at most ws.max_unacked, ws.max_outq_bytes */
 } ws_session_t;
 
 struct ws_user {
@@ -92,6 +93,10 @@ struct ws_user {
 
 /* ---- pending requests (lws thread) ----------------------------------- */
 
+/* A request in flight is in the hash, the deadline FIFO and its session's
+ * list.  A send waiting behind its conversation's previous send is only on
+ * the session's wait list (w_next) with its packed request, and has no
+ * corr or deadline until it is issued. */
 struct ws_pending {
     uint64_t corr;
     ws_pending_t *h_next;                  /* hash chain */
@@ -100,6 +105,9 @@ struct ws_pending {
     ws_session_t *s;
     ws_op_t op;
     int64_t deadline_us;
+    ws_pending_t *w_next;                  /* session's wait list */
+    uint8_t *req;                          /* waiting only: the packed SendReq */
+    size_t req_len;
     char rid[WS_RID_MAX * 4 + 1];
     char cid[WS_ID_MAX * 4 + 1];
 };
@@ -107,6 +115,69 @@ struct ws_pending {
 /* Requests one session may have in flight; more get rate_limited (a client
  * cannot pile up pending state faster than the pool answers). */
 #define WS_MAX_INFLIGHT 64
+
+/* Sends one session may have waiting behind the previous send of the same
+ * conversation (per-session send order, docs/ws.md).  Each holds its packed
+ * request (at most ws.max_frame bytes).  At this many the edge stops
+ * reading the socket (TCP backpressure keeps the client's order, a refusal
+ * would not) and reads again at half; rate_limited only if a frame still
+ * arrives past it. */
+#define WS_MAX_WAITING 32
+
+_Static_assert(WS_MAX_INFLIGHT <= UINT16_MAX && WS_MAX_WAITING <= UINT16_MAX,
+               "ws_session_t counts these in uint16_t");
+
+/* ---- unacked message pushes (ws_unacked.c; pure, lws thread) --------- */
+
+/* A rendered frame shared (refcounted) by every session it was pushed to. */
+typedef struct ws_text {
+    unsigned refs;
+    size_t len;
+    char data[];                   /* len bytes + NUL */
+} ws_text_t;
+
+ws_text_t *ws_text_new(const char *s);     /* refs = 1; NULL on ENOMEM */
+void ws_text_unref(ws_text_t *t);          /* NULL-safe */
+
+/* One message push to one session, waiting for its ack. */
+struct ws_unacked_ent {
+    ws_unacked_ent_t *f_prev, *f_next;     /* edge-wide, by resend deadline */
+    ws_unacked_ent_t *s_prev, *s_next;     /* the session's, oldest first */
+    ws_session_t *s;
+    ws_text_t *text;
+    int64_t deadline_us;
+    int64_t seq;
+    uint32_t cid_hash;
+    unsigned tries;                        /* resends done */
+    char cid[];
+};
+
+/* Edge-wide: the resend FIFO and the limits (read-only after init). */
+typedef struct ws_unacked {
+    ws_unacked_ent_t *head, *tail;         /* deadline order */
+    int64_t timeout_us;                    /* ws.ack_timeout_s */
+    unsigned resend_max;                   /* ws.resend_max; 0: nothing is tracked */
+    size_t max_n;                          /* ws.max_unacked per session; 0: same */
+    size_t max_bytes;                      /* frame bytes per session */
+    uint64_t resent, dropped;              /* resends done; entries given up (full, or resent
+                                              resend_max times) */
+} ws_unacked_t;
+
+/* Called by the sweep for each due entry; must not free sessions. */
+typedef void (*ws_resend_fn)(void *arg, ws_session_t *s, const ws_text_t *text);
+
+void ws_unacked_init(ws_unacked_t *u, int64_t timeout_us, unsigned resend_max, size_t max_n,
+                     size_t max_bytes);
+/* Remember that text (message cid/seq) was queued to s at now_us; takes a
+ * reference on text.  When s is at its bounds the oldest entries go first. */
+int ws_unacked_track(ws_unacked_t *u, ws_session_t *s, const char *cid, int64_t seq,
+                     ws_text_t *text, int64_t now_us);
+/* Cumulative ack: forget s's entries of cid with seq <= seq. */
+void ws_unacked_ack(ws_unacked_t *u, ws_session_t *s, const char *cid, int64_t seq);
+/* Resend what is due at now_us (at most max of them); an entry resent
+ * resend_max times is dropped. */
+void ws_unacked_sweep(ws_unacked_t *u, int64_t now_us, size_t max, ws_resend_fn fn, void *arg);
+void ws_unacked_drop_session(ws_unacked_t *u, ws_session_t *s);
 
 #define WS_HASH_BITS 16
 #define WS_HASH_SIZE (1u << WS_HASH_BITS)
@@ -129,6 +200,7 @@ struct ws_state {
     ws_pending_t *fifo_head, *fifo_tail;
     lws_sorted_usec_list_t sweep;
     size_t n_sessions;
+    ws_unacked_t unacked;
 };
 
 /* ws_session.c */
@@ -137,8 +209,11 @@ void ws_session_close(ws_session_t *s, int code);        /* drops the queue */
 void ws_session_close_after(ws_session_t *s, int code);  /* sends the queue first */
 int ws_session_attach(ws_state_t *st, ws_session_t *s);   /* join the user's table */
 void ws_session_detach(ws_state_t *st, ws_session_t *s);  /* leave it, free everything */
-void ws_session_ack(ws_session_t *s, const char *cid, int64_t seq);
-void ws_users_push(ws_state_t *st, const char *uid, const char *text);
+void ws_session_ack(ws_state_t *st, ws_session_t *s, const char *cid, int64_t seq);
+/* Queue text to every session of uid; a message push (cid != NULL) is also
+ * tracked for resend until acked. */
+void ws_users_push(ws_state_t *st, const char *uid, ws_text_t *text, const char *cid,
+                   int64_t seq);
 /* Send text to uid's sessions with this sid, then close them with 4002. */
 void ws_users_kick(ws_state_t *st, const char *uid, const char *sid, const char *text);
 void ws_users_unsubscribe_all(ws_state_t *st);
@@ -154,6 +229,10 @@ void ws_requests_drop_session(ws_state_t *st, ws_session_t *s);
 /* ws_server.c: the lws protocol callback */
 int ws_server_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
                        size_t len);
+/* Stop / start reading s's socket (a paused session is never closed as
+ * idle: the edge is the one not reading).  Idempotent. */
+void ws_server_rx_pause(ws_session_t *s);
+void ws_server_rx_resume(ws_state_t *st, ws_session_t *s);
 
 /* ws_push.c */
 void ws_push_deliver(ws_state_t *st, ws_in_t *in);

@@ -5,7 +5,8 @@
  * ws_push_on_msg runs on a nats delivery thread: it only copies the payload
  * and the uid into the inbox.  ws_push_deliver runs on the lws thread: it
  * decodes once, renders the JSON frame once, and queues it to every session
- * of the user.
+ * of the user; a `message` push is also tracked per session until acked
+ * (ws_unacked.c), sharing that one rendered frame.
  */
 #include "edge/ws/ws_internal.h"
 
@@ -60,6 +61,8 @@ static json_t *render(const Natter__Push *p)
         return json_pack("{s:s, s:s, s:s, s:I}", "op", "read", "conversation_id",
                          p->read->conversation_id, "user_id", p->read->user_id, "seq",
                          (json_int_t)p->read->seq);
+    if (p->kind && strcmp(p->kind, "contact") == 0 && p->contact)
+        return contact_event_json(p->contact);
     return NULL;
 }
 
@@ -71,14 +74,21 @@ void ws_push_deliver(ws_state_t *st, ws_in_t *in)
         return;
     }
     json_t *o = render(p);
+    char *dump = o ? json_dumps(o, JSON_COMPACT) : NULL;
+    ws_text_t *text = dump ? ws_text_new(dump) : NULL;
     if (!o) {
         log_debug("push kind not delivered", "uid=%s kind=%s", in->uid, p->kind ? p->kind : "");
+    } else if (!text) {
+        log_error("cannot render push", "uid=%s", in->uid);
+    } else if (strcmp(p->kind, "message") == 0 && p->message->conversation_id) {
+        /* Only messages are tracked for resend; receipts are fire-and-forget. */
+        ws_users_push(st, in->uid, text, p->message->conversation_id, p->message->seq);
     } else {
-        char *text = json_dumps(o, JSON_COMPACT);
-        ws_users_push(st, in->uid, text);
-        free(text);
-        json_decref(o);
+        ws_users_push(st, in->uid, text, NULL, 0);
     }
+    ws_text_unref(text);
+    free(dump);
+    json_decref(o);
     natter__push__free_unpacked(p, NULL);
 }
 

@@ -9,6 +9,13 @@
  * sweep only looks at the head).  Replies arrive on nats threads, go
  * through the inbox, and are matched here on the lws thread; a reply for a
  * request that timed out or whose session closed is dropped.
+ *
+ * Sends keep the client's order per session and conversation: at most one
+ * send of a (session, conversation) is in flight; the next ones wait,
+ * packed, in the session's small FIFO and go out when the previous one is
+ * answered or timed out; a full FIFO stops reading the socket.  Two msg
+ * processes behind the queue group cannot order a client's sends between
+ * them (docs/ws.md), the edge can.
  */
 #include "edge/ws/ws_internal.h"
 
@@ -97,20 +104,29 @@ static void pending_free(ws_state_t *st, ws_pending_t *p)
     if (p->s_next)
         p->s_next->s_prev = p->s_prev;
     p->s->n_pend--;
+    free(p->req);
     free(p);
 }
 
-static ws_pending_t *pending_new(ws_state_t *st, ws_session_t *s, const ws_frame_t *f)
+static ws_pending_t *pending_alloc(ws_session_t *s, const ws_frame_t *f)
 {
     ws_pending_t *p = calloc(1, sizeof *p);
     if (!p)
         return NULL;
-    p->corr = ++st->next_corr;
     p->s = s;
     p->op = f->op;
-    p->deadline_us = lws_now_usecs() + (int64_t)st->e->timeout_ms * 1000;
     snprintf(p->rid, sizeof p->rid, "%s", f->rid ? f->rid : "");
     snprintf(p->cid, sizeof p->cid, "%s", f->conversation_id ? f->conversation_id : "");
+    return p;
+}
+
+/* Give p a correlation id and a deadline from now; into the hash, the
+ * deadline FIFO and the session's list. */
+static void pending_link(ws_state_t *st, ws_pending_t *p)
+{
+    ws_session_t *s = p->s;
+    p->corr = ++st->next_corr;
+    p->deadline_us = lws_now_usecs() + (int64_t)st->e->timeout_ms * 1000;
     uint32_t h = p->corr & (WS_HASH_SIZE - 1);
     p->h_next = st->pend[h];
     st->pend[h] = p;
@@ -125,12 +141,10 @@ static ws_pending_t *pending_new(ws_state_t *st, ws_session_t *s, const ws_frame
         s->pend->s_prev = p;
     s->pend = p;
     s->n_pend++;
-    return p;
 }
 
 /* The protobuf request for frame f, packed into *buf (caller frees). */
-static int pack_req(const ws_frame_t *f, const char **verb, const char **type, uint8_t **buf,
-                    size_t *len)
+static int pack_req(const ws_frame_t *f, uint8_t **buf, size_t *len)
 {
     Natter__SendReq send = NATTER__SEND_REQ__INIT;
     Natter__PageReq page = NATTER__PAGE_REQ__INIT;
@@ -141,20 +155,19 @@ static int pack_req(const ws_frame_t *f, const char **verb, const char **type, u
         send.client_msg_id = (char *)f->client_msg_id;
         send.type = (char *)f->type;
         send.body = (char *)f->body;
-        m = &send.base, *verb = "send";
+        m = &send.base;
     } else if (f->op == WS_OP_SYNC) {
         page.conversation_id = (char *)f->conversation_id;
         page.after_seq = f->after_seq;
         page.limit = (int32_t)f->limit;
-        m = &page.base, *verb = "sync";
+        m = &page.base;
     } else if (f->op == WS_OP_READ) {
         read.conversation_id = (char *)f->conversation_id;
         read.seq = f->seq;
-        m = &read.base, *verb = "read";
+        m = &read.base;
     } else {
         return NT_EINVAL;
     }
-    *type = m->descriptor->name;
     *len = protobuf_c_message_get_packed_size(m);
     if (!(*buf = malloc(*len ? *len : 1)))
         return NT_ENOMEM;
@@ -162,47 +175,143 @@ static int pack_req(const ws_frame_t *f, const char **verb, const char **type, u
     return NT_OK;
 }
 
-static int publish(ws_state_t *st, ws_session_t *s, const ws_frame_t *f, uint64_t corr)
+/* Publish p's packed request on im.conv.<cid>.<verb> with its reply subject. */
+static int publish(ws_state_t *st, const ws_pending_t *p, const uint8_t *buf, size_t len)
 {
     char subj[SUBJECT_MAX], reply[128], tp[64];
-    const char *verb, *type;
-    uint8_t *buf = NULL;
-    size_t len = 0;
+    const char *verb = p->op == WS_OP_SEND ? "send" : p->op == WS_OP_SYNC ? "sync" : "read";
+    const char *type = p->op == WS_OP_SEND   ? natter__send_req__descriptor.name
+                       : p->op == WS_OP_SYNC ? natter__page_req__descriptor.name
+                                             : natter__read_req__descriptor.name;
     natsMsg *m = NULL;
-    int rc = pack_req(f, &verb, &type, &buf, &len);
-    if (rc == NT_OK)
-        rc = subject_conv(subj, sizeof subj, f->conversation_id, verb);
+    int rc = subject_conv(subj, sizeof subj, p->cid, verb);
     if (rc != NT_OK)
-        goto fail;
-    snprintf(reply, sizeof reply, "%s.%" PRIu64, st->inbox_prefix, corr);
+        return rc;
+    snprintf(reply, sizeof reply, "%s.%" PRIu64, st->inbox_prefix, p->corr);
     bus_traceparent_new(tp, sizeof tp);
     rc = NT_EBUS;
     if (natsMsg_Create(&m, subj, reply, (const char *)buf, (int)len) != NATS_OK ||
         natsMsgHeader_Set(m, BUS_H_TYPE, type) != NATS_OK ||
-        natsMsgHeader_Set(m, BUS_H_UID, s->who.uid) != NATS_OK ||
+        natsMsgHeader_Set(m, BUS_H_UID, p->s->who.uid) != NATS_OK ||
         natsMsgHeader_Set(m, BUS_H_TRACE, tp) != NATS_OK ||
         natsConnection_PublishMsg(bus_conn(st->e->bus), m) != NATS_OK)
         goto fail;
     rc = NT_OK;
 fail:
     natsMsg_Destroy(m);
-    free(buf);
     return rc;
+}
+
+/* Is a send of s on cid in flight (then the next one waits)? */
+static int send_busy(const ws_session_t *s, const char *cid)
+{
+    for (const ws_pending_t *p = s->pend; p; p = p->s_next)
+        if (p->op == WS_OP_SEND && strcmp(p->cid, cid) == 0)
+            return 1;
+    return 0;
+}
+
+static void send_error(ws_state_t *st, ws_session_t *s, const char *rid, const char *code,
+                       const char *message)
+{
+    char *text = ws_frame_error(rid, code, message);
+    ws_session_send(st, s, text);
+    free(text);
+}
+
+/* The previous send of s on cid is answered or timed out: issue the first
+ * waiting send of cid.  One whose publish fails gets its error and the
+ * next goes.  A closing session (kicked, too slow) sends nothing more. */
+static void send_next(ws_state_t *st, ws_session_t *s, const char *cid)
+{
+    ws_pending_t **pp = &s->wait;
+    while (*pp) {
+        ws_pending_t *w = *pp;
+        if (strcmp(w->cid, cid) != 0) {
+            pp = &w->w_next;
+            continue;
+        }
+        *pp = w->w_next;            /* unlink; pp now points at the next one */
+        s->n_wait--;
+        w->w_next = NULL;
+        if (s->n_wait <= WS_MAX_WAITING / 2)
+            ws_server_rx_resume(st, s);
+        if (s->close_code) {
+            free(w->req);
+            free(w);
+            continue;
+        }
+        pending_link(st, w);
+        int rc = publish(st, w, w->req, w->req_len);
+        free(w->req);
+        w->req = NULL;
+        if (rc == NT_OK)
+            return;
+        send_error(st, s, w->rid, api_code(rc == NT_EBUS ? NT_EUNAVAIL : rc), NULL);
+        pending_free(st, w);
+    }
+}
+
+/* Park a send behind the one in flight for its conversation; at
+ * WS_MAX_WAITING stop reading the socket until half of them went out. */
+static int send_wait(ws_session_t *s, const ws_frame_t *f)
+{
+    if (s->n_wait >= WS_MAX_WAITING)
+        return NT_ERATELIMIT;
+    ws_pending_t *w = pending_alloc(s, f);
+    if (!w)
+        return NT_ENOMEM;
+    int rc = pack_req(f, &w->req, &w->req_len);
+    if (rc != NT_OK) {
+        free(w);
+        return rc;
+    }
+    ws_pending_t **pp = &s->wait;
+    while (*pp)                     /* at most WS_MAX_WAITING */
+        pp = &(*pp)->w_next;
+    *pp = w;
+    if (++s->n_wait >= WS_MAX_WAITING)
+        ws_server_rx_pause(s);
+    return NT_OK;
 }
 
 int ws_request(ws_state_t *st, ws_session_t *s, const ws_frame_t *f)
 {
     if (!subject_token_ok(f->conversation_id))
         return NT_ENOTFOUND;    /* cannot be a conversation id */
+    if (f->op == WS_OP_SEND && send_busy(s, f->conversation_id))
+        return send_wait(s, f);
     if (s->n_pend >= WS_MAX_INFLIGHT)
         return NT_ERATELIMIT;
-    ws_pending_t *p = pending_new(st, s, f);
-    if (!p)
-        return NT_ENOMEM;
-    int rc = publish(st, s, f, p->corr);
+    uint8_t *buf = NULL;
+    size_t len = 0;
+    int rc = pack_req(f, &buf, &len);
     if (rc != NT_OK)
-        pending_free(st, p);
+        return rc;
+    ws_pending_t *p = pending_alloc(s, f);
+    if (!p) {
+        free(buf);
+        return NT_ENOMEM;
+    }
+    pending_link(st, p);
+    rc = publish(st, p, buf, len);
+    free(buf);
+    if (rc != NT_OK)
+        pending_free(st, p);    /* no send of this cid was in flight: none waits */
     return rc;
+}
+
+/* Free a finished request; a send lets the next waiting one of its
+ * conversation go. */
+static void pending_done(ws_state_t *st, ws_pending_t *p)
+{
+    char cid[sizeof p->cid];
+    ws_session_t *s = p->s;
+    int was_send = p->op == WS_OP_SEND;
+    memcpy(cid, p->cid, sizeof cid);
+    pending_free(st, p);
+    if (was_send && s->wait)
+        send_next(st, s, cid);
 }
 
 static json_t *render_ok(ws_pending_t *p, const ws_in_t *in)
@@ -254,17 +363,15 @@ void ws_requests_reply(ws_state_t *st, ws_in_t *in)
     }
     ws_session_send(st, p->s, text);
     free(text);
-    pending_free(st, p);
+    pending_done(st, p);
 }
 
 void ws_requests_sweep(ws_state_t *st, int64_t now_us)
 {
     while (st->fifo_head && st->fifo_head->deadline_us <= now_us) {
         ws_pending_t *p = st->fifo_head;
-        char *text = ws_frame_error(p->rid, "unavailable", "service unavailable, try again");
-        ws_session_send(st, p->s, text);
-        free(text);
-        pending_free(st, p);
+        send_error(st, p->s, p->rid, "unavailable", "service unavailable, try again");
+        pending_done(st, p);        /* a waiting send gets a fresh deadline: > now_us */
     }
 }
 
@@ -272,4 +379,11 @@ void ws_requests_drop_session(ws_state_t *st, ws_session_t *s)
 {
     while (s->pend)
         pending_free(st, s->pend);
+    while (s->wait) {
+        ws_pending_t *w = s->wait;
+        s->wait = w->w_next;
+        free(w->req);
+        free(w);
+    }
+    s->n_wait = 0;
 }

@@ -60,7 +60,7 @@ static void on_frame(ws_state_t *st, ws_session_t *s, const char *buf, size_t le
         free(text);
         json_decref(o);
     } else if (f.op == WS_OP_ACK) {
-        ws_session_ack(s, f.conversation_id, f.seq);
+        ws_session_ack(st, s, f.conversation_id, f.seq);
     } else if (f.op == WS_OP_TYPING) {
         /* accepted; relaying typing needs a pool subject (not yet defined) */
     } else {
@@ -82,6 +82,25 @@ static void idle_reset(ws_state_t *st, ws_session_t *s)
         return;
     lws_set_timer_usecs(s->wsi, (lws_usec_t)idle * LWS_US_PER_SEC);
     lws_set_timeout(s->wsi, PENDING_TIMEOUT_USER_OK, idle + 5);
+}
+
+/* Backpressure (docs/ws.md "Per-session send order"): lws keeps what it
+ * already read and hands it over after the resume. */
+void ws_server_rx_pause(ws_session_t *s)
+{
+    if (s->rx_paused)
+        return;
+    s->rx_paused = 1;
+    lws_rx_flow_control(s->wsi, 0);
+}
+
+void ws_server_rx_resume(ws_state_t *st, ws_session_t *s)
+{
+    if (!s->rx_paused)
+        return;
+    s->rx_paused = 0;
+    lws_rx_flow_control(s->wsi, 1);
+    idle_reset(st, s);
 }
 
 static void on_receive(ws_state_t *st, ws_session_t *s, const void *in, size_t len)
@@ -235,7 +254,9 @@ int ws_server_callback(struct lws *wsi, enum lws_callback_reasons reason, void *
             on_receive(st, s, in, len);
         return 0;
     case LWS_CALLBACK_TIMER:
-        if (s->is_ws)
+        if (s->is_ws && s->rx_paused)
+            idle_reset(st, s);      /* we are the ones not reading: not idle */
+        else if (s->is_ws)
             ws_session_close(s, 1001);
         return 0;
     case LWS_CALLBACK_SERVER_WRITEABLE:

@@ -9,6 +9,7 @@
  *
  * Outgoing frames queue per session, bounded by frames and bytes: a client
  * that does not read gets closed (1008) rather than growing our memory.
+ * Message pushes are also remembered until acked (ws_unacked.c).
  */
 #include "edge/ws/ws_internal.h"
 
@@ -18,8 +19,6 @@
 
 #include <stdlib.h>
 #include <string.h>
-
-#define WS_MAX_ACKS 1024
 
 static uint32_t hash_str(const char *s)
 {
@@ -151,14 +150,10 @@ int ws_session_attach(ws_state_t *st, ws_session_t *s)
 void ws_session_detach(ws_state_t *st, ws_session_t *s)
 {
     ws_requests_drop_session(st, s);
+    ws_unacked_drop_session(&st->unacked, s);
     free_outq(s);
     free(s->rx);
     s->rx = NULL;
-    while (s->acks) {
-        ws_ack_t *a = s->acks;
-        s->acks = a->next;
-        free(a);
-    }
     ws_user_t *u = s->user;
     if (!u)
         return;
@@ -174,24 +169,9 @@ void ws_session_detach(ws_state_t *st, ws_session_t *s)
         user_free(st, u);
 }
 
-void ws_session_ack(ws_session_t *s, const char *cid, int64_t seq)
+void ws_session_ack(ws_state_t *st, ws_session_t *s, const char *cid, int64_t seq)
 {
-    for (ws_ack_t *a = s->acks; a; a = a->next)
-        if (strcmp(a->cid, cid) == 0) {
-            if (seq > a->seq)       /* cumulative: never goes back */
-                a->seq = seq;
-            return;
-        }
-    if (s->n_acks >= WS_MAX_ACKS)   /* bounded: a client picks the conversation ids */
-        return;
-    ws_ack_t *a = calloc(1, sizeof *a);
-    if (!a)
-        return;
-    snprintf(a->cid, sizeof a->cid, "%s", cid);
-    a->seq = seq;
-    a->next = s->acks;
-    s->acks = a;
-    s->n_acks++;
+    ws_unacked_ack(&st->unacked, s, cid, seq);
 }
 
 void ws_users_kick(ws_state_t *st, const char *uid, const char *sid, const char *text)
@@ -204,11 +184,19 @@ void ws_users_kick(ws_state_t *st, const char *uid, const char *sid, const char 
         }
 }
 
-void ws_users_push(ws_state_t *st, const char *uid, const char *text)
+void ws_users_push(ws_state_t *st, const char *uid, ws_text_t *text, const char *cid,
+                   int64_t seq)
 {
     ws_user_t *u = user_find(st, uid);
-    for (ws_session_t *s = u ? u->sessions : NULL; s; s = s->u_next)
-        ws_session_send(st, s, text);
+    int64_t now = cid ? lws_now_usecs() : 0;
+    for (ws_session_t *s = u ? u->sessions : NULL; s; s = s->u_next) {
+        if (s->close_code)
+            continue;               /* closing: nothing to deliver, nothing to track */
+        ws_session_send(st, s, text->data);
+        if (cid && !s->close_code && ws_unacked_track(&st->unacked, s, cid, seq, text, now) != NT_OK)
+            log_warn("cannot track push for resend", "sid=%s cid=%s seq=%lld", s->who.sid, cid,
+                     (long long)seq);
+    }
 }
 
 void ws_users_unsubscribe_all(ws_state_t *st)

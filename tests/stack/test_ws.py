@@ -1,7 +1,8 @@
 """test_ws.py - the WebSocket edge (API.md "WebSocket") against edge-ws.
 
-One stack (nats only: edge-ws needs no store) with two edge-ws processes,
-A and B (B with a 2 s idle timeout).  Tokens are signed by the test with the
+One stack (nats only: edge-ws needs no store) with three edge-ws processes:
+A, B (a 2 s idle timeout) and C (a 1 s ack timeout, 2 resends, 4 unacked
+pushes per session, a 3 s request timeout).  Tokens are signed by the test with the
 stack's key, as the auth pool would.  The msg pool is played by the test
 itself on the bus (user msg), so the request path (correlation, reply
 inbox, Natter-Error pass-through, timeouts) is checked without a database;
@@ -87,6 +88,9 @@ class WsTest(StackTestCase):
         env = {"NATTER_WS_MAX_FRAME": str(MAX_FRAME)}
         cls.a = cls.stack.start_role("edge-ws", env)
         cls.b = cls.stack.start_role("edge-ws", dict(env, NATTER_WS_IDLE_TIMEOUT_S="2"))
+        cls.c = cls.stack.start_role("edge-ws", dict(
+            env, NATTER_WS_ACK_TIMEOUT_S="1", NATTER_WS_RESEND_MAX="2",
+            NATTER_WS_MAX_UNACKED="4", NATTER_NATS_REQUEST_TIMEOUT_MS="3000"))
 
     # -- helpers ----------------------------------------------------------
 
@@ -117,6 +121,39 @@ class WsTest(StackTestCase):
     def ping_ok(self, ws, rid="p"):
         ws.send_json({"op": "ping", "rid": rid})
         self.assertEqual(ws.recv_json(), {"op": "pong", "rid": rid})
+
+    @staticmethod
+    def collect(ws, seconds):
+        """[(t, frame)] received during the next `seconds` (t from now)."""
+        t0 = time.monotonic()
+        out = []
+        while True:
+            left = t0 + seconds - time.monotonic()
+            if left <= 0:
+                return out
+            try:
+                m = ws.recv_json(timeout=left)
+            except socket.timeout:
+                return out
+            out.append((time.monotonic() - t0, m))
+
+    @staticmethod
+    def push_message(pool, uid, cid, seq):
+        msg = pb_message("id-%s-%d" % (cid, seq), cid, seq, "someone", "m%d" % seq, "b%d" % seq)
+        pool.publish("im.user.%s.push" % uid, pb_str(1, "message") + pb_str(2, msg))
+
+    @staticmethod
+    def send_frame(rid, cid, cmid):
+        return {"op": "send", "rid": rid, "conversation_id": cid, "client_msg_id": cmid,
+                "type": "text", "body": "body " + cmid}
+
+    @staticmethod
+    def sent_reply(pool, req, seq, uid="u"):
+        """Answer a SendReq the way the msg pool does (seq as given)."""
+        f = pb_decode(req.data)
+        cid, cmid = f[1].decode(), f[2].decode()
+        msg = pb_message("id-" + cmid, cid, seq, uid, cmid, f[4].decode())
+        pool.publish(req.reply, pb_str(1, msg), headers={"Natter-Type": "natter.SendReply"})
 
     # -- connect ----------------------------------------------------------
 
@@ -389,6 +426,176 @@ class WsTest(StackTestCase):
         self.assertLess(n, 3000)
 
 
+    # -- resend of unacked pushes (edge C: 1 s ack timeout, 2 resends, 4 kept) --
+
+    def test_unacked_push_is_resent_then_given_up(self):
+        uid = "u" + secrets.token_hex(5)
+        ws, _ = self.open(edge=self.c, uid=uid)
+        self.ping_ok(ws)
+        with self.stack.nats("msg") as pool:
+            self.push_message(pool, uid, "rs1", 1)
+            pool.flush()
+        first = ws.recv_json()
+        self.assertEqual((first["op"], first["message"]["seq"]), ("message", 1), first)
+        got = self.collect(ws, 3.7)   # resends near 1 s and 2 s; nothing at 3 s
+        self.assertEqual([m for _, m in got], [first, first], got)
+        self.assertGreater(got[0][0], 0.7)
+        self.assertGreater(got[1][0] - got[0][0], 0.7)
+        self.ping_ok(ws)
+
+    def test_ack_stops_resend_and_is_cumulative(self):
+        uid = "u" + secrets.token_hex(5)
+        ws, _ = self.open(edge=self.c, uid=uid)
+        self.ping_ok(ws)
+        with self.stack.nats("msg") as pool:
+            for cid, seq in (("ra", 1), ("ra", 2), ("ra", 3), ("rb", 1)):
+                self.push_message(pool, uid, cid, seq)
+            read = pb_str(1, "ra") + pb_str(2, "reader") + pb_int(3, 3)
+            pool.publish("im.user.%s.push" % uid, pb_str(1, "read") + pb_str(3, read))
+            pool.flush()
+        got = [ws.recv_json() for _ in range(5)]
+        self.assertEqual([m["op"] for m in got], ["message"] * 4 + ["read"])
+        ws.send_json({"op": "ack", "conversation_id": "ra", "seq": 2})   # clears ra 1 and 2
+        ws.send_json({"op": "ack", "conversation_id": "rb", "seq": 1})
+        again = self.collect(ws, 1.6)
+        self.assertEqual([(m["op"], m["message"]["conversation_id"], m["message"]["seq"])
+                          for _, m in again], [("message", "ra", 3)], again)
+        ws.send_json({"op": "ack", "conversation_id": "ra", "seq": 9})   # higher clears lower
+        self.assertEqual(self.collect(ws, 1.5), [])   # the read receipt is never resent
+
+    def test_unacked_pushes_are_bounded_oldest_dropped(self):
+        uid = "u" + secrets.token_hex(5)
+        ws, _ = self.open(edge=self.c, uid=uid)
+        self.ping_ok(ws)
+        with self.stack.nats("msg") as pool:
+            for seq in range(1, 7):
+                self.push_message(pool, uid, "rc", seq)
+            pool.flush()
+        self.assertEqual([ws.recv_json()["message"]["seq"] for _ in range(6)], list(range(1, 7)))
+        again = self.collect(ws, 1.6)
+        self.assertEqual([m["message"]["seq"] for _, m in again], [3, 4, 5, 6], again)
+        ws.send_json({"op": "ack", "conversation_id": "rc", "seq": 6})
+        self.assertEqual(self.collect(ws, 1.3), [])
+
+    def test_ack_on_one_session_does_not_clear_another(self):
+        uid = "u" + secrets.token_hex(5)
+        w1, _ = self.open(edge=self.c, uid=uid)
+        w2, _ = self.open(edge=self.c, uid=uid)
+        for ws in (w1, w2):
+            self.ping_ok(ws)
+        with self.stack.nats("msg") as pool:
+            self.push_message(pool, uid, "rd", 1)
+            pool.flush()
+        for ws in (w1, w2):
+            self.assertEqual(ws.recv_json()["message"]["seq"], 1)
+        w1.send_json({"op": "ack", "conversation_id": "rd", "seq": 1})
+        self.assertEqual([m["message"]["seq"] for _, m in self.collect(w2, 1.6)], [1])
+        self.assertEqual(self.collect(w1, 0.2), [])
+
+    # -- per-session send order ------------------------------------------------
+
+    def test_sends_on_one_conversation_go_one_at_a_time_in_order(self):
+        """The second send reaches the pool only after the first is answered,
+        while a sync on the same conversation goes at once."""
+        with self.stack.nats("msg") as pool:
+            sid = pool.subscribe("im.conv.ord1.>")
+            pool.flush()
+            ws, _ = self.open(edge=self.c)
+            for i in range(5):
+                ws.send_json(self.send_frame("s%d" % i, "ord1", "k%d" % i))
+            ws.send_json({"op": "sync", "rid": "y", "conversation_id": "ord1"})
+            first = pool.next_msg(sid, timeout=5)
+            sync = pool.next_msg(sid, timeout=5)
+            self.assertEqual((first.subject, sync.subject), ("im.conv.ord1.send", "im.conv.ord1.sync"))
+            with self.assertRaises(Timeout):
+                pool.next_msg(sid, timeout=0.6)      # k1 waits for k0's reply
+            pool.publish(sync.reply, b"")
+            seen, req = [], first
+            for i in range(5):
+                seen.append(pb_decode(req.data)[2].decode())
+                self.sent_reply(pool, req, 100 + i)
+                if i < 4:
+                    req = pool.next_msg(sid, timeout=5)
+            self.assertEqual(seen, ["k%d" % i for i in range(5)])
+            frames = [ws.recv_json() for _ in range(6)]
+            self.assertEqual(frames[0]["op"], "sync", frames)
+            self.assertEqual([(m["op"], m["rid"], m["message"]["seq"]) for m in frames[1:]],
+                             [("sent", "s%d" % i, 100 + i) for i in range(5)])
+
+    def test_sends_on_two_conversations_go_in_parallel(self):
+        with self.stack.nats("msg") as pool:
+            pool.subscribe("im.conv.parA.>")
+            pool.subscribe("im.conv.parB.>")
+            pool.flush()
+            ws, _ = self.open(edge=self.c)
+            ws.send_json(self.send_frame("a", "parA", "ka"))
+            ws.send_json(self.send_frame("b", "parB", "kb"))
+            r1, r2 = pool.next_msg(timeout=5), pool.next_msg(timeout=5)   # neither answered
+            self.assertEqual({r1.subject, r2.subject}, {"im.conv.parA.send", "im.conv.parB.send"})
+            self.sent_reply(pool, r2, 1)
+            self.sent_reply(pool, r1, 1)
+            self.assertEqual({ws.recv_json()["rid"], ws.recv_json()["rid"]}, {"a", "b"})
+
+    def test_full_send_queue_stops_reading_instead_of_refusing(self):
+        """1 in flight + 32 waiting per session, then the edge stops reading
+        the socket: no send is refused (a refusal retried later would break
+        the order), a ping sent behind them is answered only once half the
+        queue went out, and all sends reach the pool one by one, in order."""
+        with self.stack.nats("msg") as pool:
+            sid = pool.subscribe("im.conv.ord2.>")
+            pool.flush()
+            ws, _ = self.open(edge=self.c)
+            n = 40
+            for i in range(n):
+                ws.send_json(self.send_frame("s%d" % i, "ord2", "k%d" % i))
+            ws.send_json({"op": "ping", "rid": "behind"})
+            first = pool.next_msg(sid, timeout=5)
+            self.assertEqual(self.collect(ws, 0.5), [])   # no rate_limited, no pong yet
+            seen, req = [], first
+            for i in range(n):
+                seen.append(pb_decode(req.data)[2].decode())
+                self.sent_reply(pool, req, i + 1)
+                if i < n - 1:
+                    req = pool.next_msg(sid, timeout=5)
+            self.assertEqual(seen, ["k%d" % i for i in range(n)])
+            frames = [ws.recv_json() for _ in range(n + 1)]
+            ops = [m["op"] for m in frames]
+            self.assertEqual(sorted(set(ops)), ["pong", "sent"], frames)
+            self.assertGreaterEqual(ops.index("pong"), 16, ops)   # read again at half
+            self.assertEqual([(m["rid"], m["message"]["seq"]) for m in frames if m["op"] == "sent"],
+                             [("s%d" % i, i + 1) for i in range(n)])
+            with self.assertRaises(Timeout):
+                pool.next_msg(sid, timeout=0.3)
+            self.ping_ok(ws)
+
+    def test_waiting_sends_time_out_one_by_one_and_the_queue_drains(self):
+        """A pool that never answers (edge A: 1 s timeout): each send waits
+        for the previous one's timeout, each gets unavailable with its rid,
+        and the next send after that goes out at once."""
+        with self.stack.nats("msg") as pool:
+            sid = pool.subscribe("im.conv.never.>")
+            pool.flush()
+            ws, _ = self.open()
+            t0 = time.monotonic()
+            for i in range(3):
+                ws.send_json(self.send_frame("n%d" % i, "never", "k%d" % i))
+            seen = []
+            for _ in range(3):
+                req = pool.next_msg(sid, timeout=5)
+                seen.append((time.monotonic() - t0, pb_decode(req.data)[2].decode()))
+            self.assertEqual([k for _, k in seen], ["k0", "k1", "k2"])
+            self.assertGreater(seen[1][0] - seen[0][0], 0.7, seen)
+            self.assertGreater(seen[2][0] - seen[1][0], 0.7, seen)
+            errs = [ws.recv_json(timeout=5) for _ in range(3)]
+            self.assertEqual([(m["op"], m["code"], m["rid"]) for m in errs],
+                             [("error", "unavailable", "n%d" % i) for i in range(3)])
+            ws.send_json(self.send_frame("n3", "never", "k3"))
+            req = pool.next_msg(sid, timeout=0.5)      # nothing waits any more: out at once
+            self.sent_reply(pool, req, 7)
+            m = ws.recv_json()
+            self.assertEqual((m["op"], m["rid"]), ("sent", "n3"), m)
+
+
 class WsEndToEndTest(StackTestCase):
     """The real msg pool behind two edge-ws processes: a message sent on one
     socket reaches the sender's other session and the peer on another edge."""
@@ -424,7 +631,8 @@ class WsEndToEndTest(StackTestCase):
         self.assertEqual(r.status, 201, r)
         cid = r.json["conversation"]["id"]
         ta2 = self.api.login(self.api.call("GET", "/api/users/me", token=ta)
-                             .json["user"]["username"], device_id="second").json["access_token"]
+                             .json["user"]["username"], platform="mobile",
+                             device_id="second").json["access_token"]   # web would replace ta
         a1, a2, b1 = self.open(self.a, ta), self.open(self.a, ta2), self.open(self.b, tb)
         a1.send_json({"op": "send", "rid": "s1", "conversation_id": cid, "client_msg_id": "k1",
                       "type": "text", "body": "over the socket"})
