@@ -14,8 +14,11 @@ import base64
 import hashlib
 import json
 import os
+import queue
 import socket
 import struct
+import threading
+import time
 
 GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 
@@ -169,3 +172,80 @@ class WsClient:
 
     def __exit__(self, *exc):
         self.close()
+
+
+class WsReader:
+    """Reads every text frame of one WsClient on its own thread, so a test
+    can send on many sockets while all of them keep draining (an edge closes
+    a client that does not read: ws.max_outq).  Frames are decoded JSON,
+    kept in .frames in arrival order and also handed out by next().  The
+    socket is read with no timeout (a timeout in the middle of a frame would
+    lose its header); stop() ends the thread with a close handshake.
+    Only the reader thread reads; other threads may send on ws."""
+
+    def __init__(self, ws):
+        self.ws = ws
+        self.frames = []
+        self.queue = queue.Queue()
+        self.cond = threading.Condition()
+        self.done = False
+        self.error = None        # what ended the thread, if not a close
+        self.thread = threading.Thread(target=self._run, daemon=True)
+        self.thread.start()
+
+    def _run(self):
+        try:
+            while True:
+                obj = json.loads(self.ws.recv(timeout=None))
+                with self.cond:
+                    self.frames.append(obj)
+                    self.cond.notify_all()
+                self.queue.put(obj)
+        except WsClosed:
+            pass
+        except (OSError, ValueError) as e:
+            self.error = e
+        finally:
+            with self.cond:
+                self.done = True
+                self.cond.notify_all()
+            self.queue.put(None)
+
+    def next(self, timeout=5.0):
+        """The next frame not yet taken by next(); None at end of stream;
+        raises queue.Empty after timeout."""
+        return self.queue.get(timeout=timeout)
+
+    def wait(self, pred, timeout=5.0):
+        """Wait until pred(frames) is true (pred sees the list under the
+        lock); returns its last value."""
+        deadline = time.monotonic() + timeout
+        with self.cond:
+            while True:
+                v = pred(self.frames)
+                left = deadline - time.monotonic()
+                if v or self.done or left <= 0:
+                    return v
+                self.cond.wait(left)
+
+    def of(self, op):
+        """A copy of the frames with this op, in arrival order."""
+        with self.cond:
+            return [f for f in self.frames if f.get("op") == op]
+
+    def stop(self, timeout=5.0):
+        """Close the socket (handshake read by the thread) and join."""
+        if not self.ws.closed:
+            try:
+                self.ws.send_frame(OP_CLOSE, struct.pack("!H", 1000))
+            except OSError:
+                pass
+        self.thread.join(timeout)
+        if self.thread.is_alive():
+            try:
+                self.ws.sock.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+            self.thread.join(timeout)
+        self.ws.sock.close()
+        self.ws.closed = True
