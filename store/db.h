@@ -95,6 +95,12 @@ int db_query(MYSQL *conn, const char *sql, const db_param_t *params, int nparams
 /* Transactions on one handle ("START TRANSACTION", mysql_commit/rollback);
  * the handle stays in autocommit mode outside them. */
 int db_begin(MYSQL *conn);
+/* The same in READ COMMITTED, for the next transaction only: no gap locks,
+ * so writers of unrelated rows (other users, other conversations) never
+ * wait on or deadlock with each other; each statement sees what others
+ * committed before it.  Correctness then comes from explicit row locks
+ * (SELECT ... FOR UPDATE on the parent row), which every caller takes. */
+int db_begin_read_committed(MYSQL *conn);
 int db_commit(MYSQL *conn);
 void db_rollback(MYSQL *conn);
 

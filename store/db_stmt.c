@@ -249,6 +249,14 @@ int db_begin(MYSQL *conn)
     return NT_OK;
 }
 
+int db_begin_read_committed(MYSQL *conn)
+{
+    static const char q[] = "SET TRANSACTION ISOLATION LEVEL READ COMMITTED";
+    if (mysql_real_query(conn, q, sizeof q - 1) != 0)
+        return db_error(conn, "isolation");
+    return db_begin(conn);
+}
+
 int db_commit(MYSQL *conn)
 {
     if (mysql_commit(conn) != 0)

@@ -227,14 +227,6 @@ static int write_fresh(MYSQL *db, batch_t *b, msg_rec_t **fresh, int nfresh, int
     return rc == NT_OK ? conv_advance_many(db, cids, last, m, b->now) : rc;
 }
 
-static int begin_read_committed(MYSQL *db)
-{
-    static const char q[] = "SET TRANSACTION ISOLATION LEVEL READ COMMITTED";
-    if (mysql_real_query(db, q, sizeof q - 1) != 0)
-        return db_error(db, "isolation");
-    return db_begin(db);
-}
-
 /* Steps 0-5 and COMMIT; rolls back on failure. */
 static int run(MYSQL *db, batch_t *b)
 {
@@ -246,7 +238,7 @@ static int run(MYSQL *db, batch_t *b)
     int rc = NT_ENOMEM;
     if (!s1 || !s2 || !member || !keys || !fresh)
         goto out;
-    if ((rc = begin_read_committed(db)) != NT_OK)
+    if ((rc = db_begin_read_committed(db)) != NT_OK)
         goto out;
     if ((rc = lock_and_check(db, b, s1, s2, member)) != NT_OK ||
         (rc = find_stored(db, b, keys)) != NT_OK ||

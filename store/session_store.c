@@ -187,7 +187,7 @@ static int login_once(MYSQL *db, const session_login_t *in, int64_t user, const 
                       sid_list_t *l, int *renewed)
 {
     int found = 0;
-    int rc = db_begin(db);
+    int rc = db_begin_read_committed(db);
     if (rc != NT_OK)
         return rc;
     /* The user row lock orders concurrent logins of one user: without it
