@@ -39,6 +39,15 @@ static const ProtobufCMessageDescriptor *const types[] = {
     &natter__read_req__descriptor,
     &natter__read_receipt__descriptor,
     &natter__push__descriptor,
+    &natter__contact_request__descriptor,
+    &natter__contact_apply_req__descriptor,
+    &natter__contact_handle_req__descriptor,
+    &natter__contact_request_reply__descriptor,
+    &natter__contact_request_list__descriptor,
+    &natter__contact__descriptor,
+    &natter__contact_list__descriptor,
+    &natter__contact_delete_req__descriptor,
+    &natter__contact_event__descriptor,
 };
 
 const ProtobufCMessageDescriptor *const *pb_types(size_t *n)

@@ -7,6 +7,7 @@
  * then we exit 0.
  */
 #include "actors/auth_pool.h"
+#include "actors/contact_pool.h"
 #include "cmd/role_common.h"
 #include "common/err.h"
 #include "common/log.h"
@@ -15,6 +16,7 @@
 int role_auth(const role_ctx_t *ctx)
 {
     auth_pool_t p = {0};
+    contact_pool_t contacts = {0};
     token_keys_t *keys = NULL;
     micro_t *m = NULL;
     long workers, t_cost, m_kib, par, access_ttl, refresh_ttl;
@@ -47,7 +49,9 @@ int role_auth(const role_ctx_t *ctx)
         goto done;
     if (micro_new(p.bus, "auth", NATTER_VERSION, "natter accounts, passwords, tokens, profiles",
                   &m) != NT_OK ||
-        auth_pool_register(&p, m, (int)workers) != NT_OK || micro_start(m) != NT_OK) {
+        auth_pool_register(&p, m, (int)workers) != NT_OK ||
+        contact_pool_register(&contacts, p.bus, p.db, c, m, (int)workers) != NT_OK ||
+        micro_start(m) != NT_OK) {
         log_error("cannot start the auth service", NULL);
         goto done;
     }

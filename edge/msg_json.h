@@ -1,7 +1,7 @@
 /*
- * msg_json.h - API.md's JSON shapes for conversation and message objects,
- * shared by the REST edge and the WebSocket edge so both speak the same
- * contract.  Each returns a new reference (NULL only on allocation failure).
+ * msg_json.h - API.md's JSON shapes for conversation, message, user and
+ * contact objects, shared by the REST edge and the WebSocket edge so both
+ * speak the same contract.  Each returns a new reference (NULL only on allocation failure).
  */
 #ifndef NT_MSG_JSON_H
 #define NT_MSG_JSON_H
@@ -14,5 +14,23 @@ json_t *msg_json(const Natter__Message *m);
 
 /* with_list_fields adds "unread" and "last_message" (list views). */
 json_t *conv_json(const Natter__Conversation *c, int with_list_fields);
+
+/* A user object {id, username, display_name, avatar_url, bio, created_at}. */
+json_t *user_json(const Natter__User *u);
+
+/* A contact request {id, from_id, to_id, message, status, created_at}. */
+json_t *contact_request_json(const Natter__ContactRequest *r);
+
+/* A contact-list entry {user, since}. */
+json_t *contact_json(const Natter__Contact *c);
+
+/* The WebSocket frame of a contact event: {"op":"contact", "event",
+ * "request" (when the event has one), "user_id" (the other party)}. */
+json_t *contact_event_json(const Natter__ContactEvent *e);
+
+/* A presence entry {user_id, online, last_seen?}, with "op" first when op
+ * is not NULL (the WebSocket frame).  last_seen is left out when 0
+ * (unknown, or not the caller's to see). */
+json_t *presence_json(const Natter__Presence *p, const char *op);
 
 #endif

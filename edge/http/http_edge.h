@@ -94,4 +94,11 @@ void route_msg_history(http_req_t *r);
 void route_msg_sync(http_req_t *r);
 void route_msg_read(http_req_t *r);
 
+/* Contact routes (routes_contacts.c). */
+void route_contact_apply(http_req_t *r);
+void route_contact_handle(http_req_t *r);
+void route_contact_requests(http_req_t *r);
+void route_contact_list(http_req_t *r);
+void route_contact_delete(http_req_t *r);
+
 #endif

@@ -41,6 +41,11 @@ static const struct route {
     {"GET", "/api/messages/history", 1, route_msg_history},
     {"GET", "/api/messages/sync", 1, route_msg_sync},
     {"POST", "/api/messages/read", 1, route_msg_read},
+    {"GET", "/api/contacts", 1, route_contact_list},
+    {"POST", "/api/contacts/apply", 1, route_contact_apply},
+    {"GET", "/api/contacts/requests", 1, route_contact_requests},
+    {"POST", "/api/contacts/handle", 1, route_contact_handle},
+    {"DELETE", "/api/contacts/{id}", 1, route_contact_delete},
     {"GET", "/healthz", 0, route_healthz},
     {"GET", "/metrics", 0, route_metrics},
 };

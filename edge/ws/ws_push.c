@@ -61,6 +61,8 @@ static json_t *render(const Natter__Push *p)
         return json_pack("{s:s, s:s, s:s, s:I}", "op", "read", "conversation_id",
                          p->read->conversation_id, "user_id", p->read->user_id, "seq",
                          (json_int_t)p->read->seq);
+    if (p->kind && strcmp(p->kind, "contact") == 0 && p->contact)
+        return contact_event_json(p->contact);
     return NULL;
 }
 
