@@ -63,6 +63,7 @@ typedef struct ws_unacked_ent ws_unacked_ent_t;
  * that are NULL when idle. */
 typedef struct ws_session {
     struct lws *wsi;
+    int64_t last_rx_us;            /* the client's last frame (idle timeout) */
     int close_code;                /* != 0: close with this once the queue is sent */
     short http_status;             /* /healthz answer */
     unsigned char is_ws;           /* an upgraded socket (not /healthz) */
