@@ -242,7 +242,7 @@ static natsStatus build_opts(bus_t *bus, const bus_opts_t *opts, natsOptions **o
     if (s == NATS_OK) /* with a callback, Connect does not block: we bound the wait */
         s = natsOptions_SetRetryOnFailedConnect(o, true, on_connected, bus);
     if (s == NATS_OK)
-        s = natsOptions_SetSendAsap(o, true);
+        s = natsOptions_SetSendAsap(o, opts->send_asap != 0);
     if (s == NATS_OK)
         s = natsOptions_UseGlobalMessageDelivery(o, true);
     if (s == NATS_OK)

@@ -35,6 +35,7 @@ typedef struct bus_opts {
     const char *user;       /* NULL for no auth */
     const char *password;
     int delivery_threads;   /* global delivery pool size; <= 0 means 4 */
+    int send_asap;          /* 1: one socket write per publish (see bus.c) */
 } bus_opts_t;
 
 /* Connect (retrying for up to ~5 s if the server is not up yet), with

@@ -11,8 +11,9 @@
 
 int role_bus_connect(const role_ctx_t *ctx, const char *bus_user, int min_threads, bus_t **out)
 {
-    long threads;
-    if (config_int(ctx->cfg, "nats.delivery_threads", 4, 1, 256, &threads) != NT_OK)
+    long threads, asap;
+    if (config_int(ctx->cfg, "nats.delivery_threads", 4, 1, 256, &threads) != NT_OK ||
+        config_int(ctx->cfg, "nats.send_asap", 0, 0, 1, &asap) != NT_OK)
         return NT_ECONFIG;
     const char *user = config_str(ctx->cfg, "nats.user", "");
     const char *pw = config_str(ctx->cfg, "nats.password", "");
@@ -22,6 +23,7 @@ int role_bus_connect(const role_ctx_t *ctx, const char *bus_user, int min_thread
         .user = *user ? user : (*pw ? bus_user : NULL),
         .password = *pw ? pw : NULL,
         .delivery_threads = threads < min_threads ? min_threads : (int)threads,
+        .send_asap = (int)asap,
     };
     int rc = bus_connect(&o, out);
     if (rc != NT_OK)
