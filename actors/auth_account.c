@@ -125,18 +125,20 @@ static int login_limited(auth_pool_t *p, bus_t *bus, natsMsg *msg, const Natter_
     return NT_OK;
 }
 
-/* Check the password with no connection held; 0 if it matches. */
+/* Check the password with no connection held; 0 if it matches, with the
+ * hash it matched in hash[PASSWORD_HASH_MAX] (session_login makes sure it
+ * is still the user's when the session is created). */
 static int login_check(auth_pool_t *p, bus_t *bus, natsMsg *msg, const Natter__LoginReq *req,
-                       user_rec_t *u)
+                       user_rec_t *u, char *hash)
 {
-    char err[128], hash[PASSWORD_HASH_MAX] = "";
+    char err[128];
     size_t pwlen = strlen(req->password);
     MYSQL *db = NULL;
     int rc = NT_ENOTFOUND;
     if (rule_username(req->username, err, sizeof err) == NT_OK && pwlen <= PASSWORD_MAX) {
         if ((rc = auth_db_take(p, bus, msg, &db)) != NT_OK)
             return rc;
-        rc = user_get_login(db, req->username, u, hash, sizeof hash);
+        rc = user_get_login(db, req->username, u, hash, PASSWORD_HASH_MAX);
         db_release(p->db, db, db_is_broken(rc));
         if (rc != NT_OK && rc != NT_ENOTFOUND)
             return auth_fail(bus, msg, rc, "");
@@ -156,7 +158,7 @@ int auth_login(bus_t *bus, natsMsg *msg, void *arg)
     Natter__LoginReq *req = auth_unpack(bus, msg, &natter__login_req__descriptor);
     if (!req)
         return NT_EINVAL;
-    char err[128], trace[40], refresh[64], hash[65], sid[40];
+    char err[128], trace[40], refresh[64], hash[65], sid[40], pw_hash[PASSWORD_HASH_MAX] = "";
     const char *platform = req->platform[0] ? req->platform : "web";
     user_rec_t u;
     MYSQL *db = NULL;
@@ -168,7 +170,7 @@ int auth_login(bus_t *bus, natsMsg *msg, void *arg)
         goto out;
     }
     if ((rc = login_limited(p, bus, msg, req)) != NT_OK ||
-        (rc = login_check(p, bus, msg, req, &u)) != NT_OK)
+        (rc = login_check(p, bus, msg, req, &u, pw_hash)) != NT_OK)
         goto out;
 
     uuid_t raw;
@@ -187,12 +189,13 @@ int auth_login(bus_t *bus, natsMsg *msg, void *arg)
      * same platform is kicked ("replaced").  Other platforms keep theirs. */
     session_login_t in = {.sid = sid, .uid = u.id, .platform = platform,
                           .device_id = req->device_id, .refresh_hash = hash,
-                          .refresh_expires_at = now + p->refresh_ttl * 1000, .now = now};
+                          .pw_hash = pw_hash, .refresh_expires_at = now + p->refresh_ttl * 1000,
+                          .now = now};
     session_login_out_t done;
     rc = session_login(db, &in, &done);
     db_release(p->db, db, db_is_broken(rc));
-    if (rc != NT_OK) {
-        rc = auth_fail(bus, msg, rc, "");
+    if (rc != NT_OK) { /* NT_EUNAUTH: the password changed since we checked it */
+        rc = auth_fail(bus, msg, rc, rc == NT_EUNAUTH ? BAD_LOGIN : "");
         goto out;
     }
     for (int i = 0; i < done.n_renewed; i++)

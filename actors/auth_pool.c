@@ -56,6 +56,7 @@ int auth_pool_register(auth_pool_t *p, micro_t *m, int workers)
         {"refresh", auth_refresh},         {"logout", auth_logout},
         {"revoked_list", auth_revoked_list}, {"user_get", auth_user_get},
         {"user_update", auth_user_update}, {"user_search", auth_user_search},
+        {"password", auth_password},
     };
     /* A real hash with the live parameters, so verifying a password for an
      * unknown username costs the same as for a known one (no user

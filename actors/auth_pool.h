@@ -13,6 +13,7 @@
  *   login        LoginReq      -> TokenReply
  *   refresh      RefreshReq    -> TokenReply
  *   logout       LogoutReq     -> Empty        (publishes SessionRevoked)
+ *   password     PasswordReq   -> Empty        (revokes the other sessions)
  *   user_get     UserGetReq    -> User
  *   user_update  UserUpdateReq -> User
  *   user_search  UserSearchReq -> UserList
@@ -45,7 +46,8 @@ typedef struct auth_pool {
     char dummy_hash[PASSWORD_HASH_MAX]; /* verified for unknown users: same timing */
     redis_pool_t *redis;       /* rate-limit buckets */
     ratelimit_rule_t login_ip;   /* login attempts per client address */
-    ratelimit_rule_t login_user; /* login attempts per username */
+    ratelimit_rule_t login_user; /* login attempts per username; also password
+                                  * changes per user (own bucket) */
 } auth_pool_t;
 
 /* Prepare p (computes the dummy hash) and add its endpoints to m, `workers`
@@ -57,6 +59,7 @@ int auth_register(bus_t *bus, natsMsg *msg, void *arg);
 int auth_login(bus_t *bus, natsMsg *msg, void *arg);
 int auth_refresh(bus_t *bus, natsMsg *msg, void *arg);
 int auth_logout(bus_t *bus, natsMsg *msg, void *arg);
+int auth_password(bus_t *bus, natsMsg *msg, void *arg);   /* auth_password.c */
 int auth_revoked_list(bus_t *bus, natsMsg *msg, void *arg);
 int auth_user_get(bus_t *bus, natsMsg *msg, void *arg);
 int auth_user_update(bus_t *bus, natsMsg *msg, void *arg);

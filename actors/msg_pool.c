@@ -30,6 +30,7 @@ int msg_pool_register(msg_pool_t *p, micro_t *m, int workers)
         {"sync", NULL, "sync", msg_sync_h},
         {"history", NULL, "history", msg_history_h},
         {"read", NULL, "read", msg_read_h},
+        {"typing", NULL, "typing", msg_typing_h},
     };
     for (size_t i = 0; i < sizeof eps / sizeof eps[0]; i++) {
         char subject[SUBJECT_MAX];

@@ -35,6 +35,8 @@
 #include "store/db.h"
 #include "store/msg_batch_store.h"
 #include "store/msg_store.h"
+#include "store/ratelimit.h"
+#include "store/redis.h"
 
 /* Read-only after msg_sends_start and msg_pool_register; shared by all
  * handler and worker threads (sends is thread-safe itself). */
@@ -44,6 +46,8 @@ typedef struct msg_pool {
     int db_wait_ms;       /* how long a request waits for a connection */
     long text_max;        /* msg.text_max: characters of a text message */
     msg_batch_t *sends;   /* the send workers (msg_sends_start) */
+    redis_pool_t *redis;  /* rate-limit buckets; NULL: no limit */
+    ratelimit_rule_t send_rate; /* msg.send_rate: sends per user */
 } msg_pool_t;
 
 /* Start the send workers into p->sends (msg_send.c); o's fn and arg are
@@ -63,6 +67,14 @@ int msg_send_h(bus_t *bus, natsMsg *msg, void *arg);
 int msg_sync_h(bus_t *bus, natsMsg *msg, void *arg);
 int msg_history_h(bus_t *bus, natsMsg *msg, void *arg);
 int msg_read_h(bus_t *bus, natsMsg *msg, void *arg);
+int msg_typing_h(bus_t *bus, natsMsg *msg, void *arg);   /* msg_typing.c */
+
+/* The per-user send bucket (msg_rate.c): NT_OK to go on, else the
+ * request was answered rate_limited and that code is returned.  A retry of
+ * an already stored client_msg_id is never refused; Redis down lets the
+ * send through. */
+int msg_send_limited(msg_pool_t *p, bus_t *bus, natsMsg *msg, const char *uid,
+                     const Natter__SendReq *req);
 
 /* Shared by the handlers (msg_pool.c). */
 

@@ -126,8 +126,9 @@ static int envelope_copy(natsMsg *msg, natsMsg **out)
     return NT_OK;
 }
 
-/* The delivery thread's part: decode, check what needs no database, queue
- * for the worker of this conversation.  The answer comes from send_batch. */
+/* The delivery thread's part: decode, check what needs no database, take
+ * a token from the sender's bucket (msg_rate.c), queue for the worker of
+ * this conversation.  The answer comes from send_batch. */
 int msg_send_h(bus_t *bus, natsMsg *msg, void *arg)
 {
     msg_pool_t *p = arg;
@@ -136,8 +137,9 @@ int msg_send_h(bus_t *bus, natsMsg *msg, void *arg)
         return NT_EINVAL;
     char err[128];
     send_job_t *job = NULL;
+    const char *uid = msg_caller(bus, msg);
     int rc;
-    if (!msg_caller(bus, msg)) {
+    if (!uid) {
         rc = NT_EUNAUTH;
         goto fail;
     }
@@ -147,6 +149,8 @@ int msg_send_h(bus_t *bus, natsMsg *msg, void *arg)
         rc = pool_fail(bus, msg, rc, err);
         goto fail;
     }
+    if ((rc = msg_send_limited(p, bus, msg, uid, req)) != NT_OK)
+        goto fail;
     if (!(job = calloc(1, sizeof *job)) || envelope_copy(msg, &job->env) != NT_OK) {
         rc = pool_fail(bus, msg, NT_ENOMEM, "");
         goto fail;

@@ -48,6 +48,14 @@ static const ProtobufCMessageDescriptor *const types[] = {
     &natter__contact_list__descriptor,
     &natter__contact_delete_req__descriptor,
     &natter__contact_event__descriptor,
+    &natter__presence_session__descriptor,
+    &natter__presence_report__descriptor,
+    &natter__presence_query__descriptor,
+    &natter__presence__descriptor,
+    &natter__presence_list__descriptor,
+    &natter__typing_req__descriptor,
+    &natter__typing_event__descriptor,
+    &natter__password_req__descriptor,
 };
 
 const ProtobufCMessageDescriptor *const *pb_types(size_t *n)

@@ -21,6 +21,7 @@ static const struct {
     {"edge-http", role_edge_http, "REST gateway (civetweb)"},
     {"edge-ws", role_edge_ws, "WebSocket gateway (libwebsockets)"},
     {"msg", role_msg, "pool: conversations and messages"},
+    {"presence", role_presence, "pool: who is online, presence events"},
     {"migrate", role_migrate, "apply sql/ migrations, then exit"},
     {"trace", role_trace, "print bus traffic with decoded bodies: trace [subject ...]"},
 };

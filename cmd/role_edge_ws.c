@@ -14,6 +14,7 @@
 static int read_config(const config_t *c, ws_edge_t *e)
 {
     long port, max_frame, idle, outq, outq_bytes, timeout, ack_timeout, resend_max, unacked;
+    long heartbeat;
     if (config_int(c, "ws.port", 8081, 1, 65535, &port) ||
         config_int(c, "ws.max_frame", 16384, 256, 1 << 20, &max_frame) ||
         config_int(c, "ws.idle_timeout_s", 60, 1, 86400, &idle) ||
@@ -22,6 +23,7 @@ static int read_config(const config_t *c, ws_edge_t *e)
         config_int(c, "ws.ack_timeout_s", 10, 1, 3600, &ack_timeout) ||
         config_int(c, "ws.resend_max", 3, 0, 100, &resend_max) ||
         config_int(c, "ws.max_unacked", 512, 0, 1 << 16, &unacked) ||
+        config_int(c, "ws.presence_heartbeat_s", 20, 0, 3600, &heartbeat) ||
         config_int(c, "nats.request_timeout_ms", 3000, 50, 60000, &timeout))
         return NT_ECONFIG;
     e->bind = config_str(c, "ws.bind", "127.0.0.1");
@@ -34,6 +36,7 @@ static int read_config(const config_t *c, ws_edge_t *e)
     e->ack_timeout_s = (int)ack_timeout;
     e->resend_max = (int)resend_max;
     e->max_unacked = (size_t)unacked;
+    e->presence_heartbeat_s = (int)heartbeat;
     return NT_OK;
 }
 

@@ -41,6 +41,11 @@ int role_msg(const role_ctx_t *ctx)
     p.db_wait_ms = 2000;
     msg_batch_opts_t bo = {.workers = (int)workers, .batch_max = (int)batch_max,
                            .queue_max = (int)queue_max, .wait_us = (int)wait_us};
+    /* Sends are limited on delivery threads, at most one Redis call each at
+     * a time: a connection per worker is plenty (the pool waits for one). */
+    if (role_rate_rule(ctx, "msg.send_rate", "20/40", &p.send_rate) != NT_OK ||
+        (p.send_rate.per_s > 0 && role_redis_open(ctx, (int)workers, &p.redis) != NT_OK))
+        goto done;
     if (role_db_open(ctx, &p.db) != NT_OK ||
         role_bus_connect(ctx, "msg", (int)workers, &p.bus) != NT_OK)
         goto done;
@@ -50,8 +55,10 @@ int role_msg(const role_ctx_t *ctx)
         log_error("cannot start the msg service", NULL);
         goto done;
     }
-    log_info("msg pool ready", "id=%s workers=%ld text_max=%ld batch_max=%ld batch_wait_us=%ld",
-             micro_id(m), workers, text_max, batch_max, wait_us);
+    log_info("msg pool ready",
+             "id=%s workers=%ld text_max=%ld batch_max=%ld batch_wait_us=%ld send_rate=%s",
+             micro_id(m), workers, text_max, batch_max, wait_us,
+             config_str(ctx->cfg, "msg.send_rate", "20/40"));
     role_wait_stop(ctx);
     msg_batch_drain(p.sends);
     rc = bus_drain(p.bus, 10000) == NT_OK ? 0 : 1;
@@ -64,5 +71,6 @@ done:
     micro_free(m);
     msg_batch_free(p.sends);
     db_pool_free(p.db);
+    redis_pool_free(p.redis);
     return rc;
 }

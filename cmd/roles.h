@@ -24,5 +24,6 @@ int role_msg(const role_ctx_t *ctx);
 int role_edge_http(const role_ctx_t *ctx);
 int role_edge_ws(const role_ctx_t *ctx);
 int role_trace(const role_ctx_t *ctx);
+int role_presence(const role_ctx_t *ctx);
 
 #endif

@@ -59,3 +59,15 @@ json_t *contact_event_json(const Natter__ContactEvent *e)
         json_object_set_new(o, "user_id", json_string(e->user_id));
     return o;
 }
+
+json_t *presence_json(const Natter__Presence *p, const char *op)
+{
+    json_t *o = op ? json_pack("{s:s}", "op", op) : json_object();
+    if (!o)
+        return NULL;
+    json_object_set_new(o, "user_id", json_string(p->user_id ? p->user_id : ""));
+    json_object_set_new(o, "online", json_boolean(p->online));
+    if (p->last_seen > 0)
+        json_object_set_new(o, "last_seen", json_integer((json_int_t)p->last_seen));
+    return o;
+}

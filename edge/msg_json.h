@@ -28,4 +28,9 @@ json_t *contact_json(const Natter__Contact *c);
  * "request" (when the event has one), "user_id" (the other party)}. */
 json_t *contact_event_json(const Natter__ContactEvent *e);
 
+/* A presence entry {user_id, online, last_seen?}, with "op" first when op
+ * is not NULL (the WebSocket frame).  last_seen is left out when 0
+ * (unknown, or not the caller's to see). */
+json_t *presence_json(const Natter__Presence *p, const char *op);
+
 #endif

@@ -10,8 +10,8 @@ NATTER_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 
 # The one list of natter service roles that ops/up starts and ops/down stops,
 # in start order (pools before the edges that call them; ops/down stops them
-# in reverse).  Add presence, media here as they land.
-NATTER_ROLES=(auth msg edge-http edge-ws)
+# in reverse).  Add media here when it lands.
+NATTER_ROLES=(auth msg presence edge-http edge-ws)
 
 # Every NATS user in config/nats-server.conf.  Each gets a password
 # NATTER_NATS_PW_<USER> in var/keys/secrets.env; nats-server reads them from

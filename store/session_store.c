@@ -15,10 +15,10 @@
  *   0 (logout is idempotent); only a session that is not uid's is
  *   NT_ENOTFOUND.  Revoking also spends the session's unspent tokens, so the
  *   family is dead in the token table too, not only through the session.
- * - session_revoke_platform revokes every matching live session, newest
- *   first, but reports at most max of them (a warning says how many more).
+ * Revoking many sessions at once (login, password change) is
+ * session_revoke.c; the helpers both halves use are session_internal.h.
  */
-#include "store/session_store.h"
+#include "store/session_internal.h"
 
 #include "common/err.h"
 #include "common/log.h"
@@ -40,19 +40,16 @@ static void sess_from_row(session_rec_t *s, char **cols)
     s->revoked_at = db_col_i64(cols[5]);
 }
 
-/* Spend every unspent token of sid. */
-static int spend_family(MYSQL *db, const char *sid, int64_t now)
+int session_spend_family(MYSQL *db, const char *sid, int64_t now)
 {
     db_param_t p[] = {DB_P_I64(now), DB_P_STR(sid)};
     return db_exec(db, "UPDATE refresh_tokens SET spent_at = ? "
                        "WHERE session_id = ? AND spent_at IS NULL", p, 2, NULL, NULL);
 }
 
-/* The session row and its first refresh token, inside the caller's
- * transaction. */
-static int insert_session(MYSQL *db, const char *sid, int64_t user, const char *platform,
-                          const char *device_id, const char *refresh_hash,
-                          int64_t refresh_expires_at, int64_t now)
+int session_insert(MYSQL *db, const char *sid, int64_t user, const char *platform,
+                   const char *device_id, const char *refresh_hash, int64_t refresh_expires_at,
+                   int64_t now)
 {
     db_param_t ps[] = {DB_P_STR(sid), DB_P_I64(user), DB_P_STR(platform),
                        DB_P_STR(device_id ? device_id : ""), DB_P_I64(now)};
@@ -66,33 +63,7 @@ static int insert_session(MYSQL *db, const char *sid, int64_t user, const char *
                        " created_at) VALUES (?, ?, ?, ?)", pt, 4, NULL, NULL);
 }
 
-int session_create(MYSQL *db, const char *sid, const char *uid, const char *platform,
-                   const char *device_id, const char *refresh_hash,
-                   int64_t refresh_expires_at, int64_t now)
-{
-    int64_t user;
-    if (!sid || !*sid || strlen(sid) >= SESSION_ID_MAX || !platform || !refresh_hash)
-        return NT_EINVAL;
-    if (db_parse_id(uid, &user) != NT_OK)
-        return NT_ENOTFOUND;
-    int rc = db_begin(db);
-    if (rc != NT_OK)
-        return rc;
-    if ((rc = insert_session(db, sid, user, platform, device_id, refresh_hash,
-                             refresh_expires_at, now)) != NT_OK) {
-        db_rollback(db);
-        return rc;
-    }
-    return db_commit(db);
-}
-
-/* Every live sid the revoke will close (heap, grows); newest first. */
-typedef struct sid_list {
-    char (*v)[SESSION_ID_MAX];
-    int n, cap;
-} sid_list_t;
-
-static int collect_sid(void *arg, int ncols, char **cols, unsigned long *lens)
+int session_collect_sid(void *arg, int ncols, char **cols, unsigned long *lens)
 {
     (void)lens;
     sid_list_t *l = arg;
@@ -110,136 +81,38 @@ static int collect_sid(void *arg, int ncols, char **cols, unsigned long *lens)
     return 0;
 }
 
-/* Revoke uid's live sessions on platform (one device, or all when
- * device_id is NULL) inside the caller's transaction; their sids go to l. */
-static int revoke_matching(MYSQL *db, int64_t user, const char *platform, const char *device_id,
-                           int64_t now, sid_list_t *l)
+int session_mark_revoked(MYSQL *db, const sid_list_t *l, int from, const char *reason,
+                         int64_t now)
 {
-    /* FORCE INDEX: with few rows the optimizer likes sessions_revoked_at,
-     * and FOR UPDATE through it locks every user's live sessions, so
-     * logins of different users deadlock each other. */
-    db_param_t p[3] = {DB_P_I64(user), DB_P_STR(platform)};
-    int np = 2;
-    if (device_id)
-        p[np++] = DB_P_STR(device_id);
-    int first = l->n;
-    int rc = db_query(db, device_id
-                              ? "SELECT id FROM sessions FORCE INDEX (sessions_user_platform)"
-                                " WHERE user_id = ? AND platform = ?"
-                                " AND device_id = ? AND revoked_at IS NULL"
-                                " ORDER BY created_at DESC FOR UPDATE"
-                              : "SELECT id FROM sessions FORCE INDEX (sessions_user_platform)"
-                                " WHERE user_id = ? AND platform = ?"
-                                " AND revoked_at IS NULL ORDER BY created_at DESC FOR UPDATE",
-                      p, np, collect_sid, l, 0, NULL);
-    for (int i = first; rc == NT_OK && i < l->n; i++) {
-        db_param_t pu[] = {DB_P_I64(now), DB_P_STR(l->v[i])};
-        rc = db_exec(db, "UPDATE sessions SET revoked_at = ?, revoke_reason = 'replaced'"
-                         " WHERE id = ? AND revoked_at IS NULL", pu, 2, NULL, NULL);
+    int rc = NT_OK;
+    for (int i = from; rc == NT_OK && i < l->n; i++) {
+        db_param_t p[] = {DB_P_I64(now), DB_P_STR(reason), DB_P_STR(l->v[i])};
+        rc = db_exec(db, "UPDATE sessions SET revoked_at = ?, revoke_reason = ?"
+                         " WHERE id = ? AND revoked_at IS NULL", p, 3, NULL, NULL);
         if (rc == NT_OK)
-            rc = spend_family(db, l->v[i], now);
+            rc = session_spend_family(db, l->v[i], now);
     }
     return rc;
 }
 
-/* Copy up to max sids of l from index `from` out; warn about the rest. */
-static int report(const sid_list_t *l, int from, char (*sids)[SESSION_ID_MAX], int max,
-                  const char *uid)
-{
-    int n = 0;
-    for (int i = from; i < l->n && n < max; i++)
-        memcpy(sids[n++], l->v[i], SESSION_ID_MAX);
-    if (l->n - from > n)
-        log_warn("revoked more sessions than reported", "uid=%s revoked=%d reported=%d", uid,
-                 l->n - from, n);
-    return n;
-}
-
-int session_revoke_platform(MYSQL *db, const char *uid, const char *platform,
-                            const char *device_id, int64_t now,
-                            char (*sids)[SESSION_ID_MAX], int max, int *n)
+int session_create(MYSQL *db, const char *sid, const char *uid, const char *platform,
+                   const char *device_id, const char *refresh_hash,
+                   int64_t refresh_expires_at, int64_t now)
 {
     int64_t user;
-    *n = 0;
-    if (!platform)
+    if (!sid || !*sid || strlen(sid) >= SESSION_ID_MAX || !platform || !refresh_hash)
         return NT_EINVAL;
     if (db_parse_id(uid, &user) != NT_OK)
-        return NT_OK; /* no such user, so nothing live to revoke */
-    sid_list_t l = {0};
+        return NT_ENOTFOUND;
     int rc = db_begin(db);
     if (rc != NT_OK)
         return rc;
-    if ((rc = revoke_matching(db, user, platform, device_id, now, &l)) != NT_OK)
+    if ((rc = session_insert(db, sid, user, platform, device_id, refresh_hash,
+                             refresh_expires_at, now)) != NT_OK) {
         db_rollback(db);
-    else if (l.n == 0)
-        db_rollback(db); /* nothing changed; just drop the locks */
-    else
-        rc = db_commit(db);
-    if (rc == NT_OK)
-        *n = report(&l, 0, sids, max, uid);
-    free(l.v);
-    return rc;
-}
-
-/* One attempt of session_login; leaves the transaction open on failure
- * so the caller can read the error before rolling back. */
-static int login_once(MYSQL *db, const session_login_t *in, int64_t user, const char *dev,
-                      sid_list_t *l, int *renewed)
-{
-    int found = 0;
-    int rc = db_begin_read_committed(db);
-    if (rc != NT_OK)
         return rc;
-    /* The user row lock orders concurrent logins of one user: without it
-     * two of them take gap locks on sessions and deadlock, or both find
-     * nothing to replace and both stay live on one platform. */
-    db_param_t pu[] = {DB_P_I64(user)};
-    rc = db_query(db, "SELECT id FROM users WHERE id = ? FOR UPDATE", pu, 1, NULL, NULL, 0,
-                  &found);
-    if (rc == NT_OK && !found)
-        rc = NT_ENOTFOUND;
-    if (rc == NT_OK && dev)
-        rc = revoke_matching(db, user, in->platform, dev, in->now, l);
-    *renewed = l->n;
-    if (rc == NT_OK)
-        rc = revoke_matching(db, user, in->platform, NULL, in->now, l);
-    if (rc == NT_OK)
-        rc = insert_session(db, in->sid, user, in->platform, dev, in->refresh_hash,
-                            in->refresh_expires_at, in->now);
-    return rc == NT_OK ? db_commit(db) : rc;
-}
-
-int session_login(MYSQL *db, const session_login_t *in, session_login_out_t *out)
-{
-    int64_t user;
-    out->n_renewed = out->n_replaced = 0;
-    if (!in->sid || !*in->sid || strlen(in->sid) >= SESSION_ID_MAX || !in->platform ||
-        !in->refresh_hash)
-        return NT_EINVAL;
-    if (db_parse_id(in->uid, &user) != NT_OK)
-        return NT_ENOTFOUND;
-    const char *dev = in->device_id && *in->device_id ? in->device_id : NULL;
-    sid_list_t l = {0};
-    int renewed = 0, rc = NT_EUNAVAIL;
-    /* A deadlock or lock wait timeout is still possible against other
-     * writers of these rows (refresh, logout): the victim tries again. */
-    for (int attempt = 0; attempt < 3; attempt++) {
-        l.n = 0;
-        rc = login_once(db, in, user, dev, &l, &renewed);
-        if (rc == NT_OK)
-            break;
-        int retry = db_last_was_lock_conflict();
-        db_rollback(db);
-        if (!retry)
-            break;
     }
-    if (rc == NT_OK) {
-        sid_list_t first = {l.v, renewed, l.cap};
-        out->n_renewed = report(&first, 0, out->renewed, SESSION_LOGIN_REPORT_MAX, in->uid);
-        out->n_replaced = report(&l, renewed, out->replaced, SESSION_LOGIN_REPORT_MAX, in->uid);
-    }
-    free(l.v);
-    return rc;
+    return db_commit(db);
 }
 
 typedef struct refresh_row {
@@ -273,7 +146,7 @@ static int revoke_reused(MYSQL *db, session_rec_t *s, int64_t now)
             return rc;
         s->revoked_at = now;
     }
-    return spend_family(db, s->sid, now);
+    return session_spend_family(db, s->sid, now);
 }
 
 int session_refresh(MYSQL *db, const char *hash, const char *new_hash,
@@ -354,7 +227,7 @@ int session_revoke(MYSQL *db, const char *sid, const char *uid, int64_t now)
             return NT_ENOTFOUND;
         }
     }
-    if ((rc = spend_family(db, sid, now)) != NT_OK)
+    if ((rc = session_spend_family(db, sid, now)) != NT_OK)
         goto fail;
     return db_commit(db);
 fail:

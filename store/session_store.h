@@ -38,14 +38,17 @@ int session_revoke_platform(MYSQL *db, const char *uid, const char *platform,
 
 #define SESSION_LOGIN_REPORT_MAX 8
 
-/* A login's session change, in one transaction under the user's row lock:
- * revoke uid's live sessions on the same platform and device ("renewed"),
- * then on the same platform with other devices ("replaced"), and create
- * sid with its first refresh token.  NT_ENOTFOUND if the user is gone. */
+/* A login's session change, in one transaction under the user's row lock
+ * (session_revoke.c): revoke uid's live sessions on the same platform and
+ * device ("renewed"), then on the same platform with other devices
+ * ("replaced"), and create sid with its first refresh token.  NT_ENOTFOUND
+ * if the user is gone; NT_EUNAUTH if pw_hash is set and the user's stored
+ * hash is no longer it (the password changed after the login checked it). */
 typedef struct session_login {
     const char *sid, *uid, *platform;
     const char *device_id;          /* "" or NULL: unknown device */
     const char *refresh_hash;
+    const char *pw_hash;            /* the hash the password matched; NULL: no check */
     int64_t refresh_expires_at, now;
 } session_login_t;
 
@@ -57,6 +60,26 @@ typedef struct session_login_out {
 } session_login_out_t;
 
 int session_login(MYSQL *db, const session_login_t *in, session_login_out_t *out);
+
+/* A password change, in one transaction under the user's row lock
+ * (session_revoke.c): if uid's stored hash is still old_hash and sid is a
+ * live session of uid, store new_hash and revoke every other live session
+ * of uid (reason "password", refresh tokens spent).  sid stays valid.
+ * NT_ENOTFOUND: no such user; NT_ECONFLICT: the hash is no longer
+ * old_hash (changed concurrently); NT_EUNAUTH: sid is not uid's or is
+ * revoked. */
+typedef struct session_password {
+    const char *uid, *sid;
+    const char *old_hash, *new_hash;
+    int64_t now;
+} session_password_t;
+
+typedef struct session_password_out {
+    char revoked[SESSION_LOGIN_REPORT_MAX][SESSION_ID_MAX];
+    int n_revoked;
+} session_password_out_t;
+
+int session_password(MYSQL *db, const session_password_t *in, session_password_out_t *out);
 
 /* Rotate: in one transaction, find the token by hash.
  *  - unknown or expired            -> NT_EUNAUTH, *reused = 0

@@ -129,6 +129,30 @@ int user_get_login(MYSQL *db, const char *username, user_rec_t *out, char *pw_ha
     return NT_OK;
 }
 
+int user_get_hash(MYSQL *db, const char *id, char *pw_hash, size_t pw_hash_len)
+{
+    int64_t uid;
+    user_rec_t u;
+    if (db_parse_id(id, &uid) != NT_OK)
+        return NT_ENOTFOUND;
+    if (!pw_hash || pw_hash_len == 0)
+        return NT_EINVAL;
+    login_row_t l = {.u = &u, .hash = pw_hash, .hash_len = pw_hash_len};
+    db_param_t p[] = {DB_P_I64(uid)};
+    int rows = 0;
+    int rc = db_query(db, "SELECT " USER_COLS ", password_hash FROM users WHERE id = ?", p, 1,
+                      one_login, &l, 1, &rows);
+    if (rc != NT_OK)
+        return rc;
+    if (rows != 1)
+        return NT_ENOTFOUND;
+    if (l.too_long) {
+        log_error("stored password hash does not fit", "uid=%s", id);
+        return NT_EINTERNAL;
+    }
+    return NT_OK;
+}
+
 int user_update(MYSQL *db, const char *id, const char *display_name,
                 const char *avatar_url, const char *bio, user_rec_t *out)
 {

@@ -37,6 +37,10 @@ int user_get(MYSQL *db, const char *id, user_rec_t *out);
 int user_get_login(MYSQL *db, const char *username, user_rec_t *out,
                    char *pw_hash, size_t pw_hash_len);
 
+/* The stored password hash of user id (pw_hash >= 256 bytes), for a
+ * password change.  NT_ENOTFOUND if absent. */
+int user_get_hash(MYSQL *db, const char *id, char *pw_hash, size_t pw_hash_len);
+
 /* Update the non-NULL fields, then read the user back into *out. */
 int user_update(MYSQL *db, const char *id, const char *display_name,
                 const char *avatar_url, const char *bio, user_rec_t *out);

@@ -80,6 +80,7 @@ void route_register(http_req_t *r);
 void route_login(http_req_t *r);
 void route_refresh(http_req_t *r);
 void route_logout(http_req_t *r);
+void route_password(http_req_t *r);
 void route_me_get(http_req_t *r);
 void route_me_put(http_req_t *r);
 void route_user_get(http_req_t *r);
@@ -100,5 +101,13 @@ void route_contact_handle(http_req_t *r);
 void route_contact_requests(http_req_t *r);
 void route_contact_list(http_req_t *r);
 void route_contact_delete(http_req_t *r);
+
+/* Presence (routes_presence.c).  http_presence_ids splits csv in place
+ * into at most max distinct user ids (ids[] borrows from csv, first
+ * occurrence order); NT_EINVAL with a message for an empty list, a bad id
+ * or more than max entries. */
+#define HTTP_PRESENCE_IDS_MAX 200
+void route_presence(http_req_t *r);
+int http_presence_ids(char *csv, int max, const char **ids, int *n, char *err, size_t errlen);
 
 #endif

@@ -30,6 +30,7 @@ static const struct route {
     {"POST", "/api/auth/login", 0, route_login},
     {"POST", "/api/auth/refresh", 0, route_refresh},
     {"POST", "/api/auth/logout", 1, route_logout},
+    {"POST", "/api/auth/password", 1, route_password},
     {"GET", "/api/users/me", 1, route_me_get},
     {"PUT", "/api/users/me", 1, route_me_put},
     {"GET", "/api/users/{id}", 1, route_user_get},
@@ -46,6 +47,7 @@ static const struct route {
     {"GET", "/api/contacts/requests", 1, route_contact_requests},
     {"POST", "/api/contacts/handle", 1, route_contact_handle},
     {"DELETE", "/api/contacts/{id}", 1, route_contact_delete},
+    {"GET", "/api/presence", 1, route_presence},
     {"GET", "/healthz", 0, route_healthz},
     {"GET", "/metrics", 0, route_metrics},
 };

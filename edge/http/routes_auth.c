@@ -127,6 +127,30 @@ void route_logout(http_req_t *r)
     }
 }
 
+/* POST /api/auth/password {old_password, new_password} -> 204; the other
+ * sessions of the user are revoked (docs/sessions.md). */
+void route_password(http_req_t *r)
+{
+    json_t *obj = http_body_object(r);
+    Natter__PasswordReq req = NATTER__PASSWORD_REQ__INIT;
+    const char *old_pw = NULL, *new_pw = NULL;
+    ProtobufCMessage *reply = NULL;
+    if (!obj)
+        return;
+    if (get_str(r, obj, "old_password", 1, &old_pw) == NT_OK &&
+        get_str(r, obj, "new_password", 1, &new_pw) == NT_OK) {
+        req.session_id = r->who.sid;
+        req.old_password = (char *)old_pw;
+        req.new_password = (char *)new_pw;
+        if (http_call(r, "auth", "password", &req.base, &natter__empty__descriptor, &reply) ==
+            NT_OK) {
+            protobuf_c_message_free_unpacked(reply, NULL);
+            http_reply_status(r, 204);
+        }
+    }
+    json_decref(obj);
+}
+
 static void user_get(http_req_t *r, const char *id)
 {
     Natter__UserGetReq req = NATTER__USER_GET_REQ__INIT;

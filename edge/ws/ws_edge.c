@@ -33,6 +33,7 @@ static void sweep_cb(lws_sorted_usec_list_t *sul)
     ws_state_t *st = lws_container_of(sul, ws_state_t, sweep);
     int64_t now = lws_now_usecs();
     ws_requests_sweep(st, now);
+    ws_presence_tick(st, now);
     ws_unacked_sweep(&st->unacked, now, WS_RESEND_PER_TICK, resend, st);
     lws_sul_schedule(st->ctx, 0, &st->sweep, sweep_cb, 100 * 1000);
 }
@@ -87,7 +88,7 @@ int ws_edge_start(ws_edge_t *e)
     if ((rc = ws_inbox_init(&st->inbox)) != NT_OK)
         goto fail;
     if ((rc = make_context(st)) != NT_OK || (rc = ws_requests_start(st)) != NT_OK ||
-        (rc = ws_kicks_start(st)) != NT_OK)
+        (rc = ws_kicks_start(st)) != NT_OK || (rc = ws_presence_start(st)) != NT_OK)
         goto fail;
     if (pthread_create(&st->thread, NULL, service_main, st) != 0) {
         rc = NT_EINTERNAL;

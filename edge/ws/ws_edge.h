@@ -38,6 +38,7 @@ typedef struct ws_edge {
     int ack_timeout_s;         /* a message push not acked this long is resent (>= 1) */
     int resend_max;            /* resends of one push before it is given up (0: none) */
     size_t max_unacked;        /* message pushes remembered per session; oldest dropped */
+    int presence_heartbeat_s;  /* presence heartbeat interval; 0: no presence reports */
     ws_state_t *st;            /* private */
 } ws_edge_t;
 

@@ -56,6 +56,7 @@ typedef struct ws_out {
 typedef struct ws_user ws_user_t;
 typedef struct ws_pending ws_pending_t;
 typedef struct ws_unacked_ent ws_unacked_ent_t;
+typedef struct ws_typing ws_typing_t;
 
 /* The per-connection user data lws allocates (zeroed); lws thread only.
  * Kept lean: 100k idle sockets each hold one.  Everything a busy session
@@ -83,6 +84,7 @@ typedef struct ws_session {
     ws_pending_t *wait;            /* sends waiting for their conversation's previous one, FIFO */
     ws_unacked_ent_t *ua_head, *ua_tail;  /* message pushes not acked yet, oldest first */
     uint32_t n_unacked, ua_bytes;  /* at most ws.max_unacked, ws.max_outq_bytes */
+    ws_typing_t *typing;           /* typing limiter; NULL until it types (ws_presence.c) */
 } ws_session_t;
 
 struct ws_user {
@@ -202,6 +204,9 @@ struct ws_state {
     lws_sorted_usec_list_t sweep;
     size_t n_sessions;
     ws_unacked_t unacked;
+    char edge_id[32];              /* presence: this edge in reports (ws_presence.c) */
+    uint64_t presence_seq;         /* last report's seq */
+    int64_t presence_next_us;      /* next heartbeat */
 };
 
 /* ws_session.c */
@@ -241,5 +246,36 @@ void ws_push_on_msg(natsConnection *nc, natsSubscription *sub, natsMsg *msg, voi
 int ws_kicks_start(ws_state_t *st);     /* subscribe to session revocations */
 void ws_kicks_stop(ws_state_t *st);
 void ws_kick_deliver(ws_state_t *st, ws_in_t *in);
+
+/* ws_presence.c: presence reports and the typing relay */
+
+/* Sessions one heartbeat message carries (natter.PresenceReport); the
+ * pool takes up to PRESENCE_REPORT_MAX. */
+#define WS_PRESENCE_PART 2000
+/* Typing: one relay per conversation per gap, per session, in at most
+ * this many conversations at once. */
+#define WS_TYPING_GAP_US 2000000
+#define WS_TYPING_SLOTS 8
+
+struct ws_typing {
+    struct {
+        int64_t at_us;             /* last relay */
+        char cid[65];              /* "" = free; a subject token (<= 64 chars) */
+    } slot[WS_TYPING_SLOTS];
+};
+
+/* Pure: 1 if a typing notice for cid at now_us may be relayed (and note
+ * it), 0 to drop it.  Allocates *t on first use; 0 also on ENOMEM. */
+int ws_typing_allow(ws_typing_t **t, const char *cid, int64_t now_us);
+void ws_typing_free(ws_typing_t *t);   /* NULL-safe */
+/* A typing frame of s: NT_EINVAL if cid cannot be a conversation id,
+ * else NT_OK (relayed, or dropped by the limiter). */
+int ws_typing(ws_state_t *st, ws_session_t *s, const char *cid);
+
+int ws_presence_start(ws_state_t *st);        /* the edge id; after ws_requests_start */
+void ws_presence_attach(ws_state_t *st, ws_session_t *s);   /* s has joined its user */
+/* s has left u's session list (u not freed yet); frees s's typing state. */
+void ws_presence_detach(ws_state_t *st, ws_user_t *u, ws_session_t *s);
+void ws_presence_tick(ws_state_t *st, int64_t now_us);      /* heartbeat when due */
 
 #endif

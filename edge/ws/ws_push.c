@@ -63,6 +63,11 @@ static json_t *render(const Natter__Push *p)
                          (json_int_t)p->read->seq);
     if (p->kind && strcmp(p->kind, "contact") == 0 && p->contact)
         return contact_event_json(p->contact);
+    if (p->kind && strcmp(p->kind, "presence") == 0 && p->presence)
+        return presence_json(p->presence, "presence");
+    if (p->kind && strcmp(p->kind, "typing") == 0 && p->typing)
+        return json_pack("{s:s, s:s, s:s}", "op", "typing", "conversation_id",
+                         p->typing->conversation_id, "user_id", p->typing->user_id);
     return NULL;
 }
 
@@ -141,8 +146,17 @@ void ws_kicks_stop(ws_state_t *st)
     }
 }
 
+/* Every reason gets {"op":"kicked","reason"} then close 4002, except
+ * "renewed": the same device logged in again, so the client that owns the
+ * old socket is the one holding the new session, and telling it that it
+ * was kicked would only make it show a logout it did not suffer.  Its old
+ * sockets just close with 4002 (API.md: "same device replaces quietly"). */
 void ws_kick_deliver(ws_state_t *st, ws_in_t *in)
 {
+    if (strcmp(in->reason, "renewed") == 0) {
+        ws_users_kick(st, in->uid, in->sid, NULL); /* NULL text: close only */
+        return;
+    }
     json_t *o = json_pack("{s:s, s:s}", "op", "kicked", "reason", in->reason);
     char *text = o ? json_dumps(o, JSON_COMPACT) : NULL;
     if (text)

@@ -62,7 +62,8 @@ static void on_frame(ws_state_t *st, ws_session_t *s, const char *buf, size_t le
     } else if (f.op == WS_OP_ACK) {
         ws_session_ack(st, s, f.conversation_id, f.seq);
     } else if (f.op == WS_OP_TYPING) {
-        /* accepted; relaying typing needs a pool subject (not yet defined) */
+        if (ws_typing(st, s, f.conversation_id) != NT_OK)
+            send_error(st, s, f.rid, "bad_request", "conversation_id is not a conversation id");
     } else {
         int rc = ws_request(st, s, &f);
         if (rc != NT_OK)

@@ -144,6 +144,7 @@ int ws_session_attach(ws_state_t *st, ws_session_t *s)
         u->sessions->u_prev = s;
     u->sessions = s;
     st->n_sessions++;
+    ws_presence_attach(st, s);
     return NT_OK;
 }
 
@@ -165,6 +166,7 @@ void ws_session_detach(ws_state_t *st, ws_session_t *s)
         s->u_next->u_prev = s->u_prev;
     s->user = NULL;
     st->n_sessions--;
+    ws_presence_detach(st, u, s);
     if (!u->sessions)
         user_free(st, u);
 }

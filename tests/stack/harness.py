@@ -373,6 +373,9 @@ class Stack:
             # test rate limits turn them on with extra_env.
             "NATTER_AUTH_LOGIN_RATE_IP": "off",
             "NATTER_AUTH_LOGIN_RATE_USER": "off",
+            # Likewise sends (test_delivery fires thousands); test_ratelimit
+            # turns it on.
+            "NATTER_MSG_SEND_RATE": "off",
         }
         env.update(FAST_ARGON2)
         user = nats_user_for_role(role)
