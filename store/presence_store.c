@@ -1,9 +1,8 @@
 /*
  * presence_store.c - the presence scripts and their calls (presence_store.h).
  *
- * Each operation is one Lua script sent with EVALSHA by its SHA-1 and, when
- * Redis does not have it cached (first call, Redis restarted: NOSCRIPT),
- * once with EVAL, as store/ratelimit.c does.  Scripts read the clock with
+ * Each operation is one Lua script, run through redis_eval (EVALSHA, EVAL
+ * when Redis lost it, as after a restart).  Scripts read the clock with
  * TIME, so deadlines and last_seen come from one clock whatever process
  * wrote them.  Replies are checked for shape; anything unexpected is
  * NT_EUNAVAIL (logged), never a crash.
@@ -13,7 +12,6 @@
 #include "common/err.h"
 #include "common/log.h"
 
-#include <openssl/sha.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -137,40 +135,11 @@ static int platform_ok(const char *s)
     return n < PRESENCE_PLATFORM_MAX && strspn(s ? s : "", "abcdefghijklmnopqrstuvwxyz") == n;
 }
 
-static void script_sha(const char *script, char out[41])
-{
-    static const char hex[] = "0123456789abcdef";
-    unsigned char md[SHA_DIGEST_LENGTH];
-    SHA1((const unsigned char *)script, strlen(script), md);
-    for (int i = 0; i < SHA_DIGEST_LENGTH; i++) {
-        out[2 * i] = hex[md[i] >> 4];
-        out[2 * i + 1] = hex[md[i] & 15];
-    }
-    out[40] = '\0';
-}
-
 /* Run script with args (NUL-terminated strings); *r is the caller's. */
 static int run(redis_pool_t *redis, const char *script, const char **args, int nargs,
                redisReply **r)
 {
-    char sha[41];
-    const char **argv = malloc(sizeof *argv * (size_t)(nargs + 3));
-    if (!argv)
-        return NT_ENOMEM;
-    script_sha(script, sha);
-    argv[0] = "EVALSHA";
-    argv[1] = sha;
-    argv[2] = "0";
-    memcpy(argv + 3, args, sizeof *argv * (size_t)nargs);
-    int rc = redis_cmdv(redis, r, nargs + 3, argv, NULL);
-    if (rc == NT_OK && (*r)->type == REDIS_REPLY_ERROR && strncmp((*r)->str, "NOSCRIPT", 8) == 0) {
-        freeReplyObject(*r);
-        *r = NULL;
-        argv[0] = "EVAL";
-        argv[1] = script;
-        rc = redis_cmdv(redis, r, nargs + 3, argv, NULL);
-    }
-    free(argv);
+    int rc = redis_eval(redis, script, 0, args, nargs, r);
     if (rc == NT_OK && (*r)->type == REDIS_REPLY_ERROR) {
         log_warn("presence script failed", "err=\"%.200s\"", (*r)->str);
         freeReplyObject(*r);

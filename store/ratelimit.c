@@ -1,8 +1,7 @@
 /*
  * ratelimit.c - the token bucket script and its call (see ratelimit.h).
  *
- * The script is sent with EVALSHA by its SHA-1 and, when Redis does not
- * have it cached (first call, Redis restarted: NOSCRIPT), once with EVAL.
+ * The script goes through redis_eval (EVALSHA, EVAL when Redis lost it).
  * Tokens are kept as a real number with the time of the last update (ms,
  * from Redis TIME), in a hash {t, n}.
  */
@@ -11,7 +10,6 @@
 #include "common/err.h"
 #include "common/log.h"
 
-#include <openssl/sha.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -30,25 +28,6 @@ static const char script[] =
     "redis.call('PEXPIRE', KEYS[1], math.ceil((burst - n) * 1000 / rate) + 1000)\n"
     "return {ok, wait}\n";
 
-static void script_sha(char out[41])
-{
-    static const char hex[] = "0123456789abcdef";
-    unsigned char md[SHA_DIGEST_LENGTH];
-    SHA1((const unsigned char *)script, strlen(script), md);
-    for (int i = 0; i < SHA_DIGEST_LENGTH; i++) {
-        out[2 * i] = hex[md[i] >> 4];
-        out[2 * i + 1] = hex[md[i] & 15];
-    }
-    out[40] = '\0';
-}
-
-static int run(redis_pool_t *redis, const char *verb, const char *body, const char *key,
-               const char *rate, const char *burst, redisReply **r)
-{
-    const char *argv[] = {verb, body, "1", key, rate, burst};
-    return redis_cmdv(redis, r, 6, argv, NULL);
-}
-
 int ratelimit_take(redis_pool_t *redis, const char *key, const ratelimit_rule_t *rule,
                    int *allowed, long *retry_ms)
 {
@@ -56,18 +35,13 @@ int ratelimit_take(redis_pool_t *redis, const char *key, const ratelimit_rule_t 
     *retry_ms = 0;
     if (!rule || rule->per_s <= 0)
         return NT_OK;
-    char k[256], rate[32], burst[16], sha[41];
+    char k[256], rate[32], burst[16];
     snprintf(k, sizeof k, "rl:%s", key);
     snprintf(rate, sizeof rate, "%.6f", rule->per_s);
     snprintf(burst, sizeof burst, "%d", rule->burst > 0 ? rule->burst : 1);
-    script_sha(sha);
+    const char *args[] = {k, rate, burst};
     redisReply *r = NULL;
-    int rc = run(redis, "EVALSHA", sha, k, rate, burst, &r);
-    if (rc == NT_OK && r->type == REDIS_REPLY_ERROR && strncmp(r->str, "NOSCRIPT", 8) == 0) {
-        freeReplyObject(r);
-        r = NULL;
-        rc = run(redis, "EVAL", script, k, rate, burst, &r);
-    }
+    int rc = redis_eval(redis, script, 1, args, 3, &r);
     if (rc != NT_OK)
         return rc;
     if (r->type != REDIS_REPLY_ARRAY || r->elements != 2 ||

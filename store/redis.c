@@ -12,6 +12,8 @@
 #include "common/log.h"
 
 #include <errno.h>
+#include <openssl/sha.h>
+#include <stdio.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdlib.h>
@@ -177,4 +179,46 @@ int redis_cmdv(redis_pool_t *p, redisReply **reply, int argc, const char **argv,
         return NT_EUNAVAIL;
     redisReply *r = redisCommandArgv(c, argc, argv, lens);
     return finish(p, c, r, reply);
+}
+
+static void script_sha(const char *script, char out[41])
+{
+    static const char hex[] = "0123456789abcdef";
+    unsigned char md[SHA_DIGEST_LENGTH];
+    SHA1((const unsigned char *)script, strlen(script), md);
+    for (int i = 0; i < SHA_DIGEST_LENGTH; i++) {
+        out[2 * i] = hex[md[i] >> 4];
+        out[2 * i + 1] = hex[md[i] & 15];
+    }
+    out[40] = '\0';
+}
+
+int redis_eval(redis_pool_t *p, const char *script, int nkeys, const char **args, int nargs,
+               redisReply **reply)
+{
+    char sha[41], nk[16];
+    *reply = NULL;
+    if (nargs < nkeys || nkeys < 0)
+        return NT_EINVAL;
+    const char **argv = malloc(sizeof *argv * (size_t)(nargs + 3));
+    if (!argv)
+        return NT_ENOMEM;
+    script_sha(script, sha);
+    snprintf(nk, sizeof nk, "%d", nkeys);
+    argv[0] = "EVALSHA";
+    argv[1] = sha;
+    argv[2] = nk;
+    if (nargs > 0)
+        memcpy(argv + 3, args, sizeof *argv * (size_t)nargs);
+    int rc = redis_cmdv(p, reply, nargs + 3, argv, NULL);
+    if (rc == NT_OK && (*reply)->type == REDIS_REPLY_ERROR &&
+        strncmp((*reply)->str, "NOSCRIPT", 8) == 0) {
+        freeReplyObject(*reply);
+        *reply = NULL;
+        argv[0] = "EVAL";
+        argv[1] = script;
+        rc = redis_cmdv(p, reply, nargs + 3, argv, NULL);
+    }
+    free(argv);
+    return rc;
 }

@@ -43,4 +43,11 @@ int redis_cmd(redis_pool_t *pool, redisReply **reply, const char *fmt, ...);
 int redis_cmdv(redis_pool_t *pool, redisReply **reply, int argc, const char **argv,
                const size_t *lens);
 
+/* Run a Lua script: EVALSHA by its SHA-1 and, when Redis does not have
+ * it (first call, or Redis restarted: NOSCRIPT), EVAL once.  args holds
+ * the nkeys keys and then the other arguments (NUL-terminated strings).
+ * Same reply rules as redis_cmd. */
+int redis_eval(redis_pool_t *pool, const char *script, int nkeys, const char **args, int nargs,
+               redisReply **reply);
+
 #endif

@@ -14,74 +14,30 @@
  * entries are skipped, not stored.
  */
 #include "common/err.h"
+#include "redis_fixture.h"
 #include "store/presence_store.h"
 
-#include <arpa/inet.h>
 #include <criterion/criterion.h>
-#include <netinet/in.h>
-#include <signal.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/prctl.h>
-#include <sys/socket.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #define TTL_MS 400
 #define DEBOUNCE_MS 200
 
-static pid_t rpid = -1;
-static int rport;
 static redis_pool_t *pool;
 static const presence_times_t times = {.ttl_ms = TTL_MS, .debounce_ms = DEBOUNCE_MS};
 
-static int free_port(void)
-{
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    socklen_t len = sizeof a;
-    cr_assert(fd >= 0 && bind(fd, (struct sockaddr *)&a, sizeof a) == 0 &&
-              getsockname(fd, (struct sockaddr *)&a, &len) == 0);
-    close(fd);
-    return ntohs(a.sin_port);
-}
-
 static void setup(void)
 {
-    char port[16];
-    rport = free_port();
-    snprintf(port, sizeof port, "%d", rport);
-    rpid = fork();
-    cr_assert(rpid >= 0);
-    if (rpid == 0) {
-        prctl(PR_SET_PDEATHSIG, SIGKILL);
-        if (!freopen("/dev/null", "w", stdout))
-            _exit(126);
-        execlp("redis-server", "redis-server", "--port", port, "--bind", "127.0.0.1", "--save",
-               "", "--appendonly", "no", "--loglevel", "warning", (char *)NULL);
-        _exit(127);
-    }
-    int up = 0;
-    for (int i = 0; i < 200 && !up; i++) {
-        redisContext *c = redisConnect("127.0.0.1", rport);
-        up = c && !c->err;
-        redisFree(c);
-        if (!up)
-            usleep(20000);
-    }
-    cr_assert(up, "redis-server did not start");
-    redis_opts_t o = {.host = "127.0.0.1", .port = rport, .size = 2, .timeout_ms = 500};
-    cr_assert_eq(redis_pool_new(&o, &pool), NT_OK);
+    redis_fx_start();
+    pool = redis_fx_pool(2, 500);
 }
 
 static void teardown(void)
 {
     redis_pool_free(pool);
-    if (rpid > 0) {
-        kill(rpid, SIGKILL);
-        waitpid(rpid, NULL, 0);
-    }
+    redis_fx_stop();
 }
 
 TestSuite(presence_store, .init = setup, .fini = teardown);

@@ -6,81 +6,25 @@
  * and rule parsing.
  */
 #include "common/err.h"
+#include "redis_fixture.h"
 #include "store/ratelimit.h"
 
-#include <arpa/inet.h>
 #include <criterion/criterion.h>
-#include <netinet/in.h>
 #include <pthread.h>
-#include <signal.h>
-#include <stdio.h>
-#include <sys/prctl.h>
-#include <sys/socket.h>
-#include <sys/wait.h>
 #include <time.h>
-#include <unistd.h>
 
-static pid_t rpid = -1;
-static int rport;
 static redis_pool_t *pool;
-
-static int free_port(void)
-{
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    socklen_t len = sizeof a;
-    cr_assert(fd >= 0 && bind(fd, (struct sockaddr *)&a, sizeof a) == 0 &&
-              getsockname(fd, (struct sockaddr *)&a, &len) == 0);
-    close(fd);
-    return ntohs(a.sin_port);
-}
-
-static void redis_start(void)
-{
-    char port[16];
-    snprintf(port, sizeof port, "%d", rport);
-    rpid = fork();
-    cr_assert(rpid >= 0);
-    if (rpid == 0) {
-        prctl(PR_SET_PDEATHSIG, SIGKILL);
-        if (!freopen("/dev/null", "w", stdout))
-            _exit(126);
-        execlp("redis-server", "redis-server", "--port", port, "--bind", "127.0.0.1", "--save",
-               "", "--appendonly", "no", "--loglevel", "warning", (char *)NULL);
-        _exit(127);
-    }
-    for (int i = 0; i < 200; i++) {
-        redisContext *c = redisConnect("127.0.0.1", rport);
-        int ok = c && !c->err;
-        redisFree(c);
-        if (ok)
-            return;
-        usleep(20000);
-    }
-    cr_assert_fail("redis-server did not start");
-}
-
-static void redis_stop(void)
-{
-    if (rpid > 0) {
-        kill(rpid, SIGKILL);
-        waitpid(rpid, NULL, 0);
-        rpid = -1;
-    }
-}
 
 static void setup(void)
 {
-    rport = free_port();
-    redis_start();
-    redis_opts_t o = {.host = "127.0.0.1", .port = rport, .size = 4, .timeout_ms = 300};
-    cr_assert_eq(redis_pool_new(&o, &pool), NT_OK);
+    redis_fx_start();
+    pool = redis_fx_pool(4, 300);
 }
 
 static void teardown(void)
 {
     redis_pool_free(pool);
-    redis_stop();
+    redis_fx_stop();
 }
 
 TestSuite(ratelimit, .init = setup, .fini = teardown);
@@ -148,7 +92,7 @@ Test(ratelimit, redis_restart_and_outage)
 {
     ratelimit_rule_t r = {.per_s = 1, .burst = 1};
     cr_expect_eq(take("k", &r, NULL), 1);
-    redis_stop();
+    redis_fx_stop();
     int allowed = -1;
     long retry;
     struct timespec a, b;
@@ -158,7 +102,7 @@ Test(ratelimit, redis_restart_and_outage)
     double ms = (double)(b.tv_sec - a.tv_sec) * 1e3 + (double)(b.tv_nsec - a.tv_nsec) / 1e6;
     cr_expect(ms < 2000, "a dead Redis took %.0f ms", ms);
     /* Restarted empty: no script cache, no buckets; the pool reconnects. */
-    redis_start();
+    redis_fx_start();
     cr_expect_eq(take("k", &r, NULL), 1);
     cr_expect_eq(take("k", &r, NULL), 0);
 }
