@@ -1,7 +1,7 @@
 /*
  * msg_conv.c - conversations: create a direct one, list the caller's, get
- * one (API.md "Conversations").  Only direct conversations exist so far;
- * a group create is refused with bad_request until groups land.
+ * one (API.md "Conversations").  A group create is handed to
+ * msg_group.c.
  */
 #include "actors/msg_pool.h"
 
@@ -14,19 +14,31 @@
 #include <string.h>
 
 #define LIST_DEFAULT 50
+/* Members per conversation in a list: 100 groups of 2000 would not fit
+ * one NATS message (docs/groups.md). */
+#define CONV_LIST_MEMBERS 100
 
 /* Reply with ConvReply {c, created}. */
 static int reply_conv(bus_t *bus, natsMsg *msg, const conv_rec_t *c, int created)
 {
-    Natter__Member members[CONV_MEMBERS_MAX];
-    Natter__Member *mptrs[CONV_MEMBERS_MAX];
+    Natter__Member *members = calloc((size_t)c->n_members + 1, sizeof *members);
+    Natter__Member **mptrs = calloc((size_t)c->n_members + 1, sizeof *mptrs);
+    int rc;
+    if (!members || !mptrs) {
+        rc = pool_fail(bus, msg, NT_ENOMEM, "");
+        goto out;
+    }
     Natter__Conversation pb;
     conv_pb(c, &pb, members, mptrs, NULL);
     pb.unread = 0; /* only list views carry the caller's unread count */
     Natter__ConvReply rep = NATTER__CONV_REPLY__INIT;
     rep.conversation = &pb;
     rep.created = created != 0;
-    return bus_reply_pb(bus, msg, &rep.base);
+    rc = bus_reply_pb(bus, msg, &rep.base);
+out:
+    free(members);
+    free(mptrs);
+    return rc;
 }
 
 int msg_conv_create(bus_t *bus, natsMsg *msg, void *arg)
@@ -43,10 +55,12 @@ int msg_conv_create(bus_t *bus, natsMsg *msg, void *arg)
         rc = NT_EUNAUTH;
         goto out;
     }
+    if (strcmp(req->type, "group") == 0) {
+        rc = msg_group_create(p, bus, msg, req, uid); /* msg_group.c */
+        goto out;
+    }
     if (strcmp(req->type, "direct") != 0) {
-        rc = pool_fail(bus, msg, NT_EINVAL,
-                       strcmp(req->type, "group") == 0 ? "group conversations are not supported yet"
-                                                       : "type must be direct or group");
+        rc = pool_fail(bus, msg, NT_EINVAL, "type must be direct or group");
         goto out;
     }
     if (!req->peer_id[0]) {
@@ -110,17 +124,21 @@ static int reply_list(bus_t *bus, natsMsg *msg, const conv_rec_t *v, int n)
 {
     Natter__Conversation *pbs = calloc((size_t)n + 1, sizeof *pbs);
     Natter__Conversation **ptrs = calloc((size_t)n + 1, sizeof *ptrs);
-    Natter__Member *members = calloc(((size_t)n + 1) * CONV_MEMBERS_MAX, sizeof *members);
-    Natter__Member **mptrs = calloc(((size_t)n + 1) * CONV_MEMBERS_MAX, sizeof *mptrs);
+    size_t total = 1;
+    for (int i = 0; i < n; i++)
+        total += (size_t)v[i].n_members;
+    Natter__Member *members = calloc(total, sizeof *members);
+    Natter__Member **mptrs = calloc(total, sizeof *mptrs);
     Natter__Message *lasts = calloc((size_t)n + 1, sizeof *lasts);
     int rc;
     if (!pbs || !ptrs || !members || !mptrs || !lasts) {
         rc = pool_fail(bus, msg, NT_ENOMEM, "");
         goto out;
     }
-    for (int i = 0; i < n; i++) {
-        conv_pb(&v[i], &pbs[i], &members[i * CONV_MEMBERS_MAX], &mptrs[i * CONV_MEMBERS_MAX],
-                &lasts[i]);
+    for (int i = 0, at = 0; i < n; at += v[i].n_members, i++) {
+        conv_pb(&v[i], &pbs[i], &members[at], &mptrs[at], &lasts[i]);
+        if (pbs[i].n_members > CONV_LIST_MEMBERS)
+            pbs[i].n_members = CONV_LIST_MEMBERS; /* member_count tells; GET has them all */
         ptrs[i] = &pbs[i];
     }
     Natter__ConvList list = NATTER__CONV_LIST__INIT;

@@ -11,6 +11,7 @@
 #include "common/log.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #define CONV_PREFIX "im.conv."
@@ -31,6 +32,8 @@ int msg_pool_register(msg_pool_t *p, micro_t *m, int workers)
         {"history", NULL, "history", msg_history_h},
         {"read", NULL, "read", msg_read_h},
         {"typing", NULL, "typing", msg_typing_h},
+        {"group", NULL, "group", msg_group_h},
+        {"revoke", "revoke", NULL, msg_revoke_h}, /* by message id: no cid in the request */
     };
     for (size_t i = 0; i < sizeof eps / sizeof eps[0]; i++) {
         char subject[SUBJECT_MAX];
@@ -96,6 +99,8 @@ void msg_pb(const msg_rec_t *m, Natter__Message *out)
     out->body = m->body ? m->body : (char *)"";
     out->created_at = m->created_at;
     out->revoked = m->revoked != 0;
+    out->n_mentions = (size_t)m->n_mentions;
+    out->mentions = m->mentions;
 }
 
 void conv_pb(const conv_rec_t *c, Natter__Conversation *out, Natter__Member *members,
@@ -108,34 +113,62 @@ void conv_pb(const conv_rec_t *c, Natter__Conversation *out, Natter__Member *mem
     out->owner_id = (char *)c->owner_id;
     out->last_seq = c->last_seq;
     out->created_at = c->created_at;
-    for (int i = 0; i < c->n_members && i < CONV_MEMBERS_MAX; i++) {
+    for (int i = 0; i < c->n_members; i++) {
         natter__member__init(&members[i]);
         members[i].user_id = (char *)c->members[i].user_id;
         members[i].role = (char *)c->members[i].role;
         mptrs[i] = &members[i];
     }
     out->n_members = (size_t)c->n_members;
+    out->member_count = c->n_members;
     out->members = mptrs;
     out->unread = c->last_seq > c->read_seq ? c->last_seq - c->read_seq : 0;
+    out->mentions = c->mentions;
     if (c->has_last && last) {
         msg_pb(&c->last, last);
         out->last_message = last;
     }
 }
 
+void msg_push_one(msg_pool_t *p, const char *cid, const char *to, const Natter__Push *push,
+                  const char *uid, const char *trace)
+{
+    char subject[SUBJECT_MAX];
+    int rc = subject_user_push(subject, sizeof subject, to);
+    if (rc == NT_OK)
+        rc = bus_publish_pb(p->bus, subject, &push->base, uid, trace);
+    if (rc != NT_OK)
+        log_warn("push failed", "cid=%s to=%s kind=%s err=\"%s\"", cid, to, push->kind,
+                 nt_strerror(rc));
+}
+
 void msg_push_members(msg_pool_t *p, const conv_rec_t *c, const char *skip_uid,
                       const Natter__Push *push, const char *uid, const char *trace)
 {
+    /* Packed once: a group of thousands costs one encoding, then a
+     * buffered publish per member. */
+    size_t len = protobuf_c_message_get_packed_size(&push->base);
+    uint8_t *buf = len <= BUS_PB_MAX ? malloc(len ? len : 1) : NULL;
+    if (!buf) {
+        log_warn("push failed", "cid=%s kind=%s err=\"%s\"", c->id, push->kind,
+                 nt_strerror(len > BUS_PB_MAX ? NT_ETOOLARGE : NT_ENOMEM));
+        return;
+    }
+    protobuf_c_message_pack(&push->base, buf);
     for (int i = 0; i < c->n_members; i++) {
         const char *to = c->members[i].user_id;
         char subject[SUBJECT_MAX];
+        natsMsg *m = NULL;
         if (skip_uid && strcmp(to, skip_uid) == 0)
             continue;
         int rc = subject_user_push(subject, sizeof subject, to);
         if (rc == NT_OK)
-            rc = bus_publish_pb(p->bus, subject, &push->base, uid, trace);
+            rc = bus_msg_new(subject, push->base.descriptor->name, uid, trace, buf, (int)len, &m);
+        if (rc == NT_OK)
+            rc = bus_publish(p->bus, m);
         if (rc != NT_OK)
             log_warn("push failed", "cid=%s to=%s kind=%s err=\"%s\"", c->id, to, push->kind,
                      nt_strerror(rc));
     }
+    free(buf);
 }

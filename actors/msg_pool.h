@@ -7,7 +7,7 @@
  * share the load.  Two kinds of address:
  *   im.svc.msg.<op>        conv_create, conv_list (not about one conversation)
  *   im.conv.<cid>.<verb>   the conversation actor: get, send, sync, history,
- *                          read (subscribed as im.conv.*.<verb>)
+ *                          read, typing, group (subscribed as im.conv.*.<verb>)
  * The cid is both in the subject and in the payload; a mismatch is refused
  * (bad_request), so what `nats sub 'im.conv.>'` shows is what is done.
  *
@@ -48,6 +48,8 @@ typedef struct msg_pool {
     msg_batch_t *sends;   /* the send workers (msg_sends_start) */
     redis_pool_t *redis;  /* rate-limit buckets; NULL: no limit */
     ratelimit_rule_t send_rate; /* msg.send_rate: sends per user */
+    int group_max;        /* msg.group_max: members of a group at most */
+    long revoke_window_s; /* msg.revoke_window_s: a sender may revoke this long */
 } msg_pool_t;
 
 /* Start the send workers into p->sends (msg_send.c); o's fn and arg are
@@ -68,6 +70,12 @@ int msg_sync_h(bus_t *bus, natsMsg *msg, void *arg);
 int msg_history_h(bus_t *bus, natsMsg *msg, void *arg);
 int msg_read_h(bus_t *bus, natsMsg *msg, void *arg);
 int msg_typing_h(bus_t *bus, natsMsg *msg, void *arg);   /* msg_typing.c */
+int msg_group_h(bus_t *bus, natsMsg *msg, void *arg);    /* msg_group.c */
+
+/* Create a group for msg_conv_create (msg_group.c): answers the request. */
+int msg_group_create(msg_pool_t *p, bus_t *bus, natsMsg *msg, const Natter__ConvCreateReq *req,
+                     const char *uid);
+int msg_revoke_h(bus_t *bus, natsMsg *msg, void *arg);   /* msg_revoke.c */
 
 /* The per-user send bucket (msg_rate.c): NT_OK to go on, else the
  * request was answered rate_limited and that code is returned.  A retry of
@@ -75,6 +83,11 @@ int msg_typing_h(bus_t *bus, natsMsg *msg, void *arg);   /* msg_typing.c */
  * send through. */
 int msg_send_limited(msg_pool_t *p, bus_t *bus, natsMsg *msg, const char *uid,
                      const Natter__SendReq *req);
+
+/* Mention rules of a send (msg_mentions.c): at most MSG_MENTIONS_MAX
+ * decimal ids, repeats dropped from req in place.  NT_OK, or NT_EINVAL
+ * with err set. */
+int msg_mention_rules(Natter__SendReq *req, char *err, size_t n);
 
 /* Shared by the handlers (msg_pool.c). */
 
@@ -95,7 +108,7 @@ int msg_db_take(msg_pool_t *p, bus_t *bus, natsMsg *msg, MYSQL **db);
 /* Point out's fields at m's (no copies: m must outlive out). */
 void msg_pb(const msg_rec_t *m, Natter__Message *out);
 
-/* Point out's fields at c's; members/mptrs hold CONV_MEMBERS_MAX entries,
+/* Point out's fields at c's; members/mptrs hold c->n_members entries,
  * last is used when c has a last message.  c must outlive out. */
 void conv_pb(const conv_rec_t *c, Natter__Conversation *out, Natter__Member *members,
              Natter__Member **mptrs, Natter__Message *last);
@@ -103,6 +116,10 @@ void conv_pb(const conv_rec_t *c, Natter__Conversation *out, Natter__Member *mem
 /* Publish push to im.user.<uid>.push of every member of c except skip_uid
  * (NULL: everyone).  Failures are logged: delivery is at-least-once and a
  * client catches up with sync. */
+/* Publish push to im.user.<to>.push; a failure is logged (as above). */
+void msg_push_one(msg_pool_t *p, const char *cid, const char *to, const Natter__Push *push,
+                  const char *uid, const char *trace);
+
 void msg_push_members(msg_pool_t *p, const conv_rec_t *c, const char *skip_uid,
                       const Natter__Push *push, const char *uid, const char *trace);
 

@@ -31,8 +31,8 @@
 #define PAGE_DEFAULT 50
 #define SEND_ATTEMPTS 3  /* tries of one batch before its requests get unavailable */
 
-/* Type, body and client_msg_id rules; NT_OK or NT_EINVAL with err set. */
-static int send_rules(const msg_pool_t *p, const Natter__SendReq *req, char *err, size_t n)
+/* Type, body, client_msg_id and mention rules; NT_OK or NT_EINVAL with err set. */
+static int send_rules(const msg_pool_t *p, Natter__SendReq *req, char *err, size_t n)
 {
     /* The subject token alphabet is exactly the client_msg_id one. */
     if (!subject_token_ok(req->client_msg_id)) {
@@ -42,8 +42,8 @@ static int send_rules(const msg_pool_t *p, const Natter__SendReq *req, char *err
     }
     if (strcmp(req->type, "text") != 0) {
         snprintf(err, n, "%s", strcmp(req->type, "image") == 0 || strcmp(req->type, "file") == 0
-                                   ? "only text messages are supported yet"
-                                   : "type must be text");
+                                   ? "image and file messages are not supported yet"
+                                   : "type must be text, image or file");
         return NT_EINVAL;
     }
     size_t chars = utf8_chars(req->body);
@@ -51,7 +51,7 @@ static int send_rules(const msg_pool_t *p, const Natter__SendReq *req, char *err
         snprintf(err, n, "body must be 1-%ld characters", p->text_max);
         return NT_EINVAL;
     }
-    return NT_OK;
+    return msg_mention_rules(req, err, n);
 }
 
 /* The members to push to.  The write is done and answered whatever
@@ -80,7 +80,18 @@ static int send_done(msg_pool_t *p, natsMsg *env, const msg_rec_t *m, int dup, c
     push.kind = "message";
     push.message = &pb;
     const char *uid = bus_header(env, BUS_H_UID);
-    msg_push_members(p, c, NULL, &push, uid, bus_header(env, BUS_H_TRACE));
+    if (m->n_mentions == 0) {
+        msg_push_members(p, c, NULL, &push, uid, bus_header(env, BUS_H_TRACE));
+    } else { /* the push says to each member whether they are mentioned */
+        for (int i = 0; i < c->n_members; i++) {
+            pb.mentioned = 0;
+            for (int k = 0; k < m->n_mentions && !pb.mentioned; k++)
+                pb.mentioned = strcmp(m->mentions[k], c->members[i].user_id) == 0;
+            msg_push_one(p, c->id, c->members[i].user_id, &push, uid,
+                         bus_header(env, BUS_H_TRACE));
+        }
+        pb.mentioned = 0;
+    }
     Natter__SendReply rep = NATTER__SEND_REPLY__INIT;
     rep.message = &pb;
     rep.duplicate = dup != 0;
@@ -217,6 +228,8 @@ static void send_batch(void *arg, int worker, void **items, int n)
         v[i].client_msg_id = j->req->client_msg_id;
         v[i].type = j->req->type;
         v[i].body = j->req->body;
+        v[i].mentions = j->req->mentions;
+        v[i].n_mentions = (int)j->req->n_mentions;
     }
     if (v)
         rc = store_batch(p, v, n, &convs, &nconvs, &attempts);
@@ -225,6 +238,8 @@ static void send_batch(void *arg, int worker, void **items, int n)
         send_job_t *j = items[i];
         if (rc != NT_OK)
             pool_fail(p->bus, j->env, answer, "message not stored, retry");
+        else if (v[i].rc == NT_EINVAL)
+            pool_fail(p->bus, j->env, NT_EINVAL, "mentions must be members of the conversation");
         else if (v[i].rc != NT_OK)
             msg_conv_fail(p->bus, j->env, v[i].rc);
         else {

@@ -47,7 +47,7 @@ int msg_typing_h(bus_t *bus, natsMsg *msg, void *arg)
     msg_pool_t *p = arg;
     const char *uid = bus_header(msg, BUS_H_UID);
     MYSQL *db = NULL;
-    conv_rec_t c;
+    conv_rec_t c = {0};
     int rc;
     if (!uid || !*uid)
         return drop(bus, msg, NT_EUNAUTH, "not logged in");
@@ -93,6 +93,7 @@ int msg_typing_h(bus_t *bus, natsMsg *msg, void *arg)
         bus_reply_pb(bus, msg, &e.base);
     }
 out:
+    conv_rec_fini(&c); /* the member list is heap memory; safe twice */
     natter__typing_req__free_unpacked(req, NULL);
     return rc;
 }

@@ -56,6 +56,11 @@ static const ProtobufCMessageDescriptor *const types[] = {
     &natter__typing_req__descriptor,
     &natter__typing_event__descriptor,
     &natter__password_req__descriptor,
+    &natter__group_req__descriptor,
+    &natter__member_event__descriptor,
+    &natter__revoke_req__descriptor,
+    &natter__revoke_reply__descriptor,
+    &natter__revoked_event__descriptor,
 };
 
 const ProtobufCMessageDescriptor *const *pb_types(size_t *n)

@@ -29,15 +29,19 @@ int role_msg(const role_ctx_t *ctx)
 {
     msg_pool_t p = {0};
     micro_t *m = NULL;
-    long workers, text_max, batch_max, wait_us, queue_max;
+    long workers, text_max, batch_max, wait_us, queue_max, revoke_window, group_max;
     int rc = 1;
     if (config_int(ctx->cfg, "msg.workers", 4, 1, 64, &workers) ||
         config_int(ctx->cfg, "msg.text_max", 4000, 1, 65536, &text_max) ||
         config_int(ctx->cfg, "msg.batch_max", 256, 1, MSG_BATCH_MAX, &batch_max) ||
         config_int(ctx->cfg, "msg.batch_wait_us", 0, 0, 100000, &wait_us) ||
-        config_int(ctx->cfg, "msg.queue_max", 4096, 1, 1 << 20, &queue_max))
+        config_int(ctx->cfg, "msg.queue_max", 4096, 1, 1 << 20, &queue_max) ||
+        config_int(ctx->cfg, "msg.revoke_window_s", 120, 0, 86400 * 365, &revoke_window) ||
+        config_int(ctx->cfg, "msg.group_max", 2000, 2, CONV_MEMBERS_MAX, &group_max))
         return 2;
     p.text_max = text_max;
+    p.group_max = (int)group_max;
+    p.revoke_window_s = revoke_window;
     p.db_wait_ms = 2000;
     msg_batch_opts_t bo = {.workers = (int)workers, .batch_max = (int)batch_max,
                            .queue_max = (int)queue_max, .wait_us = (int)wait_us};

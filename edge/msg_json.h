@@ -10,7 +10,16 @@
 
 #include <jansson.h>
 
+/* A message object; "mentions" (user ids) when it has any, and
+ * "mentioned": true in a push to a mentioned user (docs/messages.md). */
 json_t *msg_json(const Natter__Message *m);
+
+/* The optional "mentions" field of a send (REST body or WS frame): an array
+ * of at most max strings of 1-32 characters.  ids[0..*n) borrow from obj.
+ * 0, or NT_EINVAL with err set (the pool checks ids and membership). */
+#define MSG_JSON_MENTIONS_MAX 50
+int mentions_from_json(json_t *obj, const char **ids, size_t max, size_t *n, char *err,
+                       size_t errlen);
 
 /* with_list_fields adds "unread" and "last_message" (list views). */
 json_t *conv_json(const Natter__Conversation *c, int with_list_fields);
@@ -32,5 +41,10 @@ json_t *contact_event_json(const Natter__ContactEvent *e);
  * is not NULL (the WebSocket frame).  last_seen is left out when 0
  * (unknown, or not the caller's to see). */
 json_t *presence_json(const Natter__Presence *p, const char *op);
+
+/* The WebSocket frame of a group change: {"op":"member", "event",
+ * "conversation_id", "user_id", "actor_id", "seq", "role"?, "user_ids"?}
+ * (docs/groups.md). */
+json_t *member_event_json(const Natter__MemberEvent *e);
 
 #endif

@@ -35,6 +35,9 @@ void conv_rec_fini(conv_rec_t *c)
         return;
     msg_rec_fini(&c->last);
     c->has_last = 0;
+    free(c->members);
+    c->members = NULL;
+    c->n_members = c->cap_members = 0;
 }
 
 void conv_recs_free(conv_rec_t *v, int n)
@@ -44,9 +47,14 @@ void conv_recs_free(conv_rec_t *v, int n)
     free(v);
 }
 
+/* Fill c from a row; c's member list (allocation) is kept, emptied. */
 static void conv_from_row(conv_rec_t *c, char **cols)
 {
+    conv_member_t *keep = c->members;
+    int cap = c->cap_members;
     memset(c, 0, sizeof *c);
+    c->members = keep;
+    c->cap_members = cap;
     db_copy(c->id, sizeof c->id, cols[0]);
     db_copy(c->type, sizeof c->type, cols[1]);
     db_copy(c->name, sizeof c->name, cols[2]);
@@ -73,16 +81,13 @@ static int member_row(void *arg, int ncols, char **cols, unsigned long *lens)
         return NT_EINTERNAL;
     if (c->n_members >= CONV_MEMBERS_MAX)
         return 1;
-    conv_member_t *m = &c->members[c->n_members++];
-    db_copy(m->user_id, sizeof m->user_id, cols[0]);
-    db_copy(m->role, sizeof m->role, cols[1]);
-    return 0;
+    return conv_member_add(c, cols[0] ? cols[0] : "", cols[1] ? cols[1] : "");
 }
 
 static int load_members(MYSQL *db, int64_t cid, conv_rec_t *c)
 {
     db_param_t p[] = {DB_P_I64(cid)};
-    c->n_members = 0;
+    c->n_members = 0; /* keeps the allocation for a reload */
     return db_query(db,
                     "SELECT user_id, role FROM members WHERE conversation_id = ?"
                     " ORDER BY joined_at, user_id",
@@ -108,7 +113,10 @@ int conv_get(MYSQL *db, const char *cid, conv_rec_t *out)
     memset(out, 0, sizeof *out);
     if (db_parse_id(cid, &c) != NT_OK)
         return NT_ENOTFOUND;
-    return get_by_id(db, c, out);
+    int rc = get_by_id(db, c, out);
+    if (rc != NT_OK)
+        conv_rec_fini(out);
+    return rc;
 }
 
 static int access_row(void *arg, int ncols, char **cols, unsigned long *lens)
@@ -175,7 +183,17 @@ fail:
     return rc;
 }
 
+static int create_direct(MYSQL *db, const char *a, const char *b, conv_rec_t *out, int *created);
+
 int conv_create_direct(MYSQL *db, const char *a, const char *b, conv_rec_t *out, int *created)
+{
+    int rc = create_direct(db, a, b, out, created);
+    if (rc != NT_OK)
+        conv_rec_fini(out); /* a member list loaded before the failure */
+    return rc;
+}
+
+static int create_direct(MYSQL *db, const char *a, const char *b, conv_rec_t *out, int *created)
 {
     int64_t ia, ib, cid = 0;
     user_rec_t peer;
@@ -262,18 +280,22 @@ int conv_lock_many(MYSQL *db, const int64_t *ids, int n, conv_rec_t *out, int *n
     char *mem = sqlb_list("SELECT conversation_id, user_id, role FROM members WHERE"
                           " conversation_id IN (", "?", ", ", n,
                           ") ORDER BY conversation_id, joined_at, user_id");
+    lock_acc_t a = {.v = out, .cap = n};
     int rc = NT_ENOMEM;
+    memset(out, 0, (size_t)n * sizeof *out);
     if (!p || !lock || !mem)
         goto out;
     for (int i = 0; i < n; i++)
         p[i] = DB_P_I64(ids[i]);
-    lock_acc_t a = {.v = out, .cap = n};
     if ((rc = db_query(db, lock, p, n, lock_row, &a, n, NULL)) != NT_OK)
         goto out;
     if (a.n > 0 && (rc = db_query(db, mem, p, n, members_row, &a, 0, NULL)) != NT_OK)
         goto out;
     *nout = a.n;
 out:
+    if (rc != NT_OK)
+        for (int i = 0; i < a.n; i++)
+            conv_rec_fini(&out[i]);
     free(p);
     free(lock);
     free(mem);
@@ -396,6 +418,8 @@ int conv_list(MYSQL *db, const char *uid, int max, conv_rec_t **out, int *n)
             if (rc == NT_ENOTFOUND)
                 rc = NT_OK; /* sent after our page read: shown next time */
         }
+        if (rc == NT_OK && c->last_seq > c->read_seq) /* unread mentions: docs/messages.md */
+            rc = msg_mention_count(db, cid, u, c->read_seq, &c->mentions);
     }
     if (rc != NT_OK) {
         conv_recs_free(a.v, a.n);

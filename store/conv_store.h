@@ -19,9 +19,10 @@
 #include <stdint.h>
 
 #define CONV_NAME_MAX 128        /* UTF-8 code points */
-/* Members kept per record: enough for direct conversations; groups will
- * need a larger (or allocated) list. */
-#define CONV_MEMBERS_MAX 16
+/* Hard cap on the members loaded into one record (the list is heap
+ * memory).  The configured group size, msg.group_max (default 2000), is
+ * checked against it at start and is what requests are held to. */
+#define CONV_MEMBERS_MAX 10000
 #define CONV_LIST_MAX 100
 
 typedef struct conv_member {
@@ -29,8 +30,9 @@ typedef struct conv_member {
     char role[16];               /* owner | admin | member */
 } conv_member_t;
 
-/* One conversation.  last (with has_last) is filled by conv_list only and
- * owns heap memory: conv_rec_fini. */
+/* One conversation.  members and last (with has_last, conv_list only) are
+ * heap memory owned by the record: conv_rec_fini.  Do not copy a record
+ * by value and fini both copies. */
 typedef struct conv_rec {
     char id[MSG_ID_MAX];
     char type[16];               /* direct | group */
@@ -40,13 +42,24 @@ typedef struct conv_rec {
     int64_t created_at;          /* ms */
     int64_t last_activity;       /* ms */
     int64_t read_seq;            /* conv_list: the caller's */
-    conv_member_t members[CONV_MEMBERS_MAX];
+    int64_t mentions;            /* conv_list: the caller's unread mentions */
+    conv_member_t *members;      /* n_members of them, ordered by joined_at */
     int n_members;
+    int cap_members;
     msg_rec_t last;
     int has_last;
 } conv_rec_t;
 
 void conv_rec_fini(conv_rec_t *c);
+
+/* Append a member to c's list (conv_member.c; grown as needed, at most
+ * CONV_MEMBERS_MAX);
+ * NT_ENOMEM, or NT_EINVAL past the cap. */
+int conv_member_add(conv_rec_t *c, const char *uid, const char *role);
+
+/* The role of uid in c ("owner" | "admin" | "member"), or NULL if uid is
+ * not a member. */
+const char *conv_member_role(const conv_rec_t *c, const char *uid);
 
 /* The direct conversation of a and b, created if it does not exist
  * (*created 1) or the existing one (*created 0), with its members.

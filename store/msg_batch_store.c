@@ -9,7 +9,9 @@
  *      deadlock with another process's batch), then their members.
  *   2. conv_members_check: which senders are members.
  *   3. msg_find_keys: which (cid, sender, client_msg_id) keys are stored
- *      already.  A hit is a retry: the original, no write.
+ *      already.  A hit is a retry: the original, no write.  Then
+ *      conv_members_check again for the users the new items mention (a
+ *      mention of a non-member fails its item only).
  *   4. seqs are assigned here, last_seq + 1, + 2, ... per conversation in
  *      arrival order; a key repeated within the batch is written once.
  *   5. msg_insert_many (one multi-row INSERT, and the new ids), then
@@ -85,11 +87,48 @@ static int conv_index(const batch_t *b, int64_t cid)
     return -1;
 }
 
-static int msg_copy(msg_rec_t *dst, const msg_rec_t *src)
+#define MENTION_PAIRS_MAX 8000 /* pairs per membership check: 2 params each */
+
+/* Step 3b: a new item mentioning a non-member fails with NT_EINVAL.  The
+ * (cid, mentioned uid) pairs are checked like the senders, in chunks so a
+ * batch of many mentions stays under the 65535 parameters of a statement. */
+static int check_mentions(MYSQL *db, batch_t *b)
 {
-    *dst = *src;
-    dst->body = strdup(src->body ? src->body : "");
-    return dst->body ? NT_OK : NT_ENOMEM;
+    int64_t *cids = calloc(MENTION_PAIRS_MAX, sizeof *cids);
+    int64_t *uids = calloc(MENTION_PAIRS_MAX, sizeof *uids);
+    int *item = calloc(MENTION_PAIRS_MAX, sizeof *item);
+    int *member = calloc(MENTION_PAIRS_MAX, sizeof *member);
+    int rc = cids && uids && item && member ? NT_OK : NT_ENOMEM;
+    int i = 0;
+    while (rc == NT_OK && i < b->n) {
+        int m = 0;
+        for (; i < b->n && m + MSG_MENTIONS_MAX <= MENTION_PAIRS_MAX; i++) {
+            msg_send_item_t *v = &b->v[i];
+            if (v->rc != NT_OK || b->it[i].stored)
+                continue; /* a retry answers the original, whoever is a member now */
+            if (v->n_mentions > MSG_MENTIONS_MAX)
+                v->rc = NT_EINVAL;
+            for (int j = 0; v->rc == NT_OK && j < v->n_mentions; j++) {
+                int64_t u;
+                if (db_parse_id(v->mentions[j], &u) != NT_OK) {
+                    v->rc = NT_EINVAL;
+                    break;
+                }
+                cids[m] = b->it[i].cid;
+                uids[m] = u;
+                item[m++] = i;
+            }
+        }
+        if (m > 0 && (rc = conv_members_check(db, cids, uids, m, member)) == NT_OK)
+            for (int k = 0; k < m; k++)
+                if (!member[k])
+                    b->v[item[k]].rc = NT_EINVAL;
+    }
+    free(cids);
+    free(uids);
+    free(item);
+    free(member);
+    return rc;
 }
 
 /* Parse ids, fail the malformed, sort the rest, list the distinct cids. */
@@ -159,7 +198,7 @@ static int key_found(void *arg, const msg_rec_t *m)
             continue;
         b->it[i].stored = 1;
         v->duplicate = 1;
-        if (msg_copy(&v->msg, m) != NT_OK)
+        if (msg_rec_copy(&v->msg, m) != NT_OK)
             return NT_ENOMEM;
     }
     return NT_OK;
@@ -204,6 +243,8 @@ static int assign_seqs(batch_t *b, msg_rec_t **fresh, int *nfresh)
         m->created_at = b->now;
         if (!(m->body = strdup(v->body)))
             return NT_ENOMEM;
+        if (msg_mentions_set(m, v->mentions, v->n_mentions) != NT_OK)
+            return NT_ENOMEM;
         fresh[(*nfresh)++] = m;
     }
     return NT_OK;
@@ -241,7 +282,7 @@ static int run(MYSQL *db, batch_t *b)
     if ((rc = db_begin_read_committed(db)) != NT_OK)
         goto out;
     if ((rc = lock_and_check(db, b, s1, s2, member)) != NT_OK ||
-        (rc = find_stored(db, b, keys)) != NT_OK ||
+        (rc = find_stored(db, b, keys)) != NT_OK || (rc = check_mentions(db, b)) != NT_OK ||
         (rc = assign_seqs(b, fresh, &nfresh)) != NT_OK ||
         (nfresh > 0 && (rc = write_fresh(db, b, fresh, nfresh, s1, s2)) != NT_OK)) {
         db_rollback(db);
@@ -265,7 +306,7 @@ static int fill_repeats(batch_t *b)
         if (j < 0 || b->v[i].rc != NT_OK)
             continue;
         b->v[i].duplicate = 1;
-        if (msg_copy(&b->v[i].msg, &b->v[j].msg) != NT_OK)
+        if (msg_rec_copy(&b->v[i].msg, &b->v[j].msg) != NT_OK)
             return NT_ENOMEM;
     }
     return NT_OK;

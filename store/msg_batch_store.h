@@ -38,9 +38,12 @@ typedef struct msg_send_item {
     const char *client_msg_id;
     const char *type;
     const char *body;
+    char *const *mentions;  /* n_mentions distinct user ids (<= MSG_MENTIONS_MAX) */
+    int n_mentions;
     /* outputs, meaningful when msg_send_batch returned NT_OK */
-    int rc;          /* NT_OK, NT_ENOTFOUND (no such conversation) or
-                        NT_EFORBIDDEN (sender is not a member) */
+    int rc;          /* NT_OK, NT_ENOTFOUND (no such conversation),
+                        NT_EFORBIDDEN (sender is not a member) or
+                        NT_EINVAL (a mentioned user is not a member) */
     int duplicate;   /* rc == NT_OK: msg is the original of a retried key */
     msg_rec_t msg;   /* rc == NT_OK: the stored message (owns its body) */
     int conv;        /* rc == NT_OK: index of its conversation in *convs */

@@ -23,6 +23,9 @@ void msg_rec_fini(msg_rec_t *m)
         return;
     free(m->body);
     m->body = NULL;
+    free(m->mentions);
+    m->mentions = NULL;
+    m->n_mentions = 0;
 }
 
 void msg_recs_free(msg_rec_t *v, int n)
@@ -32,8 +35,10 @@ void msg_recs_free(msg_rec_t *v, int n)
     free(v);
 }
 
-#define MSG_COLS "conversation_id, seq, id, sender_id, client_msg_id, type, body, created_at, revoked"
-#define MSG_NCOLS 9
+#define MSG_COLS                                                                              \
+    "conversation_id, seq, id, sender_id, client_msg_id, type, body, created_at, revoked,"  \
+    " mentions"
+#define MSG_NCOLS 10
 #define MSG_INSERT_BYTES (1024 * 1024) /* body bytes per INSERT: well under max_allowed_packet */
 
 /* Fill *m from the MSG_COLS columns; NT_ENOMEM if the body cannot be copied. */
@@ -54,7 +59,7 @@ static int msg_rec_from_row(msg_rec_t *m, char **cols, unsigned long *lens)
     m->body[blen] = '\0';
     m->created_at = db_col_i64(cols[7]);
     m->revoked = db_col_i64(cols[8]) != 0;
-    return NT_OK;
+    return msg_mentions_parse(m, cols[9]);
 }
 
 static int one_msg(void *arg, int ncols, char **cols, unsigned long *lens)
@@ -77,6 +82,60 @@ int msg_get_seq(MYSQL *db, int64_t cid, int64_t seq, msg_rec_t *out)
         return rc;
     }
     return rows == 1 ? NT_OK : NT_ENOTFOUND;
+}
+
+int msg_revoke(MYSQL *db, const char *mid, const char *uid, int64_t window_ms, msg_rec_t *out,
+               int *again, int *expired)
+{
+    int64_t id, u;
+    int rows = 0;
+    *again = *expired = 0;
+    memset(out, 0, sizeof *out);
+    if (db_parse_id(mid, &id) != NT_OK)
+        return NT_ENOTFOUND;
+    db_param_t p[] = {DB_P_I64(id)};
+    int rc = db_query(db, "SELECT " MSG_COLS " FROM messages WHERE id = ?", p, 1, one_msg, out, 1,
+                      &rows);
+    if (rc != NT_OK || rows != 1)
+        goto fail;
+    if (db_parse_id(uid, &u) != NT_OK || db_col_i64(out->sender_id) != u) {
+        rc = NT_EFORBIDDEN;
+        goto fail;
+    }
+    if ((rc = conv_access(db, out->conversation_id, uid)) != NT_OK) { /* left or removed */
+        rc = rc == NT_ENOTFOUND ? NT_EFORBIDDEN : rc;
+        goto fail;
+    }
+    if (out->revoked) {
+        *again = 1;
+        return NT_OK;
+    }
+    if (db_now_ms() - out->created_at > window_ms) {
+        *expired = 1;
+        rc = NT_EFORBIDDEN;
+        goto fail;
+    }
+    /* One transaction, so the unread-mention count never counts a revoked message. */
+    int64_t cid = db_col_i64(out->conversation_id);
+    db_param_t pk[] = {DB_P_I64(cid), DB_P_I64(out->seq)};
+    if ((rc = db_begin(db)) != NT_OK)
+        goto fail;
+    if ((rc = db_exec(db,
+                      "UPDATE messages SET body = '', mentions = '', revoked = 1"
+                      " WHERE conversation_id = ? AND seq = ?",
+                      pk, 2, NULL, NULL)) != NT_OK ||
+        (rc = db_exec(db, "DELETE FROM message_mentions WHERE conversation_id = ? AND seq = ?", pk,
+                      2, NULL, NULL)) != NT_OK ||
+        (rc = db_commit(db)) != NT_OK) {
+        db_rollback(db);
+        goto fail;
+    }
+    out->body[0] = '\0';
+    out->revoked = 1;
+    return msg_mentions_set(out, NULL, 0);
+fail:
+    msg_rec_fini(out);
+    return rc != NT_OK ? rc : NT_ENOTFOUND;
 }
 
 static int one_i64(void *arg, int ncols, char **cols, unsigned long *lens)
@@ -226,18 +285,22 @@ int msg_find_keys(MYSQL *db, const msg_key_t *keys, int n, msg_found_fn fn, void
 /* INSERT recs[0..n) in one statement. */
 static int insert_rows(MYSQL *db, msg_rec_t *const *recs, int n)
 {
-    db_param_t *p = calloc((size_t)n * 7, sizeof *p);
+    db_param_t *p = calloc((size_t)n * 8, sizeof *p);
+    char *csv = calloc((size_t)n, MSG_MENTIONS_CSV);
     char *sql = sqlb_list("INSERT INTO messages (conversation_id, seq, sender_id, client_msg_id,"
-                          " type, body, created_at) VALUES ",
-                          "(?, ?, ?, ?, ?, ?, ?)", ", ", n, "");
-    int rc = p && sql ? NT_OK : NT_ENOMEM;
+                          " type, body, created_at, mentions) VALUES ",
+                          "(?, ?, ?, ?, ?, ?, ?, ?)", ", ", n, "");
+    int rc = p && sql && csv ? NT_OK : NT_ENOMEM;
     for (int i = 0; rc == NT_OK && i < n; i++) {
         const msg_rec_t *m = recs[i];
         int64_t cid = 0, sender = 0;
         if (db_parse_id(m->conversation_id, &cid) != NT_OK ||
             db_parse_id(m->sender_id, &sender) != NT_OK || !m->body)
             rc = NT_EINVAL;
-        db_param_t *w = &p[7 * i];
+        char *mcsv = csv + (size_t)i * MSG_MENTIONS_CSV;
+        if (rc == NT_OK)
+            rc = msg_mentions_csv(m, mcsv, MSG_MENTIONS_CSV);
+        db_param_t *w = &p[8 * i];
         w[0] = DB_P_I64(cid);
         w[1] = DB_P_I64(m->seq);
         w[2] = DB_P_I64(sender);
@@ -245,9 +308,11 @@ static int insert_rows(MYSQL *db, msg_rec_t *const *recs, int n)
         w[4] = DB_P_STR(m->type);
         w[5] = DB_P_STR(rc == NT_OK ? m->body : "");
         w[6] = DB_P_I64(m->created_at);
+        w[7] = DB_P_STR(mcsv);
     }
     if (rc == NT_OK)
-        rc = db_exec(db, sql, p, 7 * n, NULL, NULL);
+        rc = db_exec(db, sql, p, 8 * n, NULL, NULL);
+    free(csv);
     free(sql);
     free(p);
     return rc;
@@ -319,5 +384,7 @@ int msg_insert_many(MYSQL *db, msg_rec_t *const *recs, int n)
         rc = insert_rows(db, recs + from, to - from);
         from = to;
     }
-    return rc == NT_OK && n > 0 ? read_ids(db, recs, n) : rc;
+    if (rc == NT_OK && n > 0)
+        rc = read_ids(db, recs, n);
+    return rc == NT_OK ? msg_mentions_insert(db, recs, n) : rc;
 }

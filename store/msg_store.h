@@ -13,14 +13,17 @@
 #define NT_MSG_STORE_H
 
 #include <mysql.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #define MSG_ID_MAX 24
 #define MSG_CLIENT_ID_MAX 64     /* chars of [A-Za-z0-9_-] */
 #define MSG_TYPE_MAX 16
 #define MSG_PAGE_MAX 100         /* API.md: history limit <= 100 */
+#define MSG_MENTIONS_MAX 50      /* user ids one message may mention */
 
-/* One message.  body is heap memory owned by the record (msg_rec_fini). */
+/* One message.  body and mentions are heap memory owned by the record
+ * (msg_rec_fini); copy a record with msg_rec_copy, never by assignment. */
 typedef struct msg_rec {
     char id[MSG_ID_MAX];
     char conversation_id[MSG_ID_MAX];
@@ -31,7 +34,16 @@ typedef struct msg_rec {
     char *body;
     int64_t created_at;  /* ms */
     int revoked;
+    char **mentions;     /* n_mentions user ids, one allocation (msg_mentions_set) */
+    int n_mentions;
 } msg_rec_t;
+
+/* Set m's mentions to a copy of ids[0..n) (n <= MSG_MENTIONS_MAX, each id
+ * shorter than MSG_ID_MAX), replacing any it had. */
+int msg_mentions_set(msg_rec_t *m, char *const *ids, int n);
+
+/* dst = a deep copy of src (dst's old contents are not freed). */
+int msg_rec_copy(msg_rec_t *dst, const msg_rec_t *src);
 
 /* Free what m owns (body); m itself is the caller's.  Safe twice. */
 void msg_rec_fini(msg_rec_t *m);
@@ -55,6 +67,21 @@ int msg_get_seq(MYSQL *db, int64_t cid, int64_t seq, msg_rec_t *out);
 int msg_read(MYSQL *db, const char *cid, const char *uid, int64_t seq, int64_t *read_seq,
              int *moved);
 
+/* Revoke message mid on behalf of uid (docs/messages.md): only its sender,
+ * only within window_ms of created_at.  The body and mentions are cleared
+ * and revoked set, by one UPDATE of the row (the message is committed, so
+ * this cannot race its group commit).  Revoking a revoked message again is
+ * NT_OK with *again = 1 (idempotent: a client retrying after a lost reply
+ * gets success).  *out gets the message as stored afterwards (msg_rec_fini).
+ * NT_ENOTFOUND: no such message (or mid malformed); NT_EFORBIDDEN: uid is
+ * not the sender or no longer a member (*expired 0), or the window has
+ * passed (*expired 1). */
+int msg_revoke(MYSQL *db, const char *mid, const char *uid, int64_t window_ms, msg_rec_t *out,
+               int *again, int *expired);
+
+/* How many messages of conversation cid after after_seq mention uid. */
+int msg_mention_count(MYSQL *db, int64_t cid, int64_t uid, int64_t after_seq, int64_t *out);
+
 /* --- bulk steps of the group commit (msg_batch_store.c), inside its
  * transaction, while it holds the conversation row locks --------------- */
 
@@ -72,10 +99,20 @@ typedef int (*msg_found_fn)(void *arg, const msg_rec_t *m);
 /* Look the n (>= 0) keys up in one statement. */
 int msg_find_keys(MYSQL *db, const msg_key_t *keys, int n, msg_found_fn fn, void *arg);
 
+/* The mentions column: up to 50 ids of at most 20 digits, comma-separated. */
+#define MSG_MENTIONS_CSV 1100
+
+/* m's mentions from / to that column's text (msg_mentions.c). */
+int msg_mentions_parse(msg_rec_t *m, const char *csv);
+int msg_mentions_csv(const msg_rec_t *m, char *out, size_t n);
+
+/* One message_mentions row per mention of recs[0..n) (ids set). */
+int msg_mentions_insert(MYSQL *db, msg_rec_t *const *recs, int n);
+
 /* INSERT the n records (conversation_id, seq, sender_id, client_msg_id,
- * type, body, created_at; sorted by conversation, then seq) in as few
- * statements as the packet size comfortably allows, then set each record's
- * id to the one the table gave it. */
+ * type, body, created_at, mentions; sorted by conversation, then seq) in as
+ * few statements as the packet size comfortably allows, set each record's
+ * id to the one the table gave it, and add their message_mentions rows. */
 int msg_insert_many(MYSQL *db, msg_rec_t *const *recs, int n);
 
 #endif

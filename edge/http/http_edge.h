@@ -39,6 +39,7 @@ typedef struct http_req {
     const struct mg_request_info *ri;
     const char *route;         /* pattern, for metrics and logs */
     char param[72];            /* the {id} of the path, if any */
+    char param2[72];           /* the {uid} of the path, if any */
     token_claims_t who;        /* valid when authed */
     int authed;
     char traceparent[64];
@@ -94,6 +95,16 @@ void route_msg_send(http_req_t *r);
 void route_msg_history(http_req_t *r);
 void route_msg_sync(http_req_t *r);
 void route_msg_read(http_req_t *r);
+
+/* Groups (routes_group.c).  route_group_create is route_conv_create's
+ * part for type "group"; obj stays the caller's. */
+void route_group_create(http_req_t *r, json_t *obj);
+void route_group_rename(http_req_t *r);
+void route_group_add(http_req_t *r);
+void route_group_remove(http_req_t *r);
+void route_group_role(http_req_t *r);
+void route_group_owner(http_req_t *r);
+void route_msg_revoke(http_req_t *r);
 
 /* Contact routes (routes_contacts.c). */
 void route_contact_apply(http_req_t *r);

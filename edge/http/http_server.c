@@ -38,10 +38,16 @@ static const struct route {
     {"POST", "/api/conversations", 1, route_conv_create},
     {"GET", "/api/conversations", 1, route_conv_list},
     {"GET", "/api/conversations/{id}", 1, route_conv_get},
+    {"PUT", "/api/conversations/{id}", 1, route_group_rename},
+    {"POST", "/api/conversations/{id}/members", 1, route_group_add},
+    {"DELETE", "/api/conversations/{id}/members/{uid}", 1, route_group_remove},
+    {"PUT", "/api/conversations/{id}/members/{uid}", 1, route_group_role},
+    {"POST", "/api/conversations/{id}/owner", 1, route_group_owner},
     {"POST", "/api/messages", 1, route_msg_send},
     {"GET", "/api/messages/history", 1, route_msg_history},
     {"GET", "/api/messages/sync", 1, route_msg_sync},
     {"POST", "/api/messages/read", 1, route_msg_read},
+    {"POST", "/api/messages/{id}/revoke", 1, route_msg_revoke},
     {"GET", "/api/contacts", 1, route_contact_list},
     {"POST", "/api/contacts/apply", 1, route_contact_apply},
     {"GET", "/api/contacts/requests", 1, route_contact_requests},
@@ -67,21 +73,43 @@ static int64_t wall_ms(void)
     return (int64_t)tv.tv_sec * 1000 + tv.tv_usec / 1000;
 }
 
-/* 1 if path matches pattern; fills param for "{id}" patterns. */
-static int path_match(const char *pattern, const char *path, char *param, size_t n)
+/* Copy one path segment [seg, seg + len) into dst (n bytes); 0 if it does
+ * not fit or is empty. */
+static int take_seg(char *dst, size_t n, const char *seg, size_t len)
 {
-    const char *brace = strstr(pattern, "{id}");
-    if (!brace)
-        return strcmp(pattern, path) == 0;
-    size_t plen = (size_t)(brace - pattern);
-    if (strncmp(pattern, path, plen) != 0)
+    if (len == 0 || len >= n)
         return 0;
-    const char *seg = path + plen;
-    size_t slen = strlen(seg);
-    if (slen == 0 || slen >= n || strchr(seg, '/'))
-        return 0;
-    memcpy(param, seg, slen + 1);
+    memcpy(dst, seg, len);
+    dst[len] = '\0';
     return 1;
+}
+
+/* 1 if path matches pattern, segment by segment; "{id}" matches one
+ * non-empty segment into param, "{uid}" into param2 (each n bytes). */
+static int path_match(const char *pattern, const char *path, char *param, char *param2,
+                      size_t n)
+{
+    while (*pattern && *path) {
+        size_t pl = strcspn(pattern, "/"), sl = strcspn(path, "/");
+        if (pl == 4 && strncmp(pattern, "{id}", 4) == 0) {
+            if (!take_seg(param, n, path, sl))
+                return 0;
+        } else if (pl == 5 && strncmp(pattern, "{uid}", 5) == 0) {
+            if (!take_seg(param2, n, path, sl))
+                return 0;
+        } else if (pl != sl || strncmp(pattern, path, pl) != 0) {
+            return 0;
+        }
+        pattern += pl;
+        path += sl;
+        if (*pattern != *path)
+            return 0;            /* one has a '/' where the other ends */
+        if (*pattern) {
+            pattern++;
+            path++;
+        }
+    }
+    return *pattern == '\0' && *path == '\0';
 }
 
 static void traceparent_take(http_req_t *r)
@@ -146,7 +174,7 @@ static void dispatch(http_req_t *r)
     const struct route *rt = NULL;
     int path_known = 0;
     for (size_t i = 0; i < NROUTES && !rt; i++) {
-        if (!path_match(routes[i].pattern, path, r->param, sizeof r->param))
+        if (!path_match(routes[i].pattern, path, r->param, r->param2, sizeof r->param))
             continue;
         path_known = 1;
         if (strcmp(routes[i].method, r->ri->request_method) == 0)

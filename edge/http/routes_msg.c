@@ -87,6 +87,10 @@ void route_conv_create(http_req_t *r)
         return;
     if (get_str(r, obj, "type", 16, &type) != NT_OK)
         goto out;
+    if (strcmp(type, "group") == 0) {
+        route_group_create(r, obj); /* routes_group.c */
+        goto out;
+    }
     if (strcmp(type, "direct") == 0 && get_str(r, obj, "peer_id", 32, &peer) != NT_OK)
         goto out;
     req.type = (char *)type;
@@ -131,12 +135,20 @@ void route_msg_send(http_req_t *r)
     json_t *obj = http_body_object(r);
     Natter__SendReq req = NATTER__SEND_REQ__INIT;
     const char *cid = NULL, *cmid = NULL, *type = NULL, *body = NULL;
+    const char *mentions[MSG_JSON_MENTIONS_MAX];
+    char err[160];
     ProtobufCMessage *reply = NULL;
     if (!obj)
         return;
     if (get_cid(r, obj, &cid) != NT_OK || get_str(r, obj, "client_msg_id", 64, &cmid) != NT_OK ||
         get_str(r, obj, "type", 16, &type) != NT_OK || get_str(r, obj, "body", BODY_CAP, &body) != NT_OK)
         goto out;
+    if (mentions_from_json(obj, mentions, MSG_JSON_MENTIONS_MAX, &req.n_mentions, err,
+                           sizeof err) != NT_OK) {
+        http_reply_error(r, NT_EINVAL, err);
+        goto out;
+    }
+    req.mentions = (char **)mentions;
     req.conversation_id = (char *)cid;
     req.client_msg_id = (char *)cmid;
     req.type = (char *)type;
@@ -240,4 +252,23 @@ void route_msg_read(http_req_t *r)
     }
 out:
     json_decref(obj);
+}
+
+/* POST /api/messages/{id}/revoke (docs/messages.md "Revoke and mentions"). */
+void route_msg_revoke(http_req_t *r)
+{
+    Natter__RevokeReq req = NATTER__REVOKE_REQ__INIT;
+    ProtobufCMessage *reply = NULL;
+    if (!cid_ok(r->param)) { /* same id shape as a conversation's */
+        http_reply_error(r, NT_EINVAL, "message id must be a message id");
+        return;
+    }
+    req.message_id = r->param;
+    if (http_call(r, "msg", "revoke", &req.base, &natter__revoke_reply__descriptor, &reply) != NT_OK)
+        return;
+    Natter__RevokeReply *rep = (Natter__RevokeReply *)reply;
+    static const Natter__Message none = NATTER__MESSAGE__INIT;
+    http_reply_json(r, 200,
+                    json_pack("{s:o}", "message", msg_json(rep->message ? rep->message : &none)));
+    protobuf_c_message_free_unpacked(reply, NULL);
 }

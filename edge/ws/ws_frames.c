@@ -10,13 +10,14 @@
 
 #include "common/err.h"
 #include "common/jsonv.h"
+#include "edge/msg_json.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 static const char *const k_send[] = {"op", "rid", "conversation_id", "client_msg_id", "type",
-                                     "body", NULL};
+                                     "body", "mentions", NULL};
 static const char *const k_ack[] = {"op", "rid", "conversation_id", "seq", NULL};
 static const char *const k_sync[] = {"op", "rid", "conversation_id", "after_seq", "limit", NULL};
 static const char *const k_read[] = {"op", "rid", "conversation_id", "seq", NULL};
@@ -52,6 +53,8 @@ static int parse_send(ws_frame_t *f, int64_t max_body, char *msg, size_t n)
     }
     if (rc == NT_OK)
         rc = jsonv_str(f->root, "body", 1, 1, (size_t)max_body, &f->body, msg, n);
+    if (rc == NT_OK)
+        rc = mentions_from_json(f->root, f->mentions, WS_MENTIONS_MAX, &f->n_mentions, msg, n);
     return rc;
 }
 

@@ -17,6 +17,7 @@
 #define WS_RID_MAX 64     /* code points in a client rid */
 #define WS_ID_MAX 64      /* conversation ids, client_msg_ids */
 #define WS_SYNC_LIMIT_MAX 100
+#define WS_MENTIONS_MAX 50 /* user ids in a send's "mentions" */
 
 typedef enum ws_op {
     WS_OP_SEND = 1,
@@ -37,6 +38,8 @@ typedef struct ws_frame {
     const char *client_msg_id;   /* send */
     const char *type;            /* send: text | image | file */
     const char *body;            /* send */
+    const char *mentions[WS_MENTIONS_MAX]; /* send: optional user ids */
+    size_t n_mentions;
     int64_t seq;                 /* ack, read */
     int64_t after_seq;           /* sync (default 0) */
     int64_t limit;               /* sync (default 50) */

@@ -177,6 +177,9 @@ int ws_unacked_track(ws_unacked_t *u, ws_session_t *s, const char *cid, int64_t 
                      ws_text_t *text, int64_t now_us);
 /* Cumulative ack: forget s's entries of cid with seq <= seq. */
 void ws_unacked_ack(ws_unacked_t *u, ws_session_t *s, const char *cid, int64_t seq);
+/* Forget s's entry of exactly (cid, seq): the message was revoked, and a
+ * resend must not carry its old body again. */
+void ws_unacked_forget(ws_unacked_t *u, ws_session_t *s, const char *cid, int64_t seq);
 /* Resend what is due at now_us (at most max of them); an entry resent
  * resend_max times is dropped. */
 void ws_unacked_sweep(ws_unacked_t *u, int64_t now_us, size_t max, ws_resend_fn fn, void *arg);
@@ -223,6 +226,8 @@ void ws_users_push(ws_state_t *st, const char *uid, ws_text_t *text, const char 
 /* Send text to uid's sessions with this sid, then close them with 4002. */
 void ws_users_kick(ws_state_t *st, const char *uid, const char *sid, const char *text);
 void ws_users_unsubscribe_all(ws_state_t *st);
+/* Stop resending (cid, seq) to uid's sessions (ws_unacked_forget). */
+void ws_users_forget(ws_state_t *st, const char *uid, const char *cid, int64_t seq);
 
 /* ws_requests.c */
 int ws_requests_start(ws_state_t *st);      /* the reply subscription */

@@ -65,6 +65,12 @@ static json_t *render(const Natter__Push *p)
         return contact_event_json(p->contact);
     if (p->kind && strcmp(p->kind, "presence") == 0 && p->presence)
         return presence_json(p->presence, "presence");
+    if (p->kind && strcmp(p->kind, "revoked") == 0 && p->revoked)
+        return json_pack("{s:s, s:s, s:s, s:I}", "op", "revoked", "conversation_id",
+                         p->revoked->conversation_id, "message_id", p->revoked->message_id, "seq",
+                         (json_int_t)p->revoked->seq);
+    if (p->kind && strcmp(p->kind, "member") == 0 && p->member)
+        return member_event_json(p->member);
     if (p->kind && strcmp(p->kind, "typing") == 0 && p->typing)
         return json_pack("{s:s, s:s, s:s}", "op", "typing", "conversation_id",
                          p->typing->conversation_id, "user_id", p->typing->user_id);
@@ -78,6 +84,9 @@ void ws_push_deliver(ws_state_t *st, ws_in_t *in)
         log_warn("malformed push", "uid=%s", in->uid);
         return;
     }
+    /* A revoked message must not be resent with its old body. */
+    if (p->kind && strcmp(p->kind, "revoked") == 0 && p->revoked && p->revoked->conversation_id)
+        ws_users_forget(st, in->uid, p->revoked->conversation_id, p->revoked->seq);
     json_t *o = render(p);
     char *dump = o ? json_dumps(o, JSON_COMPACT) : NULL;
     ws_text_t *text = dump ? ws_text_new(dump) : NULL;

@@ -155,6 +155,8 @@ static int pack_req(const ws_frame_t *f, uint8_t **buf, size_t *len)
         send.client_msg_id = (char *)f->client_msg_id;
         send.type = (char *)f->type;
         send.body = (char *)f->body;
+        send.mentions = (char **)f->mentions;
+        send.n_mentions = f->n_mentions;
         m = &send.base;
     } else if (f->op == WS_OP_SYNC) {
         page.conversation_id = (char *)f->conversation_id;

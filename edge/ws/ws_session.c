@@ -201,6 +201,13 @@ void ws_users_push(ws_state_t *st, const char *uid, ws_text_t *text, const char 
     }
 }
 
+void ws_users_forget(ws_state_t *st, const char *uid, const char *cid, int64_t seq)
+{
+    ws_user_t *u = user_find(st, uid);
+    for (ws_session_t *s = u ? u->sessions : NULL; s; s = s->u_next)
+        ws_unacked_forget(&st->unacked, s, cid, seq);
+}
+
 void ws_users_unsubscribe_all(ws_state_t *st)
 {
     for (size_t i = 0; i < WS_HASH_SIZE; i++)

@@ -156,6 +156,18 @@ void ws_unacked_ack(ws_unacked_t *u, ws_session_t *s, const char *cid, int64_t s
     }
 }
 
+void ws_unacked_forget(ws_unacked_t *u, ws_session_t *s, const char *cid, int64_t seq)
+{
+    if (!s->ua_head)
+        return;
+    uint32_t h = hash_cid(cid);
+    for (ws_unacked_ent_t *e = s->ua_head, *next; e; e = next) {
+        next = e->s_next;
+        if (e->cid_hash == h && e->seq == seq && strcmp(e->cid, cid) == 0)
+            ent_free(u, e);
+    }
+}
+
 void ws_unacked_sweep(ws_unacked_t *u, int64_t now_us, size_t max, ws_resend_fn fn, void *arg)
 {
     /* A rearmed entry's deadline is now_us + timeout > now_us, so the loop

@@ -414,4 +414,6 @@ Test(msg_store, lock_many_skips_absent_and_sorts)
     cr_assert_str_eq(out[0].id, db_col_i64(cid) < db_col_i64(cid2) ? cid : cid2);
     EQ(out[0].n_members, 2);
     EQ(out[1].n_members, 2);
+    conv_rec_fini(&out[0]); /* member lists are heap memory */
+    conv_rec_fini(&out[1]);
 }

@@ -9,6 +9,7 @@
 #include "edge/ws/ws_frames.h"
 
 #include <criterion/criterion.h>
+#include <stdio.h>
 #include <string.h>
 
 #define MAXB 1000
@@ -207,4 +208,35 @@ Test(ws_frames, error_frame)
     cr_expect_str_eq(json_string_value(json_object_get(o, "message")), "unavailable");
     json_decref(o);
     free(s);
+}
+
+Test(ws_frames, send_mentions)
+{
+    ws_frame_t f = ok("{\"op\":\"send\",\"conversation_id\":\"c1\",\"client_msg_id\":\"m1\","
+                      "\"type\":\"text\",\"body\":\"hi\",\"mentions\":[\"7\",\"8\"]}");
+    cr_expect_eq(f.n_mentions, 2);
+    cr_expect_str_eq(f.mentions[0], "7");
+    cr_expect_str_eq(f.mentions[1], "8");
+    ws_frame_fini(&f);
+    f = ok("{\"op\":\"send\",\"conversation_id\":\"c1\",\"client_msg_id\":\"m1\","
+           "\"type\":\"text\",\"body\":\"hi\"}");
+    cr_expect_eq(f.n_mentions, 0);
+    ws_frame_fini(&f);
+    bad("{\"op\":\"send\",\"rid\":\"r\",\"conversation_id\":\"c1\",\"client_msg_id\":\"m1\","
+        "\"type\":\"text\",\"body\":\"hi\",\"mentions\":\"7\"}",
+        "mentions", "r");
+    bad("{\"op\":\"send\",\"conversation_id\":\"c1\",\"client_msg_id\":\"m1\","
+        "\"type\":\"text\",\"body\":\"hi\",\"mentions\":[7]}",
+        "mentions", NULL);
+    bad("{\"op\":\"send\",\"conversation_id\":\"c1\",\"client_msg_id\":\"m1\","
+        "\"type\":\"text\",\"body\":\"hi\",\"mentions\":[\"\"]}",
+        "mentions", NULL);
+    char buf[1024];
+    int n = snprintf(buf, sizeof buf, "{\"op\":\"send\",\"conversation_id\":\"c1\","
+                                      "\"client_msg_id\":\"m1\",\"type\":\"text\",\"body\":\"hi\","
+                                      "\"mentions\":[");
+    for (int i = 0; i <= WS_MENTIONS_MAX; i++)
+        n += snprintf(buf + n, sizeof buf - (size_t)n, "%s\"%d\"", i ? "," : "", i + 1);
+    snprintf(buf + n, sizeof buf - (size_t)n, "]}");
+    bad(buf, "at most 50", NULL);
 }

@@ -257,3 +257,24 @@ Test(ws_unacked, drop_session_leaves_others_linked)
     cr_expect_null(u.head);
     cr_expect_null(u.tail);
 }
+
+Test(ws_unacked, forget_drops_exactly_that_message)
+{
+    ws_unacked_t u;
+    ws_session_t s = {0};
+    rec_t r;
+    ws_unacked_init(&u, 10 * SEC, 3, 512, 1 << 20);
+    push(&u, &s, "c1", 1, 0);
+    push(&u, &s, "c1", 2, 0);
+    push(&u, &s, "c1", 3, 0);
+    push(&u, &s, "c2", 2, 0);
+    ws_unacked_forget(&u, &s, "c1", 2);       /* revoked: never resent with its body */
+    cr_expect_str_eq(dump(&s), "c1/1 c1/3 c2/2");
+    ws_unacked_forget(&u, &s, "c1", 9);       /* nothing of that seq: no effect */
+    cr_expect_eq(s.n_unacked, 3);
+    sweep(&u, 11 * SEC, &r);
+    cr_expect_eq(r.n, 3);
+    for (int i = 0; i < r.n; i++)
+        cr_expect_str_neq(r.text[i], "c1/2");
+    ws_unacked_drop_session(&u, &s);
+}
