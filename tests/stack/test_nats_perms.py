@@ -97,8 +97,8 @@ class NatsPermissionsTest(StackTestCase):
         self.assert_pub("ops", "im.user.1.push", False)
 
     def test_request_reply_between_edge_and_pool(self):
-        # allow_responses: the pool may answer on the edge's inbox although
-        # it may not publish _INBOX... of its own accord beyond the reply.
+        # The pool answers on the edge's inbox through its _INBOX.> publish
+        # permission (no allow_responses: config/nats-server.conf says why).
         pool = self.connect("auth")
         sid = pool.subscribe("im.svc.auth.>", queue="auth")
         pool.flush()
