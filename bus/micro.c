@@ -236,6 +236,25 @@ int micro_add_endpoint(micro_t *m, const char *name, const char *subject, int wo
     return NT_OK;
 }
 
+const char *micro_name(const micro_t *m)
+{
+    return m->name;
+}
+
+int micro_endpoint_stats(micro_t *m, micro_ep_stat_t *out, int max)
+{
+    pthread_mutex_lock(&m->mu);
+    int n = m->neps < max ? m->neps : max;
+    for (int i = 0; i < n; i++) {
+        out[i].name = m->eps[i]->name;
+        out[i].num_requests = m->eps[i]->num_requests;
+        out[i].num_errors = m->eps[i]->num_errors;
+        out[i].processing_ns = m->eps[i]->processing_ns;
+    }
+    pthread_mutex_unlock(&m->mu);
+    return n;
+}
+
 const char *micro_id(const micro_t *m)
 {
     return m ? m->id : NULL;

@@ -20,6 +20,9 @@
 
 #include "bus/bus.h"
 
+#include <stddef.h>
+#include <stdint.h>
+
 typedef struct micro micro_t;
 
 /* Handler: return 0 if the request succeeded, <0 (NT_E*) if it was answered
@@ -47,6 +50,26 @@ const char *micro_id(const micro_t *m);
 char *micro_ping_json(micro_t *m);
 char *micro_info_json(micro_t *m);
 char *micro_stats_json(micro_t *m);
+
+/* One endpoint's counters, copied out under the service's lock. */
+typedef struct micro_ep_stat {
+    const char *name;      /* valid until micro_free */
+    int64_t num_requests;
+    int64_t num_errors;
+    int64_t processing_ns;
+} micro_ep_stat_t;
+
+/* Copy the counters of up to max endpoints into out; returns how many. */
+int micro_endpoint_stats(micro_t *m, micro_ep_stat_t *out, int max);
+
+/* The service's name ("auth"); valid until micro_free. */
+const char *micro_name(const micro_t *m);
+
+/* The endpoint counters in the Prometheus text format (bus/micro_prom.c):
+ * natter_requests_total, natter_request_errors_total and
+ * natter_request_seconds_total, labelled service and endpoint.  Caller
+ * frees; NULL when out of memory. */
+char *micro_prometheus(micro_t *m, size_t *len);
 
 void micro_free(micro_t *m);
 

@@ -9,6 +9,7 @@
 #include "actors/auth_pool.h"
 #include "actors/contact_pool.h"
 #include "cmd/role_common.h"
+#include "cmd/role_ops.h"
 #include "common/err.h"
 #include "common/log.h"
 #include "common/version.h"
@@ -19,6 +20,7 @@ int role_auth(const role_ctx_t *ctx)
     contact_pool_t contacts = {0};
     token_keys_t *keys = NULL;
     micro_t *m = NULL;
+    role_ops_t *ops = NULL;
     long workers, t_cost, m_kib, par, access_ttl, refresh_ttl;
     int rc = 1;
     const config_t *c = ctx->cfg;
@@ -55,11 +57,15 @@ int role_auth(const role_ctx_t *ctx)
         log_error("cannot start the auth service", NULL);
         goto done;
     }
+    role_ops_deps_t od = {.micro = m, .bus = p.bus, .db = p.db, .redis = p.redis};
+    if (role_ops_start(ctx, &od, &ops) != NT_OK)
+        goto done;
     log_info("auth pool ready", "id=%s workers=%ld", micro_id(m), workers);
     role_wait_stop(ctx);
     rc = bus_drain(p.bus, 10000) == NT_OK ? 0 : 1;
     log_info("drained", "ok=%s", rc == 0 ? "yes" : "no");
 done:
+    role_ops_stop(ops); /* it reads m and the pools */
     bus_free(p.bus); /* first: no handler may run once m is gone */
     micro_free(m);
     db_pool_free(p.db);

@@ -11,6 +11,7 @@
  */
 #include "actors/msg_pool.h"
 #include "cmd/role_common.h"
+#include "cmd/role_ops.h"
 #include "common/err.h"
 #include "common/log.h"
 #include "common/version.h"
@@ -29,6 +30,7 @@ int role_msg(const role_ctx_t *ctx)
 {
     msg_pool_t p = {0};
     micro_t *m = NULL;
+    role_ops_t *ops = NULL;
     long workers, text_max, batch_max, wait_us, queue_max, revoke_window, group_max;
     int rc = 1;
     if (config_int(ctx->cfg, "msg.workers", 4, 1, 64, &workers) ||
@@ -59,6 +61,9 @@ int role_msg(const role_ctx_t *ctx)
         log_error("cannot start the msg service", NULL);
         goto done;
     }
+    role_ops_deps_t od = {.micro = m, .bus = p.bus, .db = p.db, .redis = p.redis};
+    if (role_ops_start(ctx, &od, &ops) != NT_OK)
+        goto done;
     log_info("msg pool ready",
              "id=%s workers=%ld text_max=%ld batch_max=%ld batch_wait_us=%ld send_rate=%s",
              micro_id(m), workers, text_max, batch_max, wait_us,
@@ -70,6 +75,7 @@ int role_msg(const role_ctx_t *ctx)
     log_batch_stats(p.sends);
     log_info("drained", "ok=%s", rc == 0 ? "yes" : "no");
 done:
+    role_ops_stop(ops); /* it reads m and the pools */
     msg_batch_stop(p.sends);  /* NULL-safe; workers reply through the bus */
     bus_free(p.bus); /* first of the frees: no handler may run once m is gone */
     micro_free(m);

@@ -11,6 +11,7 @@
  */
 #include "actors/presence_pool.h"
 #include "cmd/role_common.h"
+#include "cmd/role_ops.h"
 #include "common/err.h"
 #include "common/log.h"
 #include "common/version.h"
@@ -19,6 +20,7 @@ int role_presence(const role_ctx_t *ctx)
 {
     presence_pool_t p = {0};
     micro_t *m = NULL;
+    role_ops_t *ops = NULL;
     long workers, ttl_s, debounce, sweep_ms, sweep_max, query_max, contacts_max;
     int rc = 1;
     const config_t *c = ctx->cfg;
@@ -47,6 +49,10 @@ int role_presence(const role_ctx_t *ctx)
         log_error("cannot start the presence service", NULL);
         goto done;
     }
+    role_ops_deps_t od = {.micro = m, .bus = p.bus, .db = p.db, .redis = p.redis,
+                          .redis_required = 1};
+    if (role_ops_start(ctx, &od, &ops) != NT_OK)
+        goto done;
     log_info("presence pool ready", "id=%s workers=%ld ttl_s=%ld debounce_ms=%ld sweep_ms=%ld",
              micro_id(m), workers, ttl_s, debounce, sweep_ms);
     role_wait_stop(ctx);
@@ -54,6 +60,7 @@ int role_presence(const role_ctx_t *ctx)
     rc = bus_drain(p.bus, 10000) == NT_OK ? 0 : 1;
     log_info("drained", "ok=%s", rc == 0 ? "yes" : "no");
 done:
+    role_ops_stop(ops); /* it reads m and the pools */
     presence_sweep_stop(&p);   /* idempotent; it uses the bus */
     bus_free(p.bus);           /* first of the frees: no handler may run once m is gone */
     micro_free(m);

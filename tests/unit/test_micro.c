@@ -324,6 +324,20 @@ Test(micro_live, stats_count_requests_errors_and_time)
     cr_assert_eq(num(idle, "num_requests"), 0);
     json_decref(j);
 
+    /* The same counters as Prometheus text (a pool's /metrics). */
+    size_t len = 0;
+    char *prom = micro_prometheus(m, &len);
+    cr_assert_not_null(prom);
+    cr_assert_eq(strlen(prom), len);
+    cr_assert_not_null(strstr(prom, "\nnatter_requests_total{service=\"auth\",endpoint=\"echo\"} 4\n"));
+    cr_assert_not_null(strstr(prom, "\nnatter_requests_total{service=\"auth\",endpoint=\"idle\"} 0\n"));
+    cr_assert_not_null(strstr(prom, "\nnatter_request_errors_total{service=\"auth\",endpoint=\"echo\"} 1\n"));
+    const char *secs = strstr(prom, "natter_request_seconds_total{service=\"auth\",endpoint=\"echo\"} ");
+    cr_assert_not_null(secs);
+    cr_assert_geq(strtod(strchr(secs, '}') + 2, NULL), 0.020);
+    cr_assert_not_null(strstr(prom, "# TYPE natter_requests_total counter\n"));
+    free(prom);
+
     cr_assert_eq(bus_drain(bus, 2000), NT_OK);
     micro_free(m);
     bus_free(bus);
