@@ -7,6 +7,7 @@
  * then we exit 0.
  */
 #include "actors/auth_pool.h"
+#include "actors/auth_prune.h"
 #include "actors/contact_pool.h"
 #include "cmd/role_common.h"
 #include "cmd/role_ops.h"
@@ -21,7 +22,8 @@ int role_auth(const role_ctx_t *ctx)
     token_keys_t *keys = NULL;
     micro_t *m = NULL;
     role_ops_t *ops = NULL;
-    long workers, t_cost, m_kib, par, access_ttl, refresh_ttl;
+    auth_prune_t *prune = NULL;
+    long workers, t_cost, m_kib, par, access_ttl, refresh_ttl, prune_s, prune_margin_s;
     int rc = 1;
     const config_t *c = ctx->cfg;
     if (config_int(c, "auth.workers", 4, 1, 64, &workers) ||
@@ -29,7 +31,9 @@ int role_auth(const role_ctx_t *ctx)
         config_int(c, "auth.argon2_m_kib", 19456, 1024, 1 << 20, &m_kib) ||
         config_int(c, "auth.argon2_parallelism", 1, 1, 16, &par) ||
         config_int(c, "auth.access_ttl", 900, 10, 86400, &access_ttl) ||
-        config_int(c, "auth.refresh_ttl", 2592000, 60, 31536000, &refresh_ttl))
+        config_int(c, "auth.refresh_ttl", 2592000, 60, 31536000, &refresh_ttl) ||
+        config_int(c, "auth.prune_s", 3600, 0, 86400 * 7, &prune_s) ||
+        config_int(c, "auth.prune_margin_s", 86400, 0, 86400 * 365, &prune_margin_s))
         return 2;
     p.argon2 = (password_params_t){(uint32_t)t_cost, (uint32_t)m_kib, (uint32_t)par};
     p.access_ttl = access_ttl;
@@ -58,13 +62,17 @@ int role_auth(const role_ctx_t *ctx)
         goto done;
     }
     role_ops_deps_t od = {.micro = m, .bus = p.bus, .db = p.db, .redis = p.redis};
-    if (role_ops_start(ctx, &od, &ops) != NT_OK)
+    if (role_ops_start(ctx, &od, &ops) != NT_OK ||
+        auth_prune_start(p.db, (int)prune_s, (int)prune_margin_s, &prune) != NT_OK)
         goto done;
     log_info("auth pool ready", "id=%s workers=%ld", micro_id(m), workers);
     role_wait_stop(ctx);
+    auth_prune_stop(prune);
+    prune = NULL;
     rc = bus_drain(p.bus, 10000) == NT_OK ? 0 : 1;
     log_info("drained", "ok=%s", rc == 0 ? "yes" : "no");
 done:
+    auth_prune_stop(prune);
     role_ops_stop(ops); /* it reads m and the pools */
     bus_free(p.bus); /* first: no handler may run once m is gone */
     micro_free(m);
