@@ -22,6 +22,7 @@
 #include "common/err.h"
 #include "common/jsonv.h"
 #include "common/log.h"
+#include "store/media_store.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -40,10 +41,16 @@ static int send_rules(const msg_pool_t *p, Natter__SendReq *req, char *err, size
                  MSG_CLIENT_ID_MAX);
         return NT_EINVAL;
     }
+    if (media_msg_type(req->type)) { /* whose file it is, the group commit checks */
+        if (!media_body_ok(req->body)) {
+            snprintf(err, n, "the body of %s message must be a file id",
+                     req->type[0] == 'i' ? "an image" : "a file");
+            return NT_EINVAL;
+        }
+        return msg_mention_rules(req, err, n);
+    }
     if (strcmp(req->type, "text") != 0) {
-        snprintf(err, n, "%s", strcmp(req->type, "image") == 0 || strcmp(req->type, "file") == 0
-                                   ? "image and file messages are not supported yet"
-                                   : "type must be text, image or file");
+        snprintf(err, n, "type must be text, image or file");
         return NT_EINVAL;
     }
     size_t chars = utf8_chars(req->body);
@@ -239,7 +246,7 @@ static void send_batch(void *arg, int worker, void **items, int n)
         if (rc != NT_OK)
             pool_fail(p->bus, j->env, answer, "message not stored, retry");
         else if (v[i].rc == NT_EINVAL)
-            pool_fail(p->bus, j->env, NT_EINVAL, "mentions must be members of the conversation");
+            pool_fail(p->bus, j->env, NT_EINVAL, v[i].err ? v[i].err : "invalid message");
         else if (v[i].rc != NT_OK)
             msg_conv_fail(p->bus, j->env, v[i].rc);
         else {

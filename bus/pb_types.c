@@ -61,6 +61,9 @@ static const ProtobufCMessageDescriptor *const types[] = {
     &natter__revoke_req__descriptor,
     &natter__revoke_reply__descriptor,
     &natter__revoked_event__descriptor,
+    &natter__media_register_req__descriptor,
+    &natter__media_file__descriptor,
+    &natter__media_get_req__descriptor,
 };
 
 const ProtobufCMessageDescriptor *const *pb_types(size_t *n)

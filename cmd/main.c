@@ -22,6 +22,7 @@ static const struct {
     {"edge-ws", role_edge_ws, "WebSocket gateway (libwebsockets)"},
     {"msg", role_msg, "pool: conversations and messages"},
     {"presence", role_presence, "pool: who is online, presence events"},
+    {"media", role_media, "pool: uploads, thumbnails, who may download"},
     {"migrate", role_migrate, "apply sql/ migrations, then exit"},
     {"trace", role_trace, "print bus traffic with decoded bodies: trace [subject ...]"},
 };

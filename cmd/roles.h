@@ -25,5 +25,6 @@ int role_edge_http(const role_ctx_t *ctx);
 int role_edge_ws(const role_ctx_t *ctx);
 int role_trace(const role_ctx_t *ctx);
 int role_presence(const role_ctx_t *ctx);
+int role_media(const role_ctx_t *ctx);
 
 #endif

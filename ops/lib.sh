@@ -10,8 +10,9 @@ NATTER_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 
 # The one list of natter service roles that ops/up starts and ops/down stops,
 # in start order (pools before the edges that call them; ops/down stops them
-# in reverse).  Add media here when it lands.
-NATTER_ROLES=(auth msg presence edge-http edge-ws)
+# in reverse).  media and edge-http share the media root (media.root,
+# default var/media: both run from the repository root).
+NATTER_ROLES=(auth msg presence media edge-http edge-ws)
 
 # Every NATS user in config/nats-server.conf.  Each gets a password
 # NATTER_NATS_PW_<USER> in var/keys/secrets.env; nats-server reads them from
@@ -25,6 +26,7 @@ NATTER_PACKAGES=(
   nats-server libnats-dev libwebsockets-dev libcivetweb-dev libhiredis-dev
   libmariadb-dev protobuf-c-compiler libprotobuf-c-dev libssl-dev libjwt-dev
   libcriterion-dev libjansson-dev libargon2-dev uuid-dev
+  libvips-dev libmagic-dev         # media: thumbnails; MIME sniffed from content
   mariadb-server mariadb-client redis-server redis-tools
   python3 openssl curl ca-certificates
   python3-websockets              # README's interactive WebSocket session

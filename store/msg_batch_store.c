@@ -11,11 +11,16 @@
  *   3. msg_find_keys: which (cid, sender, client_msg_id) keys are stored
  *      already.  A hit is a retry: the original, no write.  Then
  *      conv_members_check again for the users the new items mention (a
- *      mention of a non-member fails its item only).
+ *      mention of a non-member fails its item only), and media_check_refs
+ *      for the files that image and file messages name (one the sender
+ *      did not upload, or one without a thumbnail in an image message,
+ *      fails its item; a batch without such messages skips the query).
  *   4. seqs are assigned here, last_seq + 1, + 2, ... per conversation in
  *      arrival order; a key repeated within the batch is written once.
- *   5. msg_insert_many (one multi-row INSERT, and the new ids), then
- *      conv_advance_many (every last_seq in one UPDATE); COMMIT.
+ *   5. msg_insert_many (one multi-row INSERT, and the new ids),
+ *      media_link_msgs (the conversation_files rows of image and file
+ *      messages), then conv_advance_many (every last_seq in one UPDATE);
+ *      COMMIT.
  * READ COMMITTED matters: under REPEATABLE READ the plain reads of steps
  * 2-3 would see a snapshot taken before we got every lock, and could miss
  * a key another process committed while we waited for its conversation;
@@ -28,6 +33,7 @@
 
 #include "common/err.h"
 #include "store/db.h"
+#include "store/media_store.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -124,10 +130,38 @@ static int check_mentions(MYSQL *db, batch_t *b)
                 if (!member[k])
                     b->v[item[k]].rc = NT_EINVAL;
     }
+    for (i = 0; i < b->n; i++)
+        if (b->v[i].rc == NT_EINVAL)
+            b->v[i].err = "mentions must be members of the conversation";
     free(cids);
     free(uids);
     free(item);
     free(member);
+    return rc;
+}
+
+/* Step 3c: an image or file message must name a file its sender uploaded
+ * (for an image, one with a thumbnail); else its item fails with NT_EINVAL. */
+static int check_files(MYSQL *db, batch_t *b)
+{
+    media_ref_t *refs = calloc((size_t)b->n, sizeof *refs);
+    int *item = calloc((size_t)b->n, sizeof *item), m = 0;
+    int rc = refs && item ? NT_OK : NT_ENOMEM;
+    for (int i = 0; rc == NT_OK && i < b->n; i++) {
+        msg_send_item_t *v = &b->v[i];
+        if (v->rc != NT_OK || b->it[i].stored || !media_msg_type(v->type))
+            continue; /* a retry answers the original */
+        refs[m] = (media_ref_t){v->body, b->it[i].sender, strcmp(v->type, "image") == 0, NULL};
+        item[m++] = i;
+    }
+    if (rc == NT_OK && (rc = media_check_refs(db, refs, m)) == NT_OK)
+        for (int k = 0; k < m; k++)
+            if (refs[k].err) {
+                b->v[item[k]].rc = NT_EINVAL;
+                b->v[item[k]].err = refs[k].err;
+            }
+    free(refs);
+    free(item);
     return rc;
 }
 
@@ -138,6 +172,7 @@ static void prepare(batch_t *b)
         msg_send_item_t *v = &b->v[i];
         memset(&v->msg, 0, sizeof v->msg);
         v->rc = NT_OK;
+        v->err = NULL;
         v->duplicate = 0;
         v->conv = -1;
         b->it[i].dup_of = -1;
@@ -255,6 +290,8 @@ static int write_fresh(MYSQL *db, batch_t *b, msg_rec_t **fresh, int nfresh, int
                        int64_t *last)
 {
     int rc = msg_insert_many(db, fresh, nfresh), m = 0;
+    if (rc == NT_OK)
+        rc = media_link_msgs(db, fresh, nfresh);
     for (int k = 0; rc == NT_OK && k < nfresh; k++) {
         int64_t cid = db_col_i64(fresh[k]->conversation_id);
         if (m > 0 && cids[m - 1] == cid)
@@ -283,6 +320,7 @@ static int run(MYSQL *db, batch_t *b)
         goto out;
     if ((rc = lock_and_check(db, b, s1, s2, member)) != NT_OK ||
         (rc = find_stored(db, b, keys)) != NT_OK || (rc = check_mentions(db, b)) != NT_OK ||
+        (rc = check_files(db, b)) != NT_OK ||
         (rc = assign_seqs(b, fresh, &nfresh)) != NT_OK ||
         (nfresh > 0 && (rc = write_fresh(db, b, fresh, nfresh, s1, s2)) != NT_OK)) {
         db_rollback(db);

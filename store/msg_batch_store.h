@@ -12,8 +12,11 @@
  *     already, or appears earlier in the same batch, gets the original
  *     (duplicate = 1) and no new seq;
  *   - nothing is acknowledged before COMMIT returned.
- * Items fail one by one (no such conversation, sender not a member) without
- * touching the others.
+ * Items fail one by one (no such conversation, sender not a member, a
+ * mention of a non-member, an image or file message whose body is not a
+ * file the sender uploaded: store/media_store.h) without touching the
+ * others.  A stored image or file message gets its conversation_files row
+ * in the same transaction.
  *
  * Ids are decimal strings at this boundary, as everywhere in store/.
  */
@@ -43,7 +46,9 @@ typedef struct msg_send_item {
     /* outputs, meaningful when msg_send_batch returned NT_OK */
     int rc;          /* NT_OK, NT_ENOTFOUND (no such conversation),
                         NT_EFORBIDDEN (sender is not a member) or
-                        NT_EINVAL (a mentioned user is not a member) */
+                        NT_EINVAL (a mentioned user is not a member, or an
+                        image/file body that is not the sender's file) */
+    const char *err; /* rc == NT_EINVAL: why, for the client (static text) */
     int duplicate;   /* rc == NT_OK: msg is the original of a retried key */
     msg_rec_t msg;   /* rc == NT_OK: the stored message (owns its body) */
     int conv;        /* rc == NT_OK: index of its conversation in *convs */

@@ -11,6 +11,7 @@
 #include "common/err.h"
 #include "store/conv_store.h"
 #include "store/db.h"
+#include "store/media_store.h"
 #include "store/sqlb.h"
 
 #include <stdio.h>
@@ -115,7 +116,8 @@ int msg_revoke(MYSQL *db, const char *mid, const char *uid, int64_t window_ms, m
         rc = NT_EFORBIDDEN;
         goto fail;
     }
-    /* One transaction, so the unread-mention count never counts a revoked message. */
+    /* One transaction, so the unread-mention count never counts a revoked
+     * message and a revoked file message no longer lets members read its file. */
     int64_t cid = db_col_i64(out->conversation_id);
     db_param_t pk[] = {DB_P_I64(cid), DB_P_I64(out->seq)};
     if ((rc = db_begin(db)) != NT_OK)
@@ -126,6 +128,7 @@ int msg_revoke(MYSQL *db, const char *mid, const char *uid, int64_t window_ms, m
                       pk, 2, NULL, NULL)) != NT_OK ||
         (rc = db_exec(db, "DELETE FROM message_mentions WHERE conversation_id = ? AND seq = ?", pk,
                       2, NULL, NULL)) != NT_OK ||
+        (rc = media_unlink_msg(db, cid, out->seq)) != NT_OK || /* its file is no longer shared */
         (rc = db_commit(db)) != NT_OK) {
         db_rollback(db);
         goto fail;

@@ -70,7 +70,8 @@ int msg_read(MYSQL *db, const char *cid, const char *uid, int64_t seq, int64_t *
 /* Revoke message mid on behalf of uid (docs/messages.md): only its sender,
  * only within window_ms of created_at.  The body and mentions are cleared
  * and revoked set, by one UPDATE of the row (the message is committed, so
- * this cannot race its group commit).  Revoking a revoked message again is
+ * this cannot race its group commit); the message's conversation_files row
+ * goes too (media_store.h).  Revoking a revoked message again is
  * NT_OK with *again = 1 (idempotent: a client retrying after a lost reply
  * gets success).  *out gets the message as stored afterwards (msg_rec_fini).
  * NT_ENOTFOUND: no such message (or mid malformed); NT_EFORBIDDEN: uid is

@@ -29,6 +29,8 @@ typedef struct http_edge {
     metrics_t *metrics;
     size_t max_body;           /* bytes */
     int timeout_ms;            /* bus request timeout */
+    const char *media_root;    /* files live here (docs/media.md); NULL: no file routes */
+    size_t max_upload;         /* bytes of one upload (media.max_upload_bytes) */
     struct mg_context *mg;
 } http_edge_t;
 
@@ -120,5 +122,30 @@ void route_contact_delete(http_req_t *r);
 #define HTTP_PRESENCE_IDS_MAX 200
 void route_presence(http_req_t *r);
 int http_presence_ids(char *csv, int max, const char **ids, int *n, char *err, size_t errlen);
+
+/* Files (routes_media.c, docs/media.md).  The upload route reads its own
+ * body (streamed to <media root>/tmp/, never held in memory); downloads are
+ * served from the media root after im.svc.media.get said yes.
+ * http_media_init creates <media root>/tmp/ at start. */
+int http_media_init(http_edge_t *e);
+void route_file_upload(http_req_t *r);
+void route_file_get(http_req_t *r);
+void route_file_thumbnail(http_req_t *r);
+
+/* Header helpers of the file routes (file_headers.c), pure functions.
+ * http_range_parse: a Range header against a representation of size bytes
+ * (RFC 9110 14.2): HTTP_RANGE_NONE to send it whole (no header, another
+ * unit, several ranges, a malformed one: all may be ignored),
+ * HTTP_RANGE_PARTIAL with [*first, *last] inside it, or
+ * HTTP_RANGE_UNSATISFIABLE (416). */
+enum { HTTP_RANGE_NONE = 0, HTTP_RANGE_PARTIAL = 1, HTTP_RANGE_UNSATISFIABLE = 2 };
+int http_range_parse(const char *hdr, long long size, long long *first, long long *last);
+/* 1 if name (len bytes) is a file name we keep: 1-255 bytes of UTF-8, no
+ * control characters, no '/' or '\\', not "." or "..". */
+int http_file_name_ok(const char *name, size_t len);
+/* Content-Disposition for name: "inline" or "attachment", an ASCII
+ * filename= fallback and filename*=UTF-8''... (RFC 6266, RFC 5987).
+ * NT_EINVAL if out (n bytes) is too small. */
+int http_content_disposition(const char *name, int inline_, char *out, size_t n);
 
 #endif

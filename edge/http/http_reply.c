@@ -21,13 +21,18 @@ void http_reply_raw(http_req_t *r, int status, const char *ctype, const char *bo
         mg_response_header_add(r->conn, "Content-Type", ctype, -1);
     mg_response_header_add(r->conn, "Content-Length", clen, -1);
     mg_response_header_add(r->conn, "Cache-Control", "no-store", -1);
-    /* A body we refused to read is still on the socket: do not reuse it. */
-    if (status == 413)
+    /* A body we refused to read is still on the socket: do not reuse it.
+     * The header alone does not make civetweb close; must_close does. */
+    if (status == 413) {
+        mg_disable_connection_keep_alive(r->conn);
         mg_response_header_add(r->conn, "Connection", "close", -1);
+    }
     if (status == 405)
         mg_response_header_add(r->conn, "Allow", r->allow, -1);
     mg_response_header_send(r->conn);
-    if (len)
+    /* HEAD (file downloads) gets the headers of the answer, never a body:
+     * the client would read it as the start of the next response. */
+    if (len && strcmp(r->ri->request_method, "HEAD") != 0)
         mg_write(r->conn, body, len);
     r->status = status;
 }

@@ -20,10 +20,15 @@
 static void route_healthz(http_req_t *r);
 static void route_metrics(http_req_t *r);
 
+/* Route flags: AUTH needs a valid token; RAW means the handler reads the
+ * body itself (uploads stream to disk, past the JSON body cap). */
+#define AUTH 1
+#define RAW 2
+
 static const struct route {
     const char *method;
     const char *pattern; /* a trailing "{id}" matches one path segment */
-    int auth;
+    int flags;
     http_handler_fn fn;
 } routes[] = {
     {"POST", "/api/auth/register", 0, route_register},
@@ -54,6 +59,11 @@ static const struct route {
     {"POST", "/api/contacts/handle", 1, route_contact_handle},
     {"DELETE", "/api/contacts/{id}", 1, route_contact_delete},
     {"GET", "/api/presence", 1, route_presence},
+    {"POST", "/api/files/upload", AUTH | RAW, route_file_upload},
+    {"GET", "/api/files/{id}", AUTH, route_file_get},
+    {"HEAD", "/api/files/{id}", AUTH, route_file_get},
+    {"GET", "/api/files/{id}/thumbnail", AUTH, route_file_thumbnail},
+    {"HEAD", "/api/files/{id}/thumbnail", AUTH, route_file_thumbnail},
     {"GET", "/healthz", 0, route_healthz},
     {"GET", "/metrics", 0, route_metrics},
 };
@@ -192,7 +202,7 @@ static void dispatch(http_req_t *r)
         return;
     }
     r->route = rt->pattern;
-    if (rt->auth) {
+    if (rt->flags & AUTH) {
         if (authn_bearer(mg_get_header(r->conn, "Authorization"), r->edge->keys,
                          r->edge->deny, wall_ms(), &r->who) != NT_OK) {
             http_reply_error(r, NT_EUNAUTH, "missing, invalid or expired token");
@@ -201,7 +211,7 @@ static void dispatch(http_req_t *r)
         r->authed = 1;
     }
     if ((strcmp(rt->method, "POST") == 0 || strcmp(rt->method, "PUT") == 0) &&
-        body_read(r) != NT_OK)
+        !(rt->flags & RAW) && body_read(r) != NT_OK)
         return;
     rt->fn(r);
 }
@@ -275,6 +285,8 @@ int http_edge_start(http_edge_t *e, const char *bind, int port, int threads)
         "tcp_nodelay", "1",
         NULL,
     };
+    if (e->media_root && http_media_init(e) != NT_OK)
+        return NT_EIO;
     struct mg_callbacks cb;
     memset(&cb, 0, sizeof cb);
     cb.log_message = on_log;

@@ -14,6 +14,7 @@ Python 3 standard library only; run with /usr/bin/python3.
     auth = stack.start_role("auth")       # waits for $SRV.PING.auth from it
     edge = stack.start_role("edge-http")  # waits for /healthz
     ws = stack.start_role("edge-ws")      # waits for /healthz on its WS port
+    media = stack.start_role("media")     # files under stack.media_root
     edge.url                              # http://127.0.0.1:<port>
     auth.kill(signal.SIGTERM); auth.wait(10)
     stack.close()
@@ -201,6 +202,8 @@ class Stack:
         and run `natter migrate` (if mariadb is in services and migrate)."""
         self.tmp = tempfile.mkdtemp(prefix="natter-stack-")
         self.logs = os.path.join(self.tmp, "log")
+        # edge-http and the media pool must share it (docs/media.md).
+        self.media_root = os.path.join(self.tmp, "media")
         os.makedirs(self.logs)
         self.ports = set()
         self.procs = []          # every Proc, servers and roles, in start order
@@ -376,6 +379,7 @@ class Stack:
             # Likewise sends (test_delivery fires thousands); test_ratelimit
             # turns it on.
             "NATTER_MSG_SEND_RATE": "off",
+            "NATTER_MEDIA_ROOT": self.media_root,
         }
         env.update(FAST_ARGON2)
         user = nats_user_for_role(role)

@@ -234,10 +234,10 @@ class MsgFeaturesTest(StackTestCase):
         self.assert_error(self.send(a[1], cid, ""), 400, "bad_request")
         self.assert_error(self.send(a[1], cid, "x" * 4001), 400, "bad_request")
         self.assertEqual(self.send(a[1], cid, "é" * 4000).status, 201)
-        for t in ("image", "file"):
+        for t in ("image", "file"):  # the body must be a file id (test_media.py has the rest)
             r = self.send(a[1], cid, "f123", type_=t)
             self.assert_error(r, 400, "bad_request")
-            self.assertIn("not supported yet", r.json["error"]["message"])
+            self.assertIn("must be a file id", r.json["error"]["message"])
         for t in ("system", "video", ""):
             self.assert_error(self.send(a[1], cid, "x", type_=t), 400, "bad_request")
 
