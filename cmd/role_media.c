@@ -11,6 +11,7 @@
  */
 #include "actors/media_pool.h"
 #include "cmd/role_common.h"
+#include "cmd/role_ops.h"
 #include "common/err.h"
 #include "common/log.h"
 #include "common/version.h"
@@ -19,6 +20,7 @@ int role_media(const role_ctx_t *ctx)
 {
     media_pool_t p = {0};
     micro_t *m = NULL;
+    role_ops_t *ops = NULL;
     long workers, max_bytes, thumb_px, max_pixels;
     int rc = 1, vips = 0;
     const config_t *c = ctx->cfg;
@@ -50,12 +52,16 @@ int role_media(const role_ctx_t *ctx)
         log_error("cannot start the media service", NULL);
         goto done;
     }
+    role_ops_deps_t od = {.micro = m, .bus = p.bus, .db = p.db};
+    if (role_ops_start(ctx, &od, &ops) != NT_OK)
+        goto done;
     log_info("media pool ready", "id=%s workers=%ld root=%s max_upload_bytes=%ld thumb_px=%ld",
              micro_id(m), workers, p.root, max_bytes, thumb_px);
     role_wait_stop(ctx);
     rc = bus_drain(p.bus, 10000) == NT_OK ? 0 : 1;
     log_info("drained", "ok=%s", rc == 0 ? "yes" : "no");
 done:
+    role_ops_stop(ops); /* it reads m and the pools */
     bus_free(p.bus);           /* first of the frees: no handler may run once m is gone */
     micro_free(m);
     db_pool_free(p.db);

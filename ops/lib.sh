@@ -14,6 +14,20 @@ NATTER_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 # default var/media: both run from the repository root).
 NATTER_ROLES=(auth msg presence media edge-http edge-ws)
 
+# ops_port_for_role ROLE: the port of a pool's /healthz and /metrics under
+# ops/up (ops.http_port); 0 for the edges, which serve both on their own
+# port.  NATTER_OPS_PORT_BASE moves the block (default 9101..9104).
+ops_port_for_role() {
+  local base=${NATTER_OPS_PORT_BASE:-9101}
+  case "$1" in
+    auth) echo $((base)) ;;
+    msg) echo $((base + 1)) ;;
+    presence) echo $((base + 2)) ;;
+    media) echo $((base + 3)) ;;
+    *) echo 0 ;;
+  esac
+}
+
 # Every NATS user in config/nats-server.conf.  Each gets a password
 # NATTER_NATS_PW_<USER> in var/keys/secrets.env; nats-server reads them from
 # its environment.

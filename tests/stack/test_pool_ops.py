@@ -14,7 +14,7 @@ import unittest
 
 from harness import Api, StackTestCase, free_port, http_request, unique_name
 
-POOLS = ("auth", "msg", "presence")
+POOLS = ("auth", "msg", "presence", "media")
 
 
 def counter(text, name, service, endpoint):
@@ -76,6 +76,7 @@ class PoolOpsTest(StackTestCase):
         # Every pool reports its own service name.
         self.assertIn('service="msg"', self.metrics("msg"))
         self.assertIn('service="presence"', self.metrics("presence"))
+        self.assertIn('service="media"', self.metrics("media"))
 
     def test_unknown_paths_and_methods(self):
         self.assertEqual(self.get("msg", "/nope")[0], 404)
