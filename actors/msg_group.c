@@ -10,6 +10,8 @@
  * to the members afterwards, and a Push {kind:"member"} goes to everyone
  * it concerns (a removed member gets it; they get nothing after); then
  * the request is answered (pushes first, as for sends: design.md).
+ * A change that meets a deadlock or a lock wait timeout is run again, up to
+ * GROUP_ATTEMPTS times in all, like a send batch (msg_send.c).
  */
 #include "actors/msg_pool.h"
 
@@ -23,6 +25,25 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+
+#define GROUP_ATTEMPTS 3 /* tries of one change; as many as a send batch gets */
+
+/* 1 if a group transaction that failed with rc should run again (after
+ * sleeping 5 ms, then 10 ms, as a send batch does): a deadlock or a lock
+ * wait timeout rolled it back whole, so running it again cannot apply it
+ * twice.  Not a lost connection: its COMMIT may have landed, and a group
+ * change has no key to find it by.  Call on the thread that made the
+ * database call (db_last_was_lock_conflict is per thread). */
+static int retry_lock_conflict(int rc, int attempt, const char *op, const char *cid)
+{
+    if (rc != NT_EUNAVAIL || !db_last_was_lock_conflict() || attempt >= GROUP_ATTEMPTS)
+        return 0;
+    log_warn("group change retry", "op=%s cid=%s attempt=%d", op, cid, attempt + 1);
+    struct timespec ts = {0, (long)attempt * 5000000L};
+    nanosleep(&ts, NULL);
+    return 1;
+}
 
 /* 1 if s is a canonical decimal id. */
 static int id_ok(const char *s)
@@ -135,10 +156,14 @@ int msg_group_create(msg_pool_t *p, bus_t *bus, natsMsg *msg, const Natter__Conv
     }
     if (1 + n > p->group_max)
         goto too_big;
-    if ((rc = msg_db_take(p, bus, msg, &db)) != NT_OK)
-        goto out;
-    rc = group_create(db, uid, req->name, ids, n, p->group_max, &c, &sys, bad);
-    db_release(p->db, db, db_is_broken(rc));
+    for (int attempt = 1;; attempt++) {
+        if ((rc = msg_db_take(p, bus, msg, &db)) != NT_OK)
+            goto out;
+        rc = group_create(db, uid, req->name, ids, n, p->group_max, &c, &sys, bad);
+        db_release(p->db, db, db_is_broken(rc));
+        if (!retry_lock_conflict(rc, attempt, "create", "-"))
+            break;
+    }
     if (rc != NT_OK) {
         snprintf(err, sizeof err, "user %s not found", bad);
         rc = pool_fail(bus, msg, rc, rc == NT_ENOTFOUND ? err : "");
@@ -247,10 +272,14 @@ int msg_group_h(bus_t *bus, natsMsg *msg, void *arg)
         rc = pool_fail(bus, msg, NT_EINVAL, err);
         goto out;
     }
-    if ((rc = msg_db_take(p, bus, msg, &db)) != NT_OK)
-        goto out;
-    rc = group_apply(db, req->conversation_id, &ch, &r, err, sizeof err);
-    db_release(p->db, db, db_is_broken(rc));
+    for (int attempt = 1;; attempt++) {
+        if ((rc = msg_db_take(p, bus, msg, &db)) != NT_OK)
+            goto out;
+        rc = group_apply(db, req->conversation_id, &ch, &r, err, sizeof err);
+        db_release(p->db, db, db_is_broken(rc));
+        if (!retry_lock_conflict(rc, attempt, ch.op, req->conversation_id))
+            break;
+    }
     if (rc != NT_OK) {
         rc = err[0] ? pool_fail(bus, msg, rc, err) : msg_conv_fail(bus, msg, rc);
         goto out;

@@ -130,18 +130,6 @@ void conv_pb(const conv_rec_t *c, Natter__Conversation *out, Natter__Member *mem
     }
 }
 
-void msg_push_one(msg_pool_t *p, const char *cid, const char *to, const Natter__Push *push,
-                  const char *uid, const char *trace)
-{
-    char subject[SUBJECT_MAX];
-    int rc = subject_user_push(subject, sizeof subject, to);
-    if (rc == NT_OK)
-        rc = bus_publish_pb(p->bus, subject, &push->base, uid, trace);
-    if (rc != NT_OK)
-        log_warn("push failed", "cid=%s to=%s kind=%s err=\"%s\"", cid, to, push->kind,
-                 nt_strerror(rc));
-}
-
 void msg_push_members(msg_pool_t *p, const conv_rec_t *c, const char *skip_uid,
                       const Natter__Push *push, const char *uid, const char *trace)
 {
@@ -157,18 +145,23 @@ void msg_push_members(msg_pool_t *p, const conv_rec_t *c, const char *skip_uid,
     protobuf_c_message_pack(&push->base, buf);
     for (int i = 0; i < c->n_members; i++) {
         const char *to = c->members[i].user_id;
-        char subject[SUBJECT_MAX];
-        natsMsg *m = NULL;
-        if (skip_uid && strcmp(to, skip_uid) == 0)
-            continue;
-        int rc = subject_user_push(subject, sizeof subject, to);
-        if (rc == NT_OK)
-            rc = bus_msg_new(subject, push->base.descriptor->name, uid, trace, buf, (int)len, &m);
-        if (rc == NT_OK)
-            rc = bus_publish(p->bus, m);
-        if (rc != NT_OK)
-            log_warn("push failed", "cid=%s to=%s kind=%s err=\"%s\"", c->id, to, push->kind,
-                     nt_strerror(rc));
+        if (!skip_uid || strcmp(to, skip_uid) != 0)
+            msg_push_packed(p, c->id, to, push->kind, buf, len, uid, trace);
     }
     free(buf);
+}
+
+void msg_push_packed(msg_pool_t *p, const char *cid, const char *to, const char *kind,
+                     const uint8_t *buf, size_t len, const char *uid, const char *trace)
+{
+    char subject[SUBJECT_MAX];
+    natsMsg *m = NULL;
+    int rc = subject_user_push(subject, sizeof subject, to);
+    if (rc == NT_OK)
+        rc = bus_msg_new(subject, natter__push__descriptor.name, uid, trace, buf, (int)len, &m);
+    if (rc == NT_OK)
+        rc = bus_publish(p->bus, m);
+    if (rc != NT_OK)
+        log_warn("push failed", "cid=%s to=%s kind=%s err=\"%s\"", cid, to, kind,
+                 nt_strerror(rc));
 }

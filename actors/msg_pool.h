@@ -14,7 +14,9 @@
  * Handlers run on bus delivery threads and take a database connection for
  * one request, except send: it is queued for the send worker of its
  * conversation (hash(cid) % msg.workers, msg_batch.h), which stores many
- * sends in one transaction (group commit) and answers them after COMMIT.
+ * sends in one transaction (group commit) and hands what committed to the
+ * fan-out stage (msg_deliver.c, msg_fanout.h): it pushes each message to
+ * the members, then answers the sender.
  * Ordering and exactly-once storage come from the store (the conversation
  * row lock, the client_msg_id key), not from this process, so two msg
  * processes may serve the same conversation.  After a send commits,
@@ -28,6 +30,7 @@
 #define NT_MSG_POOL_H
 
 #include "actors/msg_batch.h"
+#include "actors/msg_fanout.h"
 #include "bus/bus.h"
 #include "bus/micro.h"
 #include "proto/natter.pb-c.h"
@@ -46,6 +49,7 @@ typedef struct msg_pool {
     int db_wait_ms;       /* how long a request waits for a connection */
     long text_max;        /* msg.text_max: characters of a text message */
     msg_batch_t *sends;   /* the send workers (msg_sends_start) */
+    msg_fanout_t *fanout; /* pushes and replies of committed sends (msg_deliver_start) */
     redis_pool_t *redis;  /* rate-limit buckets; NULL: no limit */
     ratelimit_rule_t send_rate; /* msg.send_rate: sends per user */
     int group_max;        /* msg.group_max: members of a group at most */
@@ -57,6 +61,31 @@ typedef struct msg_pool {
  * the send handler needs them.  The caller frees p->sends
  * (msg_batch_free) after the bus, which may still run handlers. */
 int msg_sends_start(msg_pool_t *p, msg_batch_opts_t o);
+
+/* Start the fan-out stage into p->fanout (msg_deliver.c); o's step, done
+ * and arg are set here.  Before msg_sends_start: the workers hand to it.
+ * Stop it (msg_fanout_stop) after the send workers and before the bus
+ * goes: it replies through the bus; then msg_fanout_free. */
+int msg_deliver_start(msg_pool_t *p, msg_fanout_opts_t o);
+
+/* The conversations of one committed batch, shared by its deliveries. */
+typedef struct msg_deliver_hold msg_deliver_hold_t;
+
+/* Take convs[0..n) (with their member lists) into a holder: NT_OK, and
+ * they are freed once msg_deliver_release was called and the last
+ * delivery using them is done.  NT_ENOMEM: the caller still owns convs. */
+int msg_deliver_hold(conv_rec_t *convs, int n, msg_deliver_hold_t **out);
+
+/* Drop the caller's reference.  NULL is fine. */
+void msg_deliver_release(msg_deliver_hold_t *h);
+
+/* After COMMIT: push committed message m to every member of c (an entry
+ * of h), then reply SendReply {m, duplicate: dup} to *env, which is taken
+ * (*env = NULL).  Queued on the fan-out stage behind c's earlier messages;
+ * with h NULL (or the stage stopped) it is all done here before returning.
+ * m is copied (packed): the caller may free it at once. */
+void msg_deliver(msg_pool_t *p, msg_deliver_hold_t *h, natsMsg **env, const msg_rec_t *m,
+                 int dup, const conv_rec_t *c);
 
 /* Add the endpoints to m, `workers` subscriptions each. */
 int msg_pool_register(msg_pool_t *p, micro_t *m, int workers);
@@ -113,13 +142,14 @@ void msg_pb(const msg_rec_t *m, Natter__Message *out);
 void conv_pb(const conv_rec_t *c, Natter__Conversation *out, Natter__Member *members,
              Natter__Member **mptrs, Natter__Message *last);
 
-/* Publish push to im.user.<uid>.push of every member of c except skip_uid
- * (NULL: everyone).  Failures are logged: delivery is at-least-once and a
- * client catches up with sync. */
-/* Publish push to im.user.<to>.push; a failure is logged (as above). */
-void msg_push_one(msg_pool_t *p, const char *cid, const char *to, const Natter__Push *push,
-                  const char *uid, const char *trace);
+/* Publish a Push, already packed (buf, len), to im.user.<to>.push.
+ * Failures are logged: delivery is at-least-once and a client catches up
+ * with sync. */
+void msg_push_packed(msg_pool_t *p, const char *cid, const char *to, const char *kind,
+                     const uint8_t *buf, size_t len, const char *uid, const char *trace);
 
+/* Publish push to im.user.<uid>.push of every member of c except skip_uid
+ * (NULL: everyone); failures are logged (as above). */
 void msg_push_members(msg_pool_t *p, const conv_rec_t *c, const char *skip_uid,
                       const Natter__Push *push, const char *uid, const char *trace);
 

@@ -7,9 +7,10 @@
  * worker hash(cid) % N (msg_batch.h); the thread is free again at once.
  * The worker stores everything it took in one transaction (group commit,
  * msg_batch_store.h), retrying a transient failure a few times, and only
- * then answers each request and pushes each new message to the members:
- * the reply and the pushes both describe a durable message, and a request
- * whose batch could not be stored gets unavailable, never 'sent'.
+ * then hands each new message to the fan-out stage (msg_deliver.c), which
+ * pushes it to the members and then answers the request: the reply and
+ * the pushes both describe a durable message, and a request whose batch
+ * could not be stored gets unavailable, never 'sent'.
  * A retried client_msg_id gets the original (duplicate = true) and its push
  * again: delivery is at-least-once and clients dedup by seq, so a push lost
  * with a crashed process is repaired by the client's retry.
@@ -71,40 +72,6 @@ static int members_of(MYSQL *db, const char *cid, conv_rec_t *c)
         log_warn("no members to push to", "cid=%s err=\"%s\"", cid, nt_strerror(rc));
         c->n_members = 0;
     }
-    return rc;
-}
-
-/* After commit: push to every member, then reply to the sender.  In that
- * order on purpose: the edge releases a session's next send on this reply,
- * and the next send may be stored by another msg process; pushing first
- * puts this message's pushes on the wire before the next one can exist,
- * so members see a conversation's messages in seq order. */
-static int send_done(msg_pool_t *p, natsMsg *env, const msg_rec_t *m, int dup, const conv_rec_t *c)
-{
-    Natter__Message pb;
-    msg_pb(m, &pb);
-    Natter__Push push = NATTER__PUSH__INIT;
-    push.kind = "message";
-    push.message = &pb;
-    const char *uid = bus_header(env, BUS_H_UID);
-    if (m->n_mentions == 0) {
-        msg_push_members(p, c, NULL, &push, uid, bus_header(env, BUS_H_TRACE));
-    } else { /* the push says to each member whether they are mentioned */
-        for (int i = 0; i < c->n_members; i++) {
-            pb.mentioned = 0;
-            for (int k = 0; k < m->n_mentions && !pb.mentioned; k++)
-                pb.mentioned = strcmp(m->mentions[k], c->members[i].user_id) == 0;
-            msg_push_one(p, c->id, c->members[i].user_id, &push, uid,
-                         bus_header(env, BUS_H_TRACE));
-        }
-        pb.mentioned = 0;
-    }
-    Natter__SendReply rep = NATTER__SEND_REPLY__INIT;
-    rep.message = &pb;
-    rep.duplicate = dup != 0;
-    int rc = bus_reply_pb(p->bus, env, &rep.base);
-    log_debug("message", "cid=%s seq=%lld uid=%s duplicate=%s", m->conversation_id,
-              (long long)m->seq, uid, dup ? "yes" : "no");
     return rc;
 }
 
@@ -219,7 +186,8 @@ static int store_batch(msg_pool_t *p, msg_send_item_t *v, int n, conv_rec_t **co
 }
 
 /* The worker's part (msg_batch_fn): store the batch, then answer every
- * request and fan out; a request is answered 'sent' only if committed. */
+ * failed request and hand the rest to the fan-out stage; a request is
+ * answered 'sent' only if committed. */
 static void send_batch(void *arg, int worker, void **items, int n)
 {
     msg_pool_t *p = arg;
@@ -241,6 +209,9 @@ static void send_batch(void *arg, int worker, void **items, int n)
     if (v)
         rc = store_batch(p, v, n, &convs, &nconvs, &attempts);
     int answer = rc == NT_ECONFLICT ? NT_EUNAVAIL : rc; /* a conflict that retries did not cure */
+    msg_deliver_hold_t *hold = NULL; /* NULL: deliver here, not on the fan-out stage */
+    if (rc == NT_OK && msg_deliver_hold(convs, nconvs, &hold) != NT_OK)
+        hold = NULL;
     for (int i = 0; i < n; i++) {
         send_job_t *j = items[i];
         if (rc != NT_OK)
@@ -250,7 +221,7 @@ static void send_batch(void *arg, int worker, void **items, int n)
         else if (v[i].rc != NT_OK)
             msg_conv_fail(p->bus, j->env, v[i].rc);
         else {
-            send_done(p, j->env, &v[i].msg, v[i].duplicate, &convs[v[i].conv]);
+            msg_deliver(p, hold, &j->env, &v[i].msg, v[i].duplicate, &convs[v[i].conv]);
             stored++;
         }
         job_free(j);
@@ -262,7 +233,12 @@ static void send_batch(void *arg, int worker, void **items, int n)
     if (v)
         msg_send_items_fini(v, n);
     free(v);
-    conv_recs_free(convs, nconvs);
+    if (hold)
+        msg_deliver_release(hold); /* convs go when their last delivery is done */
+    else
+        conv_recs_free(convs, nconvs);
+    if (msg_batch_draining(p->sends)) /* msg_batch_wait promises the replies are out */
+        msg_fanout_wait_idle(p->fanout);
 }
 
 int msg_sends_start(msg_pool_t *p, msg_batch_opts_t o)

@@ -32,6 +32,7 @@ int role_msg(const role_ctx_t *ctx)
     micro_t *m = NULL;
     role_ops_t *ops = NULL;
     long workers, text_max, batch_max, wait_us, queue_max, revoke_window, group_max;
+    long fanout_threads, fanout_chunk;
     int rc = 1;
     if (config_int(ctx->cfg, "msg.workers", 4, 1, 64, &workers) ||
         config_int(ctx->cfg, "msg.text_max", 4000, 1, 65536, &text_max) ||
@@ -39,7 +40,9 @@ int role_msg(const role_ctx_t *ctx)
         config_int(ctx->cfg, "msg.batch_wait_us", 0, 0, 100000, &wait_us) ||
         config_int(ctx->cfg, "msg.queue_max", 4096, 1, 1 << 20, &queue_max) ||
         config_int(ctx->cfg, "msg.revoke_window_s", 120, 0, 86400 * 365, &revoke_window) ||
-        config_int(ctx->cfg, "msg.group_max", 2000, 2, CONV_MEMBERS_MAX, &group_max))
+        config_int(ctx->cfg, "msg.group_max", 2000, 2, CONV_MEMBERS_MAX, &group_max) ||
+        config_int(ctx->cfg, "msg.fanout_threads", 2, 1, 64, &fanout_threads) ||
+        config_int(ctx->cfg, "msg.fanout_chunk", 64, 1, 100000, &fanout_chunk))
         return 2;
     p.text_max = text_max;
     p.group_max = (int)group_max;
@@ -47,6 +50,9 @@ int role_msg(const role_ctx_t *ctx)
     p.db_wait_ms = 2000;
     msg_batch_opts_t bo = {.workers = (int)workers, .batch_max = (int)batch_max,
                            .queue_max = (int)queue_max, .wait_us = (int)wait_us};
+    /* The stage holds what the send queues held: a bound of the same size. */
+    msg_fanout_opts_t fo = {.threads = (int)fanout_threads, .chunk = (int)fanout_chunk,
+                            .queue_max = (int)(queue_max * workers)};
     /* Sends are limited on delivery threads, at most one Redis call each at
      * a time: a connection per worker is plenty (the pool waits for one). */
     if (role_rate_rule(ctx, "msg.send_rate", "20/40", &p.send_rate) != NT_OK ||
@@ -55,7 +61,7 @@ int role_msg(const role_ctx_t *ctx)
     if (role_db_open(ctx, &p.db) != NT_OK ||
         role_bus_connect(ctx, "msg", (int)workers, &p.bus) != NT_OK)
         goto done;
-    if (msg_sends_start(&p, bo) != NT_OK ||
+    if (msg_deliver_start(&p, fo) != NT_OK || msg_sends_start(&p, bo) != NT_OK ||
         micro_new(p.bus, "msg", NATTER_VERSION, "natter conversations and messages", &m) != NT_OK ||
         msg_pool_register(&p, m, (int)workers) != NT_OK || micro_start(m) != NT_OK) {
         log_error("cannot start the msg service", NULL);
@@ -70,6 +76,7 @@ int role_msg(const role_ctx_t *ctx)
              config_str(ctx->cfg, "msg.send_rate", "20/40"));
     role_wait_stop(ctx);
     msg_batch_drain(p.sends);
+    msg_fanout_wait_idle(p.fanout); /* the replies of what the workers committed */
     rc = bus_drain(p.bus, 10000) == NT_OK ? 0 : 1;
     msg_batch_stop(p.sends); /* anything a timed-out drain left, while the bus is alive */
     log_batch_stats(p.sends);
@@ -77,9 +84,11 @@ int role_msg(const role_ctx_t *ctx)
 done:
     role_ops_stop(ops); /* it reads m and the pools */
     msg_batch_stop(p.sends);  /* NULL-safe; workers reply through the bus */
+    msg_fanout_stop(p.fanout); /* after the workers that feed it, before the bus */
     bus_free(p.bus); /* first of the frees: no handler may run once m is gone */
     micro_free(m);
     msg_batch_free(p.sends);
+    msg_fanout_free(p.fanout);
     db_pool_free(p.db);
     redis_pool_free(p.redis);
     return rc;

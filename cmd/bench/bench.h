@@ -7,6 +7,11 @@
  * so the expensive parts (registration, argon2, conversation creation) are
  * not part of what is measured.  Everything is bounded: session count by
  * the file, run time by --duration, then it stops by itself.
+ *
+ * Two runs can measure one load together (ops/bench scenario g: a group
+ * and 1:1 pairs): --start-at gives both the same start, --senders makes
+ * only the first sessions of a file send while all of them receive and
+ * ack, and deliveries count only pushes of a session's own conversation.
  */
 #ifndef NT_BENCH_H
 #define NT_BENCH_H
@@ -42,10 +47,12 @@ typedef struct bench {
     struct lws_context *ctx;
     bench_sess_t *sess;
     size_t n;
+    size_t n_send;             /* only sess[0..n_send) send (--senders); the rest receive */
     int port;
     int window;                /* max in flight per session in flat-out mode */
     double rate;               /* total msgs/s; 0 = as fast as replies come */
     int idle;                  /* only connect and hold */
+    int64_t start_at_us;       /* --start-at: do not send before (wall clock); 0: at once */
     int64_t t_start_us, t_end_us, t_stop_us;
     size_t connecting, next_connect;
     uint64_t due;              /* sends the rate schedule wants so far */

@@ -4,9 +4,14 @@
  *
  *   natter-bench --port 8081 --sessions FILE [--duration 30] [--rate 2000]
  *                [--window 1] [--idle --hold 5] [--edge-pid PID]
+ *                [--senders K] [--start-at EPOCH_S]
  *
  * FILE has one "token conversation_id" per line.  --rate 0 sends as fast
  * as replies come back (each session keeps --window sends in flight).
+ * --senders K: only the first K sessions send (default all); every session
+ * receives and acks.  --start-at: start sending at that wall-clock time
+ * (seconds since the epoch) if connected by then, so two runs share one
+ * load phase.
  */
 #include "bench.h"
 
@@ -67,8 +72,8 @@ int main(int argc, char **argv)
 {
     bench_t b = {.port = 8081, .window = 1, .rate = 0};
     const char *file = NULL;
-    double duration = 30, hold = 3;
-    long edge_pid = 0;
+    double duration = 30, hold = 3, start_at = 0;
+    long edge_pid = 0, senders = 0;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : "0";
         if (!strcmp(a, "--idle")) { b.idle = 1; continue; }
@@ -79,15 +84,20 @@ int main(int argc, char **argv)
         else if (!strcmp(a, "--window")) b.window = atoi(v);
         else if (!strcmp(a, "--hold")) hold = atof(v);
         else if (!strcmp(a, "--edge-pid")) edge_pid = atol(v);
+        else if (!strcmp(a, "--senders")) senders = atol(v);
+        else if (!strcmp(a, "--start-at")) start_at = atof(v);
         else { fprintf(stderr, "natter-bench: unknown argument %s\n", a); return 2; }
         i++;
     }
     if (!file || load_sessions(&b, file) != 0 || duration <= 0 || duration > 600 ||
-        b.window < 1) {
+        b.window < 1 || senders < 0 || start_at < 0) {
         fprintf(stderr, "usage: natter-bench --sessions FILE [--port P] [--duration S<=600] "
-                        "[--rate R] [--window W] [--idle --hold S] [--edge-pid PID]\n");
+                        "[--rate R] [--window W] [--idle --hold S] [--edge-pid PID] "
+                        "[--senders K] [--start-at EPOCH_S]\n");
         return 2;
     }
+    b.n_send = senders > 0 && (size_t)senders < b.n ? (size_t)senders : b.n;
+    b.start_at_us = (int64_t)(start_at * 1e6);
     struct rlimit rl;
     if (getrlimit(RLIMIT_NOFILE, &rl) == 0) {
         rl.rlim_cur = rl.rlim_max;
@@ -118,11 +128,17 @@ int main(int argc, char **argv)
         printf("edge_rss_kb before=%ld after=%ld per_connection_bytes=%.0f\n", rss0, rss1,
                (double)(rss1 - rss0) * 1024.0 / (double)ready);
     if (b.idle) {
+        lws_sul_schedule(b.ctx, 0, &b.tick, bench_tick, 1000); /* wakes lws_service */
         service_until(&b, bench_now_us() + (int64_t)(hold * 1e6), NULL);
         printf("after_hold closes=%llu edge_rss_kb=%ld\n", (unsigned long long)b.st.closes,
                rss_kb(edge_pid));
     } else {
-        b.t_start_us = bench_now_us();
+        /* The tick runs from now on (lws_service sleeps up to 30 s without
+         * a timer); it sends only from t_start_us. */
+        int64_t now = bench_now_us();
+        if (b.start_at_us > 0 && now > b.start_at_us)
+            printf("start_late_ms=%.0f\n", (double)(now - b.start_at_us) / 1000.0);
+        b.t_start_us = b.start_at_us > now ? b.start_at_us : now;
         b.t_end_us = b.t_start_us + (int64_t)(duration * 1e6);
         b.t_stop_us = b.t_end_us + 2000000; /* let replies in flight land */
         lws_sul_schedule(b.ctx, 0, &b.tick, bench_tick, 1000);

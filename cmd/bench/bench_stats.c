@@ -46,7 +46,7 @@ static void pct(const char *what, double *v, size_t n)
 void bench_stats_print(bench_t *b, double seconds)
 {
     bench_stats_t *s = &b->st;
-    printf("sessions=%zu seconds=%.1f\n", b->n, seconds);
+    printf("sessions=%zu senders=%zu seconds=%.1f\n", b->n, b->n_send, seconds);
     printf("sent_per_s=%.0f (sends=%llu acknowledged=%zu)\n", (double)s->n_sent / seconds,
            (unsigned long long)s->sends, s->n_sent);
     printf("delivered_per_s=%.0f (deliveries=%zu)\n", (double)s->n_deliv / seconds, s->n_deliv);

@@ -69,7 +69,12 @@ static void on_frame(bench_t *b, bench_sess_t *s, const char *text, size_t len)
         json_t *m = json_object_get(f, "message");
         const char *from = json_string_value(json_object_get(m, "sender_id"));
         const char *body = json_string_value(json_object_get(m, "body"));
+        const char *cid = json_string_value(json_object_get(m, "conversation_id"));
         int64_t seq = json_integer_value(json_object_get(m, "seq"));
+        if (!cid || strcmp(cid, s->conv) != 0) {
+            json_decref(f); /* not ours to ack or count (a session has one conversation) */
+            return;
+        }
         if (seq > s->ack_seq)
             s->ack_seq = seq;
         if (from && strcmp(from, s->uid) != 0 && body && strncmp(body, "t=", 2) == 0)
@@ -180,11 +185,11 @@ const struct lws_protocols bench_protocols[] = {
 /* Pick sessions to send, per the rate or to keep the window full. */
 static void schedule_sends(bench_t *b, int64_t now)
 {
-    size_t budget = b->n;
+    size_t budget = b->n_send;
     if (b->rate > 0) {
         uint64_t want = (uint64_t)(b->rate * (double)(now - b->t_start_us) / 1e6);
         while (b->due < want && budget--) {
-            bench_sess_t *s = &b->sess[b->rr++ % b->n];
+            bench_sess_t *s = &b->sess[b->rr++ % b->n_send];
             if (!s->ready || s->closed || s->want_send || s->inflight >= b->window)
                 continue;
             s->want_send = 1;
@@ -193,7 +198,7 @@ static void schedule_sends(bench_t *b, int64_t now)
         }
         return;
     }
-    for (size_t i = 0; i < b->n; i++) {
+    for (size_t i = 0; i < b->n_send; i++) {
         bench_sess_t *s = &b->sess[i];
         if (s->ready && !s->closed && !s->want_send && s->inflight < b->window) {
             s->want_send = 1;
@@ -207,7 +212,7 @@ void bench_tick(lws_sorted_usec_list_t *sul)
     bench_t *b = lws_container_of(sul, bench_t, tick);
     int64_t now = bench_now_us();
     static unsigned ticks;
-    if (b->t_start_us && now < b->t_end_us && !b->idle)
+    if (b->t_start_us && now >= b->t_start_us && now < b->t_end_us && !b->idle)
         schedule_sends(b, now);
     if (++ticks % 20 == 0) /* acks every ~100 ms, cumulative */
         for (size_t i = 0; i < b->n; i++)
