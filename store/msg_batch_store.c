@@ -161,8 +161,13 @@ static int check_mentions(MYSQL *db, batch_t *b)
  * (for an image, one with a thumbnail); else its item fails with NT_EINVAL. */
 static int check_files(MYSQL *db, batch_t *b)
 {
-    media_ref_t *refs = calloc((size_t)b->n, sizeof *refs);
-    int *item = calloc((size_t)b->n, sizeof *item), m = 0;
+    size_t want = 0; /* most batches carry no image or file: no allocation then */
+    for (int i = 0; i < b->n; i++)
+        want += b->v[i].rc == NT_OK && !b->it[i].stored && media_msg_type(b->v[i].type);
+    if (want == 0)
+        return NT_OK;
+    media_ref_t *refs = calloc(want, sizeof *refs);
+    int *item = calloc(want, sizeof *item), m = 0;
     int rc = refs && item ? NT_OK : NT_ENOMEM;
     for (int i = 0; rc == NT_OK && i < b->n; i++) {
         msg_send_item_t *v = &b->v[i];
