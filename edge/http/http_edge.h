@@ -26,6 +26,7 @@ typedef struct http_edge {
     bus_t *bus;
     const token_keys_t *keys;  /* public key only */
     denylist_t *deny;
+    struct revocations *revs;  /* the deny-list feed; /healthz waits for its first load */
     metrics_t *metrics;
     size_t max_body;           /* bytes */
     int timeout_ms;            /* bus request timeout */

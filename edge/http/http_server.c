@@ -10,6 +10,7 @@
 #include "common/err.h"
 #include "common/log.h"
 #include "edge/authn.h"
+#include "edge/revocations.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -243,8 +244,12 @@ static int on_request(struct mg_connection *conn, void *arg)
 
 static void route_healthz(http_req_t *r)
 {
-    int ok = bus_connected(r->edge->bus);
-    json_t *body = json_pack("{s:s}", "status", ok ? "ok" : "unavailable");
+    /* Not healthy before the deny-list's first load: until then a token
+     * revoked before this edge started would pass here (DESIGN.md "Tokens"),
+     * so a balancer (and ops/up, and the tests) must not send clients yet. */
+    int loaded = !r->edge->revs || revocations_loaded(r->edge->revs);
+    int ok = bus_connected(r->edge->bus) && loaded;
+    json_t *body = json_pack("{s:s}", "status", ok ? "ok" : loaded ? "unavailable" : "starting");
     http_reply_json(r, ok ? 200 : 503, body);
 }
 
