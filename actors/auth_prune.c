@@ -4,15 +4,15 @@
  * One round deletes in chunks of PRUNE_CHUNK rows until a chunk comes back
  * short, so a large backlog (a first run on an old database) is cleared in
  * one round without one long transaction.  The thread sleeps on a
- * condition variable so auth_prune_stop wakes it at once.
+ * stopper (common/stopper.h) so auth_prune_stop wakes it at once.
  */
 #include "actors/auth_prune.h"
 
 #include "common/err.h"
 #include "common/log.h"
+#include "common/stopper.h"
 #include "store/session_store.h"
 
-#include <errno.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <time.h>
@@ -23,9 +23,7 @@
 struct auth_prune {
     db_pool_t *db;
     int interval_s, margin_s;
-    pthread_mutex_t mu;
-    pthread_cond_t cv;
-    int stopping; /* mu */
+    stopper_t stopper;
     pthread_t tid;
 };
 
@@ -59,21 +57,8 @@ static void prune_round(auth_prune_t *p)
 static void *prune_main(void *arg)
 {
     auth_prune_t *p = arg;
-    pthread_mutex_lock(&p->mu);
-    while (!p->stopping) {
-        struct timespec until;
-        clock_gettime(CLOCK_MONOTONIC, &until);
-        until.tv_sec += p->interval_s;
-        int rc = 0;
-        while (!p->stopping && rc != ETIMEDOUT)
-            rc = pthread_cond_timedwait(&p->cv, &p->mu, &until);
-        if (p->stopping)
-            break;
-        pthread_mutex_unlock(&p->mu);
+    while (!stopper_sleep_ms(&p->stopper, (long)p->interval_s * 1000))
         prune_round(p);
-        pthread_mutex_lock(&p->mu);
-    }
-    pthread_mutex_unlock(&p->mu);
     db_thread_end();
     return NULL;
 }
@@ -89,16 +74,12 @@ int auth_prune_start(db_pool_t *db, int interval_s, int margin_s, auth_prune_t *
     p->db = db;
     p->interval_s = interval_s;
     p->margin_s = margin_s;
-    pthread_condattr_t ca;
-    pthread_condattr_init(&ca);
-    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-    pthread_mutex_init(&p->mu, NULL);
-    int ok = pthread_cond_init(&p->cv, &ca) == 0;
-    pthread_condattr_destroy(&ca);
-    if (!ok || pthread_create(&p->tid, NULL, prune_main, p) != 0) {
-        if (ok)
-            pthread_cond_destroy(&p->cv);
-        pthread_mutex_destroy(&p->mu);
+    if (stopper_init(&p->stopper) != NT_OK) {
+        free(p);
+        return NT_EINTERNAL;
+    }
+    if (pthread_create(&p->tid, NULL, prune_main, p) != 0) {
+        stopper_fini(&p->stopper);
         free(p);
         return NT_ENOMEM;
     }
@@ -110,12 +91,8 @@ void auth_prune_stop(auth_prune_t *p)
 {
     if (!p)
         return;
-    pthread_mutex_lock(&p->mu);
-    p->stopping = 1;
-    pthread_cond_signal(&p->cv);
-    pthread_mutex_unlock(&p->mu);
+    stopper_stop(&p->stopper);
     pthread_join(p->tid, NULL);
-    pthread_cond_destroy(&p->cv);
-    pthread_mutex_destroy(&p->mu);
+    stopper_fini(&p->stopper);
     free(p);
 }

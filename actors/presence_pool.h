@@ -29,6 +29,7 @@
 
 #include "bus/bus.h"
 #include "bus/micro.h"
+#include "common/stopper.h"
 #include "proto/natter.pb-c.h"
 #include "store/db.h"
 #include "store/presence_store.h"
@@ -39,7 +40,7 @@
 /* Sessions one report may carry; edges split heartbeats below this. */
 #define PRESENCE_REPORT_MAX 5000
 
-/* Read-only after presence_pool_register, except: stop (guarded by mu),
+/* Read-only after presence_pool_register, except: stopper (its own lock),
  * and sweeper / sweeper_started, which belong to the thread that calls
  * presence_sweep_start and _stop.  Handlers run on bus delivery threads
  * and share everything else; the sweep runs on its own thread. */
@@ -55,9 +56,7 @@ typedef struct presence_pool {
     int contacts_max;            /* contacts one event fans out to */
     pthread_t sweeper;
     int sweeper_started;
-    pthread_mutex_t mu;
-    pthread_cond_t cv;
-    int stop;                    /* mu */
+    stopper_t stopper;           /* the sweep's pause; presence_sweep_stop cuts it short */
 } presence_pool_t;
 
 /* Add the endpoints to m (queue group "presence"), `workers` each. */

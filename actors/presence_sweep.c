@@ -18,33 +18,8 @@
 #include "common/err.h"
 #include "common/log.h"
 
-#include <errno.h>
 #include <stdlib.h>
 #include <time.h>
-
-static void deadline_in(struct timespec *ts, long ms)
-{
-    clock_gettime(CLOCK_MONOTONIC, ts);
-    ts->tv_sec += ms / 1000;
-    ts->tv_nsec += (ms % 1000) * 1000000L;
-    if (ts->tv_nsec >= 1000000000L) {
-        ts->tv_sec++;
-        ts->tv_nsec -= 1000000000L;
-    }
-}
-
-/* Sleep ms unless stopped; 1 if we should stop. */
-static int pause_ms(presence_pool_t *p, long ms)
-{
-    struct timespec until;
-    deadline_in(&until, ms);
-    pthread_mutex_lock(&p->mu);
-    while (!p->stop && pthread_cond_timedwait(&p->cv, &p->mu, &until) != ETIMEDOUT)
-        ;
-    int stop = p->stop;
-    pthread_mutex_unlock(&p->mu);
-    return stop;
-}
 
 /* One round; the number of users claimed, or < 0 when Redis failed. */
 static int sweep_once(presence_pool_t *p, int expire)
@@ -89,7 +64,7 @@ static void *sweep_main(void *arg)
             log_info("presence sweep recovered", NULL);
         failing = n < 0;
         /* A full round means more is due: go again at once. */
-        if (pause_ms(p, n >= p->sweep_max ? 0 : p->sweep_ms))
+        if (stopper_sleep_ms(&p->stopper, n >= p->sweep_max ? 0 : p->sweep_ms))
             break;
     }
     db_thread_end();
@@ -98,21 +73,10 @@ static void *sweep_main(void *arg)
 
 int presence_sweep_start(presence_pool_t *p)
 {
-    p->stop = 0;
-    if (pthread_mutex_init(&p->mu, NULL) != 0)
+    if (stopper_init(&p->stopper) != NT_OK)
         return NT_EINTERNAL;
-    pthread_condattr_t ca;
-    pthread_condattr_init(&ca);
-    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-    int ok = pthread_cond_init(&p->cv, &ca) == 0;
-    pthread_condattr_destroy(&ca);
-    if (!ok) {
-        pthread_mutex_destroy(&p->mu);
-        return NT_EINTERNAL;
-    }
     if (pthread_create(&p->sweeper, NULL, sweep_main, p) != 0) {
-        pthread_cond_destroy(&p->cv);
-        pthread_mutex_destroy(&p->mu);
+        stopper_fini(&p->stopper);
         return NT_EINTERNAL;
     }
     p->sweeper_started = 1;
@@ -123,12 +87,8 @@ void presence_sweep_stop(presence_pool_t *p)
 {
     if (!p->sweeper_started)
         return;
-    pthread_mutex_lock(&p->mu);
-    p->stop = 1;
-    pthread_cond_signal(&p->cv);
-    pthread_mutex_unlock(&p->mu);
+    stopper_stop(&p->stopper);
     pthread_join(p->sweeper, NULL);
     p->sweeper_started = 0;
-    pthread_cond_destroy(&p->cv);
-    pthread_mutex_destroy(&p->mu);
+    stopper_fini(&p->stopper);
 }
