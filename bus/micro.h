@@ -19,6 +19,7 @@
 #define NT_MICRO_H
 
 #include "bus/bus.h"
+#include "common/textbuf.h"
 
 #include <stddef.h>
 #include <stdint.h>
@@ -65,11 +66,10 @@ int micro_endpoint_stats(micro_t *m, micro_ep_stat_t *out, int max);
 /* The service's name ("auth"); valid until micro_free. */
 const char *micro_name(const micro_t *m);
 
-/* The endpoint counters in the Prometheus text format (bus/micro_prom.c):
- * natter_requests_total, natter_request_errors_total and
- * natter_request_seconds_total, labelled service and endpoint.  Caller
- * frees; NULL when out of memory. */
-char *micro_prometheus(micro_t *m, size_t *len);
+/* Append the endpoint counters in the Prometheus text format
+ * (bus/micro_prom.c): natter_requests_total, natter_request_errors_total
+ * and natter_request_seconds_total, labelled service and endpoint. */
+void micro_prometheus(micro_t *m, textbuf_t *out);
 
 void micro_free(micro_t *m);
 

@@ -84,23 +84,21 @@ static int on_request(struct mg_connection *c, void *arg)
         return bad ? 503 : 200;
     }
     if (strcmp(ri->local_uri, "/metrics") == 0) {
+        textbuf_t t = {0};
         size_t len = 0;
-        char *text = micro_prometheus(o->d.micro, &len);
-        char tail[160];
-        int n = snprintf(tail, sizeof tail,
-                         "# HELP process_resident_memory_bytes Resident memory.\n"
-                         "# TYPE process_resident_memory_bytes gauge\n"
-                         "process_resident_memory_bytes %ld\n",
-                         rss_bytes());
-        char *all = text ? realloc(text, len + (size_t)n + 1) : NULL;
-        if (!all) {
-            free(text);
+        micro_prometheus(o->d.micro, &t);
+        textbuf_printf(&t,
+                       "# HELP process_resident_memory_bytes Resident memory.\n"
+                       "# TYPE process_resident_memory_bytes gauge\n"
+                       "process_resident_memory_bytes %ld\n",
+                       rss_bytes());
+        char *text = textbuf_take(&t, &len);
+        if (!text) {
             reply(c, 503, "application/json", "{\"status\":\"unavailable\"}", 24);
             return 503;
         }
-        memcpy(all + len, tail, (size_t)n + 1);
-        reply(c, 200, "text/plain; version=0.0.4", all, len + (size_t)n);
-        free(all);
+        reply(c, 200, "text/plain; version=0.0.4", text, len);
+        free(text);
         return 200;
     }
     reply(c, 404, "application/json", "{\"error\":\"not_found\"}", 21);

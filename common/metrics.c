@@ -8,9 +8,9 @@
 #include "common/metrics.h"
 
 #include "common/err.h"
+#include "common/textbuf.h"
 
 #include <pthread.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -112,65 +112,27 @@ void metrics_observe(metrics_t *m, const char *name, const char *help, const cha
     pthread_mutex_unlock(&m->lock);
 }
 
-typedef struct out {
-    char *buf;
-    size_t len, cap;
-    int failed;
-} out_t;
-
-static void out_printf(out_t *o, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void out_printf(out_t *o, const char *fmt, ...)
-{
-    if (o->failed)
-        return;
-    for (;;) {
-        va_list ap;
-        va_start(ap, fmt);
-        int n = vsnprintf(o->buf + o->len, o->cap - o->len, fmt, ap);
-        va_end(ap);
-        if (n < 0) {
-            o->failed = 1;
-            return;
-        }
-        if ((size_t)n < o->cap - o->len) {
-            o->len += (size_t)n;
-            return;
-        }
-        size_t cap = o->cap * 2 + (size_t)n;
-        char *nb = realloc(o->buf, cap);
-        if (!nb) {
-            o->failed = 1;
-            return;
-        }
-        o->buf = nb;
-        o->cap = cap;
-    }
-}
-
 /* "{labels}" or "" and the separator to append one more label. */
-static void render_series(out_t *o, const series_t *s)
+static void render_series(textbuf_t *o, const series_t *s)
 {
     const char *l = s->labels;
     if (s->kind != M_HISTOGRAM) {
-        out_printf(o, "%s%s%s%s %.17g\n", s->name, *l ? "{" : "", l, *l ? "}" : "", s->value);
+        textbuf_printf(o, "%s%s%s%s %.17g\n", s->name, *l ? "{" : "", l, *l ? "}" : "", s->value);
         return;
     }
     const char *sep = *l ? "," : "";
     for (size_t i = 0; i < NBUCKETS; i++)
-        out_printf(o, "%s_bucket{%s%sle=\"%g\"} %llu\n", s->name, l, sep, buckets[i],
+        textbuf_printf(o, "%s_bucket{%s%sle=\"%g\"} %llu\n", s->name, l, sep, buckets[i],
                    s->bucket[i]);
-    out_printf(o, "%s_bucket{%s%sle=\"+Inf\"} %llu\n", s->name, l, sep, s->count);
-    out_printf(o, "%s_sum%s%s%s %.17g\n", s->name, *l ? "{" : "", l, *l ? "}" : "", s->value);
-    out_printf(o, "%s_count%s%s%s %llu\n", s->name, *l ? "{" : "", l, *l ? "}" : "", s->count);
+    textbuf_printf(o, "%s_bucket{%s%sle=\"+Inf\"} %llu\n", s->name, l, sep, s->count);
+    textbuf_printf(o, "%s_sum%s%s%s %.17g\n", s->name, *l ? "{" : "", l, *l ? "}" : "", s->value);
+    textbuf_printf(o, "%s_count%s%s%s %llu\n", s->name, *l ? "{" : "", l, *l ? "}" : "", s->count);
 }
 
 char *metrics_render(metrics_t *m, size_t *len)
 {
     static const char *const kinds[] = {"counter", "gauge", "histogram"};
-    out_t o = {.buf = malloc(4096), .cap = 4096};
-    if (!o.buf)
-        return NULL;
-    o.buf[0] = '\0';
+    textbuf_t o = {0};
     pthread_mutex_lock(&m->lock);
     for (size_t i = 0; i < m->n; i++) {
         int first = 1; /* print each name once, with all its series */
@@ -179,7 +141,7 @@ char *metrics_render(metrics_t *m, size_t *len)
                 first = 0;
         if (!first)
             continue;
-        out_printf(&o, "# HELP %s %s\n# TYPE %s %s\n", m->series[i].name,
+        textbuf_printf(&o, "# HELP %s %s\n# TYPE %s %s\n", m->series[i].name,
                    m->series[i].help ? m->series[i].help : m->series[i].name, m->series[i].name,
                    kinds[m->series[i].kind]);
         for (size_t j = i; j < m->n; j++)
@@ -187,11 +149,5 @@ char *metrics_render(metrics_t *m, size_t *len)
                 render_series(&o, &m->series[j]);
     }
     pthread_mutex_unlock(&m->lock);
-    if (o.failed) {
-        free(o.buf);
-        return NULL;
-    }
-    if (len)
-        *len = o.len;
-    return o.buf;
+    return textbuf_take(&o, len);
 }

@@ -326,7 +326,9 @@ Test(micro_live, stats_count_requests_errors_and_time)
 
     /* The same counters as Prometheus text (a pool's /metrics). */
     size_t len = 0;
-    char *prom = micro_prometheus(m, &len);
+    textbuf_t t = {0};
+    micro_prometheus(m, &t);
+    char *prom = textbuf_take(&t, &len);
     cr_assert_not_null(prom);
     cr_assert_eq(strlen(prom), len);
     cr_assert_not_null(strstr(prom, "\nnatter_requests_total{service=\"auth\",endpoint=\"echo\"} 4\n"));
