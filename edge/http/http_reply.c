@@ -23,7 +23,7 @@ void http_reply_raw(http_req_t *r, int status, const char *ctype, const char *bo
     mg_response_header_add(r->conn, "Cache-Control", "no-store", -1);
     /* A body we refused to read is still on the socket: do not reuse it.
      * The header alone does not make civetweb close; must_close does. */
-    if (status == 413) {
+    if (status == 413 || status == 408) {
         mg_disable_connection_keep_alive(r->conn);
         mg_response_header_add(r->conn, "Connection", "close", -1);
     }

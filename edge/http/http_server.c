@@ -9,9 +9,11 @@
 
 #include "common/err.h"
 #include "common/log.h"
+#include "common/thread_stack.h"
 #include "edge/authn.h"
 #include "edge/revocations.h"
 
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -138,10 +140,15 @@ static void traceparent_take(http_req_t *r)
     bus_traceparent_new(r->traceparent, sizeof r->traceparent);
 }
 
-/* Read the body within the cap; 0 or an error already answered. */
+/* Read the body within the cap and the deadline; 0 or an error already
+ * answered.  civetweb's request_timeout_ms bounds each mg_read, not the
+ * whole body: a client trickling a byte a second would hold the worker
+ * for as long as it liked.  So the whole body gets request_timeout_ms too
+ * (408, connection closed). */
 static int body_read(http_req_t *r)
 {
     size_t max = r->edge->max_body;
+    double deadline = mono_s() + r->edge->request_timeout_ms / 1000.0;
     long long declared = r->ri->content_length;
     if (declared > (long long)max) {
         http_reply_error(r, NT_ETOOLARGE, "request body too large");
@@ -170,6 +177,10 @@ static int body_read(http_req_t *r)
         if (got <= 0)
             break;
         r->body_len += (size_t)got;
+        if (mono_s() > deadline && r->body_len < cap) {
+            http_reply_error_at(r, 408, NT_EINVAL, "request body too slow");
+            return NT_ETIMEDOUT;
+        }
     }
     r->body[r->body_len] = '\0';
     if (r->body_len > max) { /* chunked body past the cap */
@@ -256,6 +267,9 @@ static void route_healthz(http_req_t *r)
 static void route_metrics(http_req_t *r)
 {
     size_t len = 0;
+    metrics_gauge(r->edge->metrics, "natter_http_worker_stack_bytes",
+                  "smallest stack a civetweb worker thread has", "",
+                  (double)atomic_load(&r->edge->worker_stack_seen));
     metrics_gauge(r->edge->metrics, "natter_denylist_sessions", "revoked sessions held", "",
                   (double)denylist_size(r->edge->deny));
     char *text = metrics_render(r->edge->metrics, &len);
@@ -274,17 +288,41 @@ static int on_log(const struct mg_connection *conn, const char *message)
     return 1;
 }
 
+/* Each worker says what stack it got: the choice made in http_edge_start
+ * is checked, not assumed (the gauge natter_http_worker_stack_bytes). */
+static void *on_thread(const struct mg_context *ctx, int thread_type)
+{
+    if (thread_type != 1)
+        return NULL;
+    http_edge_t *e = mg_get_user_data(ctx);
+    size_t got = thread_stack_self(), seen = atomic_load(&e->worker_stack_seen);
+    while ((seen == 0 || got < seen) &&
+           !atomic_compare_exchange_weak(&e->worker_stack_seen, &seen, got))
+        ;
+    return NULL;
+}
+
 int http_edge_start(http_edge_t *e, const char *bind, int port, int threads)
 {
-    char listen[128], nthreads[16];
+    char listen[128], nthreads[16], req_ms[16], ka_ms[16];
+    if (e->request_timeout_ms <= 0)
+        e->request_timeout_ms = HTTP_REQUEST_TIMEOUT_MS;
+    if (e->worker_stack == 0)
+        e->worker_stack = HTTP_WORKER_STACK;
     snprintf(listen, sizeof listen, "%s:%d", bind, port);
     snprintf(nthreads, sizeof nthreads, "%d", threads);
+    snprintf(req_ms, sizeof req_ms, "%d", e->request_timeout_ms);
+    snprintf(ka_ms, sizeof ka_ms, "%d", e->keep_alive_ms);
     const char *options[] = {
         "listening_ports", listen,
         "num_threads", nthreads,
-        "request_timeout_ms", "30000",
-        "enable_keep_alive", "yes",
-        "keep_alive_timeout_ms", "30000",
+        /* The whole header block must arrive within this (civetweb counts
+         * from the first read, not per byte): a slowloris connection holds
+         * a worker this long at most, then is closed. */
+        "request_timeout_ms", req_ms,
+        /* An idle kept-alive connection holds a worker too: keep it short. */
+        "enable_keep_alive", e->keep_alive_ms > 0 ? "yes" : "no",
+        "keep_alive_timeout_ms", ka_ms,
         /* Headers and body leave in two writes; with Nagle on, the body
          * waits for the client's delayed ACK (40 ms per request). */
         "tcp_nodelay", "1",
@@ -295,6 +333,9 @@ int http_edge_start(http_edge_t *e, const char *bind, int port, int threads)
     struct mg_callbacks cb;
     memset(&cb, 0, sizeof cb);
     cb.log_message = on_log;
+    cb.init_thread = on_thread;
+    /* Before mg_start: the workers are created there. */
+    thread_stack_floor_set(e->worker_stack);
     mg_init_library(0);
     e->mg = mg_start(&cb, e, options);
     if (!e->mg) {
@@ -303,8 +344,11 @@ int http_edge_start(http_edge_t *e, const char *bind, int port, int threads)
         return NT_EIO;
     }
     mg_set_request_handler(e->mg, "**", on_request, e);
-    log_info("http edge listening", "addr=%s threads=%d max_body=%zu", listen, threads,
-             e->max_body);
+    log_info("http edge listening",
+             "addr=%s threads=%d max_body=%zu request_timeout_ms=%d keep_alive_ms=%d "
+             "worker_stack=%zu",
+             listen, threads, e->max_body, e->request_timeout_ms, e->keep_alive_ms,
+             e->worker_stack);
     return NT_OK;
 }
 

@@ -9,6 +9,7 @@
 #include "edge/ws/ws_frames.h"
 
 #include "common/err.h"
+#include "common/json_depth.h"
 #include "common/jsonv.h"
 #include "edge/msg_json.h"
 
@@ -118,6 +119,8 @@ int ws_frame_parse(const char *buf, size_t len, int64_t max_body_chars, ws_frame
             snprintf(msg, msglen, "frame must be a JSON object");
         else if (strstr(msg, "duplicate"))
             snprintf(msg, msglen, "frame has a duplicate field");
+        else if (strstr(msg, "nested"))
+            snprintf(msg, msglen, "frame is nested more than %d levels deep", JSON_DEPTH_MAX);
         f->root = NULL;
         return NT_EINVAL;
     }
