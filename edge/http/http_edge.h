@@ -63,10 +63,28 @@ typedef struct http_req {
     char *body;                /* NUL-terminated, owned by the dispatcher */
     size_t body_len;
     char allow[32];            /* methods for a 405's Allow header */
+    int access;                /* HTTP_ACCESS_*: what a 400 must be checked against */
+    int access_checked;        /* http_access_check ran (once per request) */
     int status;                /* what was answered */
 } http_req_t;
 
 typedef void (*http_handler_fn)(http_req_t *r);
+
+/* Authorization before validation (http_access.c): on a route that names
+ * an id, a 400 is only sent once the caller is known to have access to
+ * that id; otherwise the access check's 403/404 goes out instead.  The
+ * route table says where the id is. */
+enum {
+    HTTP_ACCESS_NONE = 0,
+    HTTP_ACCESS_CONV_PATH,       /* conversation id in the path ({id}) */
+    HTTP_ACCESS_CONV_BODY,       /* "conversation_id" of the JSON body */
+    HTTP_ACCESS_CONV_QUERY,      /* conversation_id= in the query */
+    HTTP_ACCESS_CONTACT_REQUEST, /* "request_id" of the JSON body */
+};
+/* NT_OK if r's caller may see the id of r's route (or there is no id to
+ * check), else NT_EFORBIDDEN / NT_ENOTFOUND / NT_EUNAVAIL with the message
+ * in why.  Makes one bus request; answers nothing itself. */
+int http_access_check(http_req_t *r, char *why, size_t n);
 
 /* Start listening on bind:port with threads workers.  Sets the process's
  * thread stack floor (common/thread_stack.h) to e->worker_stack first. */

@@ -28,47 +28,57 @@ static void route_metrics(http_req_t *r);
 #define AUTH 1
 #define RAW 2
 
+/* access: where the route's id is, for authorization before validation
+ * (http_access.c); routes about one's own things, or public ones, have
+ * none.  Files answer 403/404 from the media pool before any header is
+ * looked at (routes_media_get.c), so they need none either. */
+#define CONV_PATH HTTP_ACCESS_CONV_PATH
+#define CONV_BODY HTTP_ACCESS_CONV_BODY
+#define CONV_QUERY HTTP_ACCESS_CONV_QUERY
+#define CONTACT_REQ HTTP_ACCESS_CONTACT_REQUEST
+
 static const struct route {
     const char *method;
     const char *pattern; /* a trailing "{id}" matches one path segment */
     int flags;
     http_handler_fn fn;
+    int access;
 } routes[] = {
-    {"POST", "/api/auth/register", 0, route_register},
-    {"POST", "/api/auth/login", 0, route_login},
-    {"POST", "/api/auth/refresh", 0, route_refresh},
-    {"POST", "/api/auth/logout", 1, route_logout},
-    {"POST", "/api/auth/password", 1, route_password},
-    {"GET", "/api/users/me", 1, route_me_get},
-    {"PUT", "/api/users/me", 1, route_me_put},
-    {"GET", "/api/users/{id}", 1, route_user_get},
-    {"GET", "/api/users", 1, route_user_search},
-    {"POST", "/api/conversations", 1, route_conv_create},
-    {"GET", "/api/conversations", 1, route_conv_list},
-    {"GET", "/api/conversations/{id}", 1, route_conv_get},
-    {"PUT", "/api/conversations/{id}", 1, route_group_rename},
-    {"POST", "/api/conversations/{id}/members", 1, route_group_add},
-    {"DELETE", "/api/conversations/{id}/members/{uid}", 1, route_group_remove},
-    {"PUT", "/api/conversations/{id}/members/{uid}", 1, route_group_role},
-    {"POST", "/api/conversations/{id}/owner", 1, route_group_owner},
-    {"POST", "/api/messages", 1, route_msg_send},
-    {"GET", "/api/messages/history", 1, route_msg_history},
-    {"GET", "/api/messages/sync", 1, route_msg_sync},
-    {"POST", "/api/messages/read", 1, route_msg_read},
-    {"POST", "/api/messages/{id}/revoke", 1, route_msg_revoke},
-    {"GET", "/api/contacts", 1, route_contact_list},
-    {"POST", "/api/contacts/apply", 1, route_contact_apply},
-    {"GET", "/api/contacts/requests", 1, route_contact_requests},
-    {"POST", "/api/contacts/handle", 1, route_contact_handle},
-    {"DELETE", "/api/contacts/{id}", 1, route_contact_delete},
-    {"GET", "/api/presence", 1, route_presence},
-    {"POST", "/api/files/upload", AUTH | RAW, route_file_upload},
-    {"GET", "/api/files/{id}", AUTH, route_file_get},
-    {"HEAD", "/api/files/{id}", AUTH, route_file_get},
-    {"GET", "/api/files/{id}/thumbnail", AUTH, route_file_thumbnail},
-    {"HEAD", "/api/files/{id}/thumbnail", AUTH, route_file_thumbnail},
-    {"GET", "/healthz", 0, route_healthz},
-    {"GET", "/metrics", 0, route_metrics},
+    {"POST", "/api/auth/register", 0, route_register, 0},
+    {"POST", "/api/auth/login", 0, route_login, 0},
+    {"POST", "/api/auth/refresh", 0, route_refresh, 0},
+    {"POST", "/api/auth/logout", 1, route_logout, 0},
+    {"POST", "/api/auth/password", 1, route_password, 0},
+    {"GET", "/api/users/me", 1, route_me_get, 0},
+    {"PUT", "/api/users/me", 1, route_me_put, 0},
+    {"GET", "/api/users/{id}", 1, route_user_get, 0},
+    {"GET", "/api/users", 1, route_user_search, 0},
+    {"POST", "/api/conversations", 1, route_conv_create, 0},
+    {"GET", "/api/conversations", 1, route_conv_list, 0},
+    {"GET", "/api/conversations/{id}", 1, route_conv_get, CONV_PATH},
+    {"PUT", "/api/conversations/{id}", 1, route_group_rename, CONV_PATH},
+    {"POST", "/api/conversations/{id}/members", 1, route_group_add, CONV_PATH},
+    {"DELETE", "/api/conversations/{id}/members/{uid}", 1, route_group_remove, CONV_PATH},
+    {"PUT", "/api/conversations/{id}/members/{uid}", 1, route_group_role, CONV_PATH},
+    {"POST", "/api/conversations/{id}/owner", 1, route_group_owner, CONV_PATH},
+    {"POST", "/api/messages", 1, route_msg_send, CONV_BODY},
+    {"GET", "/api/messages/history", 1, route_msg_history, CONV_QUERY},
+    {"GET", "/api/messages/sync", 1, route_msg_sync, CONV_QUERY},
+    {"POST", "/api/messages/read", 1, route_msg_read, CONV_BODY},
+    {"POST", "/api/messages/{id}/revoke", 1, route_msg_revoke, 0},
+    {"GET", "/api/contacts", 1, route_contact_list, 0},
+    {"POST", "/api/contacts/apply", 1, route_contact_apply, 0},
+    {"GET", "/api/contacts/requests", 1, route_contact_requests, 0},
+    {"POST", "/api/contacts/handle", 1, route_contact_handle, CONTACT_REQ},
+    {"DELETE", "/api/contacts/{id}", 1, route_contact_delete, 0},
+    {"GET", "/api/presence", 1, route_presence, 0},
+    {"POST", "/api/files/upload", AUTH | RAW, route_file_upload, 0},
+    {"GET", "/api/files/{id}", AUTH, route_file_get, 0},
+    {"HEAD", "/api/files/{id}", AUTH, route_file_get, 0},
+    {"GET", "/api/files/{id}/thumbnail", AUTH, route_file_thumbnail, 0},
+    {"HEAD", "/api/files/{id}/thumbnail", AUTH, route_file_thumbnail, 0},
+    {"GET", "/healthz", 0, route_healthz, 0},
+    {"GET", "/metrics", 0, route_metrics, 0},
 };
 #define NROUTES (sizeof routes / sizeof routes[0])
 
@@ -221,6 +231,7 @@ static void dispatch(http_req_t *r)
             return;
         }
         r->authed = 1;
+        r->access = rt->access; /* only an authenticated caller has an id to check */
     }
     if ((strcmp(rt->method, "POST") == 0 || strcmp(rt->method, "PUT") == 0) &&
         !(rt->flags & RAW) && body_read(r) != NT_OK)

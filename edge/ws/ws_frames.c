@@ -138,6 +138,23 @@ int ws_frame_parse(const char *buf, size_t len, int64_t max_body_chars, ws_frame
     return rc;
 }
 
+int ws_frame_conversation(const char *buf, size_t len, char *cid, size_t n)
+{
+    json_t *root = NULL;
+    int found = 0;
+    if (!cid || n == 0 || jsonv_parse_object(buf, len, &root, NULL, 0) != NT_OK)
+        return 0;
+    const char *v = json_string_value(json_object_get(root, "conversation_id"));
+    size_t len_v = v ? strlen(v) : 0;
+    if (len_v >= 1 && len_v <= 19 && len_v < n && v[0] != '0' &&
+        strspn(v, "0123456789") == len_v) {
+        memcpy(cid, v, len_v + 1);
+        found = 1;
+    }
+    json_decref(root);
+    return found;
+}
+
 void ws_frame_fini(ws_frame_t *f)
 {
     if (f && f->root) {
