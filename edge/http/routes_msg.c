@@ -259,8 +259,8 @@ void route_msg_revoke(http_req_t *r)
 {
     Natter__RevokeReq req = NATTER__REVOKE_REQ__INIT;
     ProtobufCMessage *reply = NULL;
-    if (!cid_ok(r->param)) { /* same id shape as a conversation's; 404 like one */
-        http_reply_error(r, NT_ENOTFOUND, "message not found");
+    if (!cid_ok(r->param)) { /* same id shape as a conversation's */
+        http_reply_error(r, NT_EINVAL, "message id must be a message id");
         return;
     }
     req.message_id = r->param;

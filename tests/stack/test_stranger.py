@@ -126,6 +126,8 @@ class StrangerTest(StackTestCase):
                 for tail in ("", "&limit=10", "&limit=0", "&limit=1000", "&limit=x",
                              "&after_seq=-1", "&before_seq=abc", "&limit=", "&after_seq=1e3"):
                     self.denied("GET", q + tail)
+        # revoke has no body; the pool answers a stranger 403 (a malformed
+        # id is 400: it names no message).
         self.denied("POST", "/api/messages/%s/revoke" % self.mid)
         self.denied("POST", "/api/messages/%s/revoke" % self.mid, raw=b"not json")
 
