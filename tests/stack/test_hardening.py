@@ -208,8 +208,9 @@ class SlowClientTest(StackTestCase):
         payload = b"GET /healthz HTTP/1.1\r\nHost: x\r\n" + b"X-Slow: " + b"a" * 100000
         waited, last_closed = self.slow_run(payload)
         print("\nslowloris: %d conns, %d workers, request_timeout %d ms: normal request %.2fs, "
-              "last slow conn closed after %.2fs" % (self.SLOW, self.THREADS, self.TIMEOUT_MS,
-                                                     waited, last_closed))
+              "last slow conn closed after %.2fs, edge RSS %d -> %d KiB"
+              % (self.SLOW, self.THREADS, self.TIMEOUT_MS, waited, last_closed, before,
+                 rss_kib(self.http.pid)))
         r = self.api.call("GET", "/healthz", timeout=5)
         self.assertEqual(r.status, 200, r)
         self.assertLess(r.elapsed, 1.0, r)

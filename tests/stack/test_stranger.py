@@ -38,6 +38,7 @@ class StrangerTest(StackTestCase):
         cls.stack.start_role("auth")
         cls.stack.start_role("msg")
         cls.stack.start_role("media", env)
+        cls.stack.start_role("presence")
         http = cls.stack.start_role("edge-http", dict(env, NATTER_HTTP_MAX_BODY="65536"))
         cls.api = Api(http.url)
         cls.ws_edge = cls.stack.start_role("edge-ws", env)
@@ -141,6 +142,12 @@ class StrangerTest(StackTestCase):
                    json.dumps({"request_id": self.request_id, "action": 1}).encode()],
                   generic=False)
         self.denied("DELETE", "/api/contacts/" + self.a[0])
+        # Presence of a non-contact reads as offline with no last_seen, the
+        # same as for an id that is no user (docs/presence.md).
+        r = self.api.call("GET", "/api/presence?user_ids=%s,99999999" % self.a[0], token=self.s[1])
+        self.assertEqual(r.status, 200, r)
+        self.assertEqual(r.json["presence"], [{"user_id": self.a[0], "online": False},
+                                              {"user_id": "99999999", "online": False}], r)
 
     def test_file_routes(self):
         for path in ("/api/files/" + self.fid, "/api/files/%s/thumbnail" % self.fid):
