@@ -151,10 +151,11 @@ static void traceparent_take(http_req_t *r)
 }
 
 /* Read the body within the cap and the deadline; 0 or an error already
- * answered.  civetweb's request_timeout_ms bounds each mg_read, not the
- * whole body: a client trickling a byte a second would hold the worker
- * for as long as it liked.  So the whole body gets request_timeout_ms too
- * (408, connection closed). */
+ * answered.  civetweb's request_timeout_ms only ends a read that got no
+ * byte for that long, and then hands back what it has; a body that stalls
+ * is then 408 (connection closed) rather than read on.  A body trickled
+ * faster than that cannot be cut here: mg_read blocks until it has what it
+ * was asked for (docs/operations.md "Slow clients"). */
 static int body_read(http_req_t *r)
 {
     size_t max = r->edge->max_body;
