@@ -240,4 +240,4 @@ class SlowClientTest(StackTestCase):
         dt = time.monotonic() - t0
         self.assertTrue(got.startswith(b"HTTP/1.1 408"), got[:200])
         self.assertIn(b"request body too slow", got)
-        self.assertLess(dt, self.TIMEOUT_MS / 1000.0 + 2.0, dt)
+        self.assertLess(dt, self.TIMEOUT_MS / 1000.0 + 4.0, dt)   # slack for a loaded CI
