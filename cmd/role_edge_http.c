@@ -17,14 +17,20 @@ int role_edge_http(const role_ctx_t *ctx)
     http_edge_t e = {0};
     token_keys_t *keys = NULL;
     revocations_t *rev = NULL;
-    long port, threads, max_body, timeout, max_upload;
+    long port, threads, max_body, timeout, max_upload, req_ms, ka_ms, stack_kb;
     int rc = 1;
     if (config_int(c, "http.port", 8080, 1, 65535, &port) ||
         config_int(c, "http.threads", 32, 1, 1024, &threads) ||
         config_int(c, "http.max_body", 1 << 20, 1024, 1 << 30, &max_body) ||
         config_int(c, "nats.request_timeout_ms", 3000, 50, 60000, &timeout) ||
-        config_int(c, "media.max_upload_bytes", 26214400, 1, 1L << 40, &max_upload))
+        config_int(c, "media.max_upload_bytes", 26214400, 1, 1L << 40, &max_upload) ||
+        config_int(c, "http.request_timeout_ms", HTTP_REQUEST_TIMEOUT_MS, 100, 600000, &req_ms) ||
+        config_int(c, "http.keep_alive_timeout_ms", HTTP_KEEP_ALIVE_MS, 0, 600000, &ka_ms) ||
+        config_int(c, "http.worker_stack_kb", HTTP_WORKER_STACK / 1024, 128, 65536, &stack_kb))
         return 2;
+    e.request_timeout_ms = (int)req_ms;
+    e.keep_alive_ms = (int)ka_ms;
+    e.worker_stack = (size_t)stack_kb * 1024;
     e.max_body = (size_t)max_body;
     e.media_root = config_str(c, "media.root", "var/media");
     e.max_upload = (size_t)max_upload;

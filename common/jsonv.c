@@ -10,6 +10,7 @@
 #include "common/jsonv.h"
 
 #include "common/err.h"
+#include "common/json_depth.h"
 
 #include <inttypes.h>
 #include <stdarg.h>
@@ -77,8 +78,11 @@ int jsonv_parse_object(const char *buf, size_t len, json_t **out, char *err, siz
     /* No JSON_ALLOW_NUL: "\u0000" is refused, as is a raw NUL byte.
      * JSON_DECODE_ANY so that 42 or "x" is told "must be a JSON object"
      * rather than "not valid JSON". */
-    root = json_loadb(buf, len, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &jerr);
+    root = json_depth_loadb(buf, len, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, JSON_DEPTH_MAX,
+                            &jerr);
     if (!root) {
+        if (json_error_code(&jerr) == json_error_stack_overflow)
+            return fail(err, errlen, "body is nested more than %d levels deep", JSON_DEPTH_MAX);
         if (json_error_code(&jerr) == json_error_duplicate_key)
             return fail(err, errlen, "body has a duplicate field");
         return fail(err, errlen, "body is not valid JSON");

@@ -23,10 +23,12 @@
 #include <stdint.h>
 
 /* Parse len bytes (need not be NUL-terminated) as one JSON object.
- * Duplicate keys, trailing data, invalid UTF-8 and NUL (raw or \u0000)
- * are refused.  On success *out is a new reference the caller
+ * Duplicate keys, trailing data, invalid UTF-8, NUL (raw or \u0000) and
+ * nesting deeper than JSON_DEPTH_MAX (checked before jansson recurses,
+ * common/json_depth.h) are refused.  On success *out is a new reference the caller
  * json_decref()s.  Messages: "body is not valid JSON",
- * "body has a duplicate field", "body must be a JSON object". */
+ * "body has a duplicate field", "body must be a JSON object",
+ * "body is nested more than 64 levels deep". */
 int jsonv_parse_object(const char *buf, size_t len, json_t **out, char *err, size_t errlen);
 
 /* A string field of obj.  Missing and !required: *out = NULL, return 0.

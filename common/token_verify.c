@@ -21,6 +21,7 @@
 #include "common/token_internal.h"
 
 #include "common/err.h"
+#include "common/json_depth.h"
 
 #include <stdint.h>
 #include <stdlib.h>
@@ -35,6 +36,9 @@
  * or a bug, and not worth base64 and JSON work. */
 #define TOKEN_MAX_LEN 4096
 #define ES256_SIG_LEN 64
+/* Our header and claims are flat objects: depth 1.  Anything deeper is not
+ * ours and never reaches jansson's recursion. */
+#define TOKEN_JSON_DEPTH 1
 
 /* Three non-empty base64url parts, nothing else: no padding, no spaces, no
  * "Bearer " left over by a careless caller.  Fills the part offsets. */
@@ -107,7 +111,10 @@ static json_t *json_part(const char *s, size_t n)
     long len = b64url_decode(s, n, buf, sizeof buf);
     if (len <= 0)
         return NULL;
-    json_t *o = json_loadb((const char *)buf, (size_t)len, JSON_REJECT_DUPLICATES, NULL);
+    /* Depth first: the header is parsed before the signature is checked,
+     * so this is attacker JSON on a civetweb worker's small stack. */
+    json_t *o = json_depth_loadb((const char *)buf, (size_t)len, JSON_REJECT_DUPLICATES,
+                                 TOKEN_JSON_DEPTH, NULL);
     if (!json_is_object(o)) {
         json_decref(o);
         return NULL;

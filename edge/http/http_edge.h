@@ -22,6 +22,11 @@
 #include <protobuf-c/protobuf-c.h>
 #include <stddef.h>
 
+/* Defaults of the slow-client bounds (config [http], docs/operations.md). */
+#define HTTP_REQUEST_TIMEOUT_MS 10000
+#define HTTP_KEEP_ALIVE_MS 5000
+#define HTTP_WORKER_STACK (512 * 1024)
+
 typedef struct http_edge {
     bus_t *bus;
     const token_keys_t *keys;  /* public key only */
@@ -32,6 +37,15 @@ typedef struct http_edge {
     int timeout_ms;            /* bus request timeout */
     const char *media_root;    /* files live here (docs/media.md); NULL: no file routes */
     size_t max_upload;         /* bytes of one upload (media.max_upload_bytes) */
+    /* Slow-client bounds (docs/operations.md "Slow clients").  A worker
+     * thread serves one connection at a time, so these say how long one
+     * client can hold one. */
+    int request_timeout_ms;    /* headers, and the JSON body, of one request; 0: default */
+    int keep_alive_ms;         /* idle wait for the next request; 0: no keep-alive */
+    size_t worker_stack;       /* bytes; floor under civetweb's fixed 100 KiB; 0: default */
+    /* Smallest stack a worker reported having (init_thread); written by
+     * the workers as they start, read by /metrics and the tests. */
+    _Atomic size_t worker_stack_seen;
     struct mg_context *mg;
 } http_edge_t;
 
@@ -49,12 +63,31 @@ typedef struct http_req {
     char *body;                /* NUL-terminated, owned by the dispatcher */
     size_t body_len;
     char allow[32];            /* methods for a 405's Allow header */
+    int access;                /* HTTP_ACCESS_*: what a 400 must be checked against */
+    int access_checked;        /* http_access_check ran (once per request) */
     int status;                /* what was answered */
 } http_req_t;
 
 typedef void (*http_handler_fn)(http_req_t *r);
 
-/* Start listening on bind:port with threads workers. */
+/* Authorization before validation (http_access.c): on a route that names
+ * an id, a 400 is only sent once the caller is known to have access to
+ * that id; otherwise the access check's 403/404 goes out instead.  The
+ * route table says where the id is. */
+enum {
+    HTTP_ACCESS_NONE = 0,
+    HTTP_ACCESS_CONV_PATH,       /* conversation id in the path ({id}) */
+    HTTP_ACCESS_CONV_BODY,       /* "conversation_id" of the JSON body */
+    HTTP_ACCESS_CONV_QUERY,      /* conversation_id= in the query */
+    HTTP_ACCESS_CONTACT_REQUEST, /* "request_id" of the JSON body */
+};
+/* NT_OK if r's caller may see the id of r's route (or there is no id to
+ * check), else NT_EFORBIDDEN / NT_ENOTFOUND / NT_EUNAVAIL with the message
+ * in why.  Makes one bus request; answers nothing itself. */
+int http_access_check(http_req_t *r, char *why, size_t n);
+
+/* Start listening on bind:port with threads workers.  Sets the process's
+ * thread stack floor (common/thread_stack.h) to e->worker_stack first. */
 int http_edge_start(http_edge_t *e, const char *bind, int port, int threads);
 /* Stop accepting, finish in-flight requests, free civetweb. */
 void http_edge_stop(http_edge_t *e);

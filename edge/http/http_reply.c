@@ -1,7 +1,8 @@
 /*
  * http_reply.c - writing responses in API.md's shapes: JSON bodies, the
  * {"error":{"code","message"}} error shape with the status its code implies,
- * and the 400 for a body that is not a JSON object.
+ * and the 400 for a body that is not a JSON object.  A 400 on a route that
+ * names an id first passes the access check (http_access.c).
  */
 #include "edge/http/http_edge.h"
 
@@ -23,7 +24,7 @@ void http_reply_raw(http_req_t *r, int status, const char *ctype, const char *bo
     mg_response_header_add(r->conn, "Cache-Control", "no-store", -1);
     /* A body we refused to read is still on the socket: do not reuse it.
      * The header alone does not make civetweb close; must_close does. */
-    if (status == 413) {
+    if (status == 413 || status == 408) {
         mg_disable_connection_keep_alive(r->conn);
         mg_response_header_add(r->conn, "Connection", "close", -1);
     }
@@ -52,6 +53,18 @@ void http_reply_json(http_req_t *r, int status, json_t *body)
 
 void http_reply_error_at(http_req_t *r, int status, int err, const char *message)
 {
+    char why[160];
+    /* Authorization before validation (http_access.c): a 400 on a route
+     * that names an id goes out only to a caller who may see that id. */
+    if (status == 400 && r->access != HTTP_ACCESS_NONE && !r->access_checked) {
+        r->access_checked = 1;
+        int rc = http_access_check(r, why, sizeof why);
+        if (rc != NT_OK) {
+            err = rc;
+            status = api_status(api_code(rc));
+            message = why;
+        }
+    }
     json_t *body = json_pack("{s:{s:s,s:s}}", "error", "code", api_code(err), "message",
                              message && *message ? message : nt_strerror(err));
     http_reply_json(r, status, body);

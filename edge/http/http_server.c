@@ -9,9 +9,11 @@
 
 #include "common/err.h"
 #include "common/log.h"
+#include "common/thread_stack.h"
 #include "edge/authn.h"
 #include "edge/revocations.h"
 
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,47 +28,57 @@ static void route_metrics(http_req_t *r);
 #define AUTH 1
 #define RAW 2
 
+/* access: where the route's id is, for authorization before validation
+ * (http_access.c); routes about one's own things, or public ones, have
+ * none.  Files answer 403/404 from the media pool before any header is
+ * looked at (routes_media_get.c), so they need none either. */
+#define CONV_PATH HTTP_ACCESS_CONV_PATH
+#define CONV_BODY HTTP_ACCESS_CONV_BODY
+#define CONV_QUERY HTTP_ACCESS_CONV_QUERY
+#define CONTACT_REQ HTTP_ACCESS_CONTACT_REQUEST
+
 static const struct route {
     const char *method;
     const char *pattern; /* a trailing "{id}" matches one path segment */
     int flags;
     http_handler_fn fn;
+    int access;
 } routes[] = {
-    {"POST", "/api/auth/register", 0, route_register},
-    {"POST", "/api/auth/login", 0, route_login},
-    {"POST", "/api/auth/refresh", 0, route_refresh},
-    {"POST", "/api/auth/logout", 1, route_logout},
-    {"POST", "/api/auth/password", 1, route_password},
-    {"GET", "/api/users/me", 1, route_me_get},
-    {"PUT", "/api/users/me", 1, route_me_put},
-    {"GET", "/api/users/{id}", 1, route_user_get},
-    {"GET", "/api/users", 1, route_user_search},
-    {"POST", "/api/conversations", 1, route_conv_create},
-    {"GET", "/api/conversations", 1, route_conv_list},
-    {"GET", "/api/conversations/{id}", 1, route_conv_get},
-    {"PUT", "/api/conversations/{id}", 1, route_group_rename},
-    {"POST", "/api/conversations/{id}/members", 1, route_group_add},
-    {"DELETE", "/api/conversations/{id}/members/{uid}", 1, route_group_remove},
-    {"PUT", "/api/conversations/{id}/members/{uid}", 1, route_group_role},
-    {"POST", "/api/conversations/{id}/owner", 1, route_group_owner},
-    {"POST", "/api/messages", 1, route_msg_send},
-    {"GET", "/api/messages/history", 1, route_msg_history},
-    {"GET", "/api/messages/sync", 1, route_msg_sync},
-    {"POST", "/api/messages/read", 1, route_msg_read},
-    {"POST", "/api/messages/{id}/revoke", 1, route_msg_revoke},
-    {"GET", "/api/contacts", 1, route_contact_list},
-    {"POST", "/api/contacts/apply", 1, route_contact_apply},
-    {"GET", "/api/contacts/requests", 1, route_contact_requests},
-    {"POST", "/api/contacts/handle", 1, route_contact_handle},
-    {"DELETE", "/api/contacts/{id}", 1, route_contact_delete},
-    {"GET", "/api/presence", 1, route_presence},
-    {"POST", "/api/files/upload", AUTH | RAW, route_file_upload},
-    {"GET", "/api/files/{id}", AUTH, route_file_get},
-    {"HEAD", "/api/files/{id}", AUTH, route_file_get},
-    {"GET", "/api/files/{id}/thumbnail", AUTH, route_file_thumbnail},
-    {"HEAD", "/api/files/{id}/thumbnail", AUTH, route_file_thumbnail},
-    {"GET", "/healthz", 0, route_healthz},
-    {"GET", "/metrics", 0, route_metrics},
+    {"POST", "/api/auth/register", 0, route_register, 0},
+    {"POST", "/api/auth/login", 0, route_login, 0},
+    {"POST", "/api/auth/refresh", 0, route_refresh, 0},
+    {"POST", "/api/auth/logout", 1, route_logout, 0},
+    {"POST", "/api/auth/password", 1, route_password, 0},
+    {"GET", "/api/users/me", 1, route_me_get, 0},
+    {"PUT", "/api/users/me", 1, route_me_put, 0},
+    {"GET", "/api/users/{id}", 1, route_user_get, 0},
+    {"GET", "/api/users", 1, route_user_search, 0},
+    {"POST", "/api/conversations", 1, route_conv_create, 0},
+    {"GET", "/api/conversations", 1, route_conv_list, 0},
+    {"GET", "/api/conversations/{id}", 1, route_conv_get, CONV_PATH},
+    {"PUT", "/api/conversations/{id}", 1, route_group_rename, CONV_PATH},
+    {"POST", "/api/conversations/{id}/members", 1, route_group_add, CONV_PATH},
+    {"DELETE", "/api/conversations/{id}/members/{uid}", 1, route_group_remove, CONV_PATH},
+    {"PUT", "/api/conversations/{id}/members/{uid}", 1, route_group_role, CONV_PATH},
+    {"POST", "/api/conversations/{id}/owner", 1, route_group_owner, CONV_PATH},
+    {"POST", "/api/messages", 1, route_msg_send, CONV_BODY},
+    {"GET", "/api/messages/history", 1, route_msg_history, CONV_QUERY},
+    {"GET", "/api/messages/sync", 1, route_msg_sync, CONV_QUERY},
+    {"POST", "/api/messages/read", 1, route_msg_read, CONV_BODY},
+    {"POST", "/api/messages/{id}/revoke", 1, route_msg_revoke, 0},
+    {"GET", "/api/contacts", 1, route_contact_list, 0},
+    {"POST", "/api/contacts/apply", 1, route_contact_apply, 0},
+    {"GET", "/api/contacts/requests", 1, route_contact_requests, 0},
+    {"POST", "/api/contacts/handle", 1, route_contact_handle, CONTACT_REQ},
+    {"DELETE", "/api/contacts/{id}", 1, route_contact_delete, 0},
+    {"GET", "/api/presence", 1, route_presence, 0},
+    {"POST", "/api/files/upload", AUTH | RAW, route_file_upload, 0},
+    {"GET", "/api/files/{id}", AUTH, route_file_get, 0},
+    {"HEAD", "/api/files/{id}", AUTH, route_file_get, 0},
+    {"GET", "/api/files/{id}/thumbnail", AUTH, route_file_thumbnail, 0},
+    {"HEAD", "/api/files/{id}/thumbnail", AUTH, route_file_thumbnail, 0},
+    {"GET", "/healthz", 0, route_healthz, 0},
+    {"GET", "/metrics", 0, route_metrics, 0},
 };
 #define NROUTES (sizeof routes / sizeof routes[0])
 
@@ -138,10 +150,16 @@ static void traceparent_take(http_req_t *r)
     bus_traceparent_new(r->traceparent, sizeof r->traceparent);
 }
 
-/* Read the body within the cap; 0 or an error already answered. */
+/* Read the body within the cap and the deadline; 0 or an error already
+ * answered.  civetweb's request_timeout_ms only ends a read that got no
+ * byte for that long, and then hands back what it has; a body that stalls
+ * is then 408 (connection closed) rather than read on.  A body trickled
+ * faster than that cannot be cut here: mg_read blocks until it has what it
+ * was asked for (docs/operations.md "Slow clients"). */
 static int body_read(http_req_t *r)
 {
     size_t max = r->edge->max_body;
+    double deadline = mono_s() + r->edge->request_timeout_ms / 1000.0;
     long long declared = r->ri->content_length;
     if (declared > (long long)max) {
         http_reply_error(r, NT_ETOOLARGE, "request body too large");
@@ -170,6 +188,10 @@ static int body_read(http_req_t *r)
         if (got <= 0)
             break;
         r->body_len += (size_t)got;
+        if (mono_s() > deadline && r->body_len < cap) {
+            http_reply_error_at(r, 408, NT_EINVAL, "request body too slow");
+            return NT_ETIMEDOUT;
+        }
     }
     r->body[r->body_len] = '\0';
     if (r->body_len > max) { /* chunked body past the cap */
@@ -210,6 +232,7 @@ static void dispatch(http_req_t *r)
             return;
         }
         r->authed = 1;
+        r->access = rt->access; /* only an authenticated caller has an id to check */
     }
     if ((strcmp(rt->method, "POST") == 0 || strcmp(rt->method, "PUT") == 0) &&
         !(rt->flags & RAW) && body_read(r) != NT_OK)
@@ -256,6 +279,9 @@ static void route_healthz(http_req_t *r)
 static void route_metrics(http_req_t *r)
 {
     size_t len = 0;
+    metrics_gauge(r->edge->metrics, "natter_http_worker_stack_bytes",
+                  "smallest stack a civetweb worker thread has", "",
+                  (double)atomic_load(&r->edge->worker_stack_seen));
     metrics_gauge(r->edge->metrics, "natter_denylist_sessions", "revoked sessions held", "",
                   (double)denylist_size(r->edge->deny));
     char *text = metrics_render(r->edge->metrics, &len);
@@ -274,17 +300,41 @@ static int on_log(const struct mg_connection *conn, const char *message)
     return 1;
 }
 
+/* Each worker says what stack it got: the choice made in http_edge_start
+ * is checked, not assumed (the gauge natter_http_worker_stack_bytes). */
+static void *on_thread(const struct mg_context *ctx, int thread_type)
+{
+    if (thread_type != 1)
+        return NULL;
+    http_edge_t *e = mg_get_user_data(ctx);
+    size_t got = thread_stack_self(), seen = atomic_load(&e->worker_stack_seen);
+    while ((seen == 0 || got < seen) &&
+           !atomic_compare_exchange_weak(&e->worker_stack_seen, &seen, got))
+        ;
+    return NULL;
+}
+
 int http_edge_start(http_edge_t *e, const char *bind, int port, int threads)
 {
-    char listen[128], nthreads[16];
+    char listen[128], nthreads[16], req_ms[16], ka_ms[16];
+    if (e->request_timeout_ms <= 0)
+        e->request_timeout_ms = HTTP_REQUEST_TIMEOUT_MS;
+    if (e->worker_stack == 0)
+        e->worker_stack = HTTP_WORKER_STACK;
     snprintf(listen, sizeof listen, "%s:%d", bind, port);
     snprintf(nthreads, sizeof nthreads, "%d", threads);
+    snprintf(req_ms, sizeof req_ms, "%d", e->request_timeout_ms);
+    snprintf(ka_ms, sizeof ka_ms, "%d", e->keep_alive_ms);
     const char *options[] = {
         "listening_ports", listen,
         "num_threads", nthreads,
-        "request_timeout_ms", "30000",
-        "enable_keep_alive", "yes",
-        "keep_alive_timeout_ms", "30000",
+        /* The whole header block must arrive within this (civetweb counts
+         * from the first read, not per byte): a slowloris connection holds
+         * a worker this long at most, then is closed. */
+        "request_timeout_ms", req_ms,
+        /* An idle kept-alive connection holds a worker too: keep it short. */
+        "enable_keep_alive", e->keep_alive_ms > 0 ? "yes" : "no",
+        "keep_alive_timeout_ms", ka_ms,
         /* Headers and body leave in two writes; with Nagle on, the body
          * waits for the client's delayed ACK (40 ms per request). */
         "tcp_nodelay", "1",
@@ -295,6 +345,9 @@ int http_edge_start(http_edge_t *e, const char *bind, int port, int threads)
     struct mg_callbacks cb;
     memset(&cb, 0, sizeof cb);
     cb.log_message = on_log;
+    cb.init_thread = on_thread;
+    /* Before mg_start: the workers are created there. */
+    thread_stack_floor_set(e->worker_stack);
     mg_init_library(0);
     e->mg = mg_start(&cb, e, options);
     if (!e->mg) {
@@ -303,8 +356,11 @@ int http_edge_start(http_edge_t *e, const char *bind, int port, int threads)
         return NT_EIO;
     }
     mg_set_request_handler(e->mg, "**", on_request, e);
-    log_info("http edge listening", "addr=%s threads=%d max_body=%zu", listen, threads,
-             e->max_body);
+    log_info("http edge listening",
+             "addr=%s threads=%d max_body=%zu request_timeout_ms=%d keep_alive_ms=%d "
+             "worker_stack=%zu",
+             listen, threads, e->max_body, e->request_timeout_ms, e->keep_alive_ms,
+             e->worker_stack);
     return NT_OK;
 }
 

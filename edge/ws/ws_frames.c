@@ -9,6 +9,7 @@
 #include "edge/ws/ws_frames.h"
 
 #include "common/err.h"
+#include "common/json_depth.h"
 #include "common/jsonv.h"
 #include "edge/msg_json.h"
 
@@ -118,6 +119,8 @@ int ws_frame_parse(const char *buf, size_t len, int64_t max_body_chars, ws_frame
             snprintf(msg, msglen, "frame must be a JSON object");
         else if (strstr(msg, "duplicate"))
             snprintf(msg, msglen, "frame has a duplicate field");
+        else if (strstr(msg, "nested"))
+            snprintf(msg, msglen, "frame is nested more than %d levels deep", JSON_DEPTH_MAX);
         f->root = NULL;
         return NT_EINVAL;
     }
@@ -133,6 +136,23 @@ int ws_frame_parse(const char *buf, size_t len, int64_t max_body_chars, ws_frame
     if (rc != NT_OK)
         ws_frame_fini(f);
     return rc;
+}
+
+int ws_frame_conversation(const char *buf, size_t len, char *cid, size_t n)
+{
+    json_t *root = NULL;
+    int found = 0;
+    if (!cid || n == 0 || jsonv_parse_object(buf, len, &root, NULL, 0) != NT_OK)
+        return 0;
+    const char *v = json_string_value(json_object_get(root, "conversation_id"));
+    size_t len_v = v ? strlen(v) : 0;
+    if (len_v >= 1 && len_v <= 19 && len_v < n && v[0] != '0' &&
+        strspn(v, "0123456789") == len_v) {
+        memcpy(cid, v, len_v + 1);
+        found = 1;
+    }
+    json_decref(root);
+    return found;
 }
 
 void ws_frame_fini(ws_frame_t *f)

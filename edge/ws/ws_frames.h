@@ -52,6 +52,14 @@ typedef struct ws_frame {
 int ws_frame_parse(const char *buf, size_t len, int64_t max_body_chars, ws_frame_t *f,
                    const char **code, char *msg, size_t msglen, char *rid, size_t ridlen);
 
+/* For a frame ws_frame_parse refused: 1 and the frame's conversation_id
+ * in cid (n bytes) when it has one that is a conversation id (1-19
+ * digits, no leading zero), else 0.  Authorization before validation
+ * (docs/ws.md): before the edge answers bad_request to such a frame it
+ * asks the conversation whether the caller is a member, and answers its
+ * forbidden / not_found instead when not. */
+int ws_frame_conversation(const char *buf, size_t len, char *cid, size_t n);
+
 /* Release f->root (NULL-safe). */
 void ws_frame_fini(ws_frame_t *f);
 

@@ -16,6 +16,7 @@
 #include <openssl/ecdsa.h>
 #include <openssl/evp.h>
 #include <openssl/pem.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -658,5 +659,53 @@ Test(token, header_must_be_es256_and_nothing_more)
                      cases[i].header);
         free(t);
     }
+    token_keys_free(k);
+}
+
+/* --- nesting (issue 11) -------------------------------------------------- */
+
+struct deep_token {
+    const token_keys_t *k;
+    const char *t;
+    int rc;
+};
+
+static void *verify_on_thread(void *arg)
+{
+    struct deep_token *d = arg;
+    token_claims_t got;
+    d->rc = token_verify(d->k, d->t, NOW, &got);
+    return NULL;
+}
+
+/* The header is JSON parsed before the signature check: 3,000 nested '['
+ * (the 4,096-byte cap allows that much) on a 128 KiB stack, smaller than
+ * jansson needs to recurse that deep.  Refused, not crashed.  The claims
+ * part gets the same bound (and 1,000 levels there, well signed or not). */
+Test(token, deep_header_and_claims_refused_on_a_small_stack)
+{
+    token_keys_t *k = keys_of(&A);
+    char deep[3000], sig[87];
+    memset(deep, '[', sizeof deep);
+    memset(sig, 'A', 86);
+    sig[86] = '\0';
+    char *h = b64url(deep, sizeof deep), *p = b64url(deep, 1000), *good_h = b64url_str("{\"alg\":\"ES256\"}");
+    char *cases[] = {join3(h, "e30", sig), join3(good_h, p, sig)};
+    for (size_t i = 0; i < 2; i++) {
+        cr_assert_lt(strlen(cases[i]), 4097, "case %zu must pass the length cap", i);
+        struct deep_token d = {k, cases[i], 0};
+        pthread_attr_t a;
+        pthread_t th;
+        cr_assert_eq(pthread_attr_init(&a), 0);
+        cr_assert_eq(pthread_attr_setstacksize(&a, 128 * 1024), 0);
+        cr_assert_eq(pthread_create(&th, &a, verify_on_thread, &d), 0);
+        cr_assert_eq(pthread_join(th, NULL), 0);
+        pthread_attr_destroy(&a);
+        cr_expect_eq(d.rc, NT_EUNAUTH, "case %zu", i);
+        free(cases[i]);
+    }
+    free(h);
+    free(p);
+    free(good_h);
     token_keys_free(k);
 }

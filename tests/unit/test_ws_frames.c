@@ -240,3 +240,51 @@ Test(ws_frames, send_mentions)
     snprintf(buf + n, sizeof buf - (size_t)n, "]}");
     bad(buf, "at most 50", NULL);
 }
+
+/* --- nesting and the id of a refused frame (issue 11) ------------------- */
+
+Test(ws_frames, deep_frames_refused)
+{
+    static char buf[20002];
+    memset(buf, '[', 10000);
+    memset(buf + 10000, ']', 10000);
+    bad_len(buf, 20000, "frame is nested more than 64 levels deep", NULL);
+    char obj[64 * 6 + 64];
+    size_t o = 0;
+    for (int i = 0; i < 65; i++)
+        o += (size_t)snprintf(obj + o, sizeof obj - o, "{\"a\":");
+    bad_len(obj, o, "nested more than 64", NULL);
+}
+
+Test(ws_frames, conversation_of_a_refused_frame)
+{
+    char cid[24] = "untouched";
+    struct {
+        const char *frame;
+        const char *want; /* NULL: none */
+    } cases[] = {
+        {"{\"op\":\"send\",\"conversation_id\":\"42\",\"type\":\"system\"}", "42"},
+        {"{\"op\":\"sync\",\"conversation_id\":\"9223372036854775807\",\"limit\":0}",
+         "9223372036854775807"},
+        {"{\"conversation_id\":\"42\"}", "42"},
+        {"{\"op\":\"send\",\"conversation_id\":\"042\"}", NULL},
+        {"{\"op\":\"send\",\"conversation_id\":\"c1\"}", NULL},
+        {"{\"op\":\"send\",\"conversation_id\":42}", NULL},
+        {"{\"op\":\"send\",\"conversation_id\":\"\"}", NULL},
+        {"{\"op\":\"send\",\"conversation_id\":\"12345678901234567890\"}", NULL},
+        {"{\"op\":\"send\"}", NULL},
+        {"[\"42\"]", NULL},
+        {"not json", NULL},
+        {"{\"conversation_id\":\"42\",\"conversation_id\":\"43\"}", NULL},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        int got = ws_frame_conversation(cases[i].frame, strlen(cases[i].frame), cid, sizeof cid);
+        cr_expect_eq(got, cases[i].want != NULL, "%s", cases[i].frame);
+        if (got && cases[i].want)
+            cr_expect_str_eq(cid, cases[i].want);
+    }
+    /* Too small a buffer: no id rather than a cut one. */
+    const char *five = "{\"conversation_id\":\"12345\"}", *four = "{\"conversation_id\":\"1234\"}";
+    cr_expect_eq(ws_frame_conversation(five, strlen(five), cid, 5), 0);
+    cr_expect_eq(ws_frame_conversation(four, strlen(four), cid, 5), 1);
+}
