@@ -5,6 +5,7 @@
  *   natter-bench --port 8081 --sessions FILE [--duration 30] [--rate 2000]
  *                [--window 1] [--idle --hold 5 [--ping 30]] [--edge-pid PID]
  *                [--senders K] [--start-at EPOCH_S] [--src 127.0.0.2]
+ *                [--connect-timeout 120]
  *
  * FILE has one "token conversation_id" per line.  --rate 0 sends as fast
  * as replies come back (each session keeps --window sends in flight).
@@ -13,7 +14,8 @@
  * (seconds since the epoch) if connected by then, so two runs share one
  * load phase.  --idle holds the sessions for --hold seconds (or until
  * SIGTERM), each pinging every --ping seconds; the "connected=" line is
- * flushed at once so a driver can start measuring.  --src connects from
+ * flushed at once so a driver can start measuring.  Connecting gives up
+ * after --connect-timeout seconds (sessions not ready by then do not count).  --src connects from
  * that loopback address (more ephemeral ports: one client per address).
  */
 #include "bench.h"
@@ -115,7 +117,8 @@ static int usage(void)
 {
     fprintf(stderr, "usage: natter-bench --sessions FILE [--port P] [--duration S<=600] "
                     "[--rate R] [--window W] [--idle --hold S<=3600 [--ping S]] [--edge-pid PID] "
-                    "[--senders K] [--start-at EPOCH_S] [--src A.B.C.D]\n");
+                    "[--senders K] [--start-at EPOCH_S] [--src A.B.C.D] "
+                    "[--connect-timeout S<=900]\n");
     return 2;
 }
 
@@ -123,7 +126,7 @@ int main(int argc, char **argv)
 {
     bench_t *b = calloc(1, sizeof *b); /* its read buffer is too big for the stack */
     const char *file = NULL;
-    double duration = 30, hold = 3, start_at = 0;
+    double duration = 30, hold = 3, start_at = 0, connect_s = 120;
     long edge_pid = 0, senders = 0;
     if (!b)
         return 1;
@@ -139,6 +142,7 @@ int main(int argc, char **argv)
         else if (!strcmp(a, "--rate")) b->rate = atof(v);
         else if (!strcmp(a, "--window")) b->window = atoi(v);
         else if (!strcmp(a, "--hold")) hold = atof(v);
+        else if (!strcmp(a, "--connect-timeout")) connect_s = atof(v);
         else if (!strcmp(a, "--ping")) b->ping_s = atof(v);
         else if (!strcmp(a, "--edge-pid")) edge_pid = atol(v);
         else if (!strcmp(a, "--senders")) senders = atol(v);
@@ -149,7 +153,7 @@ int main(int argc, char **argv)
         i++;
     }
     if (!file || load_sessions(b, file) != 0 || duration <= 0 || duration > 600 || hold < 0 ||
-        hold > 3600 || b->ping_s < 0 || b->window < 1 || senders < 0 || start_at < 0)
+        hold > 3600 || connect_s <= 0 || connect_s > 900 || b->ping_s < 0 || b->window < 1 || senders < 0 || start_at < 0)
         return usage();
     b->n_send = senders > 0 && (size_t)senders < b->n ? (size_t)senders : b->n;
     b->start_at_us = (int64_t)(start_at * 1e6);
@@ -169,7 +173,7 @@ int main(int argc, char **argv)
 
     long rss0 = rss_kb(edge_pid);
     int64_t t0 = bench_now_us();
-    run_until(b, t0 + 120 * 1000000LL, all_connected);
+    run_until(b, t0 + (int64_t)(connect_s * 1e6), all_connected);
     size_t ready = 0;
     for (size_t i = 0; i < b->n; i++)
         ready += b->sess[i].ready;
