@@ -508,7 +508,7 @@ def main():
     ap.add_argument("--g-pair-rate", type=float, default=200)
     ap.add_argument("--g-duration", type=float, default=20)
     ap.add_argument("--g-alone", type=float, default=10)
-    ap.add_argument("--g-search", type=floats, default=[20, 40, 80, 160, 320],
+    ap.add_argument("--g-search", type=floats, default=[10, 20, 40, 80, 160, 320],
                     help="group send rates to step through ('' to skip)")
     ap.add_argument("--g-step", type=float, default=8, help="seconds per search step")
     opt = ap.parse_args()
