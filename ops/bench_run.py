@@ -267,7 +267,7 @@ def scenario_a(stack, opt, users, own_bench, out):
     procs = []
     hold = opt.idle_connect + opt.idle_window + 60   # a bound: SIGTERM ends it sooner
     try:
-        rss0, t_spawn = rss_kb(ws.pid), time.time()
+        rss0, t_spawn, cs = rss_kb(ws.pid), time.time(), cpu_ticks(ws.pid)
         for k, path in enumerate(paths):
             procs.append(spawn_bench(own_bench, ws.port, path,
                                      ["--idle", "--hold", str(hold), "--ping", str(opt.ping),
@@ -282,7 +282,9 @@ def scenario_a(stack, opt, users, own_bench, out):
                 raise RuntimeError("a: natter-bench did not connect: %r" % line)
             connected += int(m.group(1))
             print("a: " + line)
-        print("a: all clients connected after %.0f s" % (time.time() - t_spawn))
+        print("a: all clients connected after %.0f s, edge CPU meanwhile %.0f%% of a core"
+              % (time.time() - t_spawn,
+                 100.0 * (cpu_ticks(ws.pid) - cs) / TICK / max(0.1, time.time() - t_spawn)))
         time.sleep(2)                     # let the connect burst settle
         rss1, c0, t0 = rss_kb(ws.pid), cpu_ticks(ws.pid), time.time()
         time.sleep(opt.idle_window)

@@ -358,6 +358,8 @@ int bench_poll(bench_t *b, int timeout_ms)
         return errno == EINTR ? 0 : -1;
     for (int i = 0; i < n; i++) {
         bench_sess_t *s = &b->sess[ev[i].data.u64];
+        if (s->state == BS_CLOSED)
+            continue;
         if (s->state == BS_CONNECTING) {
             if (ev[i].events & (EPOLLOUT | EPOLLERR | EPOLLHUP))
                 on_connected(b, s);

@@ -178,7 +178,9 @@ int main(int argc, char **argv)
     for (size_t i = 0; i < b->n; i++)
         ready += b->sess[i].ready;
     long rss1 = rss_kb(edge_pid);
-    printf("connected=%zu of %zu in %.1f s\n", ready, b->n, (double)(bench_now_us() - t0) / 1e6);
+    printf("connected=%zu of %zu in %.1f s (connect_failures=%llu closes=%llu)\n", ready, b->n,
+           (double)(bench_now_us() - t0) / 1e6, (unsigned long long)b->st.conn_fail,
+           (unsigned long long)b->st.closes);
     if (edge_pid > 0 && rss0 > 0 && ready)
         printf("edge_rss_kb before=%ld after=%ld per_connection_bytes=%.0f\n", rss0, rss1,
                (double)(rss1 - rss0) * 1024.0 / (double)ready);
