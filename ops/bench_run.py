@@ -423,6 +423,19 @@ def scenario_g(stack, api, opt, users, bench, out):
 
 # -- one stack per binary --------------------------------------------------
 
+def start_role(stack, role, tries=3):
+    """start_role, again on a new port if an edge lost its port: on a busy
+    machine another process's connection can take the free port the
+    harness picked before the edge binds it (EADDRINUSE)."""
+    for i in range(tries):
+        try:
+            return stack.start_role(role)
+        except harness.StackError as e:
+            if not role.startswith("edge-") or "cannot listen" not in str(e) or i == tries - 1:
+                raise
+            print("setup: %s could not listen, once more on another port" % role, flush=True)
+
+
 def run_all(opt, natter, bench, root):
     """Every chosen scenario on a fresh stack of `natter` (config/ and sql/
     from root); returns {figure: value} for the comparison."""
@@ -440,7 +453,7 @@ def run_all(opt, natter, bench, root):
     stack = harness.Stack(env=quiet)
     try:
         for role in ("auth", "msg", "edge-http", "edge-ws"):
-            stack.start_role(role)
+            start_role(stack, role)
         api = harness.Api(stack.roles("edge-http")[0].url)
         s = opt.scenarios
         n_users = max(min(opt.idle, opt.idle_users or opt.idle) if "a" in s else 0,
