@@ -349,38 +349,52 @@ def scenario_bc(stack, opt, users, api, bench, out):
 
 
 def g_search(stack, opt, members, cid, bench, out):
-    """Step the group's send rate up until a step loses a message, cannot
-    keep the rate, or has p99 >= 100 ms; report the last step that passed."""
+    """Step the group's send rate up.  A step is clean if every acknowledged
+    send reached every other member, nothing erred and the rate was kept;
+    it passes if it is clean and its p99 < 100 ms.  Report the last step
+    that passed and, since a busy machine can fail p99 everywhere, the
+    last clean one too; stop at the first step that is not clean."""
     ws = stack.roles("edge-ws")[0]
     lines = ["%s %s" % (tok, cid) for _, tok in members]
-    best = None
+    best = clean = None
     restart_msg(stack)
     for rate in opt.g_search:
         print("== g-search: group of %d, %d senders at %g msg/s for %gs"
               % (len(lines), opt.g_senders, rate, opt.g_step), flush=True)
-        (res,), _ = run_load(stack, bench, ws.port,
-                             [(lines, ["--rate", str(rate), "--senders", str(opt.g_senders),
-                                       "--window", "16"])], opt.g_step)
+        (res,), cpu = run_load(stack, bench, ws.port,
+                               [(lines, ["--rate", str(rate), "--senders", str(opt.g_senders),
+                                         "--window", "16"])], opt.g_step)
         f = figures(res)
         want = f.get("acked", 0) * (len(lines) - 1)
         p99 = f.get("send_to_deliver", (0, float("inf")))[1]
         kept = f.get("acked", 0) >= 0.97 * rate * opt.g_step - 1
-        ok = (f.get("deliveries", 0) >= want and f.get("sends") == f.get("acked") and
-              not f.get("errors") and p99 < 100 and kept)
-        print("g-search: rate=%g sent_per_s=%s deliveries_per_s=%s expected=%d got=%s p99=%s %s"
+        whole = (f.get("deliveries", 0) >= want and f.get("sends") == f.get("acked") and
+                 not f.get("errors") and kept)
+        ok = whole and p99 < 100
+        srv = sum(v for k, v in cpu.items() if k not in ("client", "_window_s"))
+        print("g-search: rate=%g sent_per_s=%s deliveries_per_s=%s expected=%d got=%s p99=%s "
+              "server_cpu_ms_per_1k_deliveries=%.0f %s"
               % (rate, f.get("sent_per_s"), f.get("delivered_per_s"), want, f.get("deliveries"),
-                 p99, "pass" if ok else "FAIL" + ("" if kept else " (rate not kept)")),
+                 p99, srv * 1e6 / max(1, f.get("deliveries", 0)),
+                 "pass" if ok else "FAIL" + (" (p99)" if whole else "" if kept
+                                             else " (rate not kept)")),
               flush=True)
-        if not ok:
+        if not whole:
             break
-        best = (rate, f.get("delivered_per_s"), p99)
+        clean = (rate, f.get("delivered_per_s"), p99)
+        if ok:
+            best = clean
     if best:
         print("g-search: highest group send rate with every message delivered and p99 < 100 ms: "
               "%g msg/s, %s deliveries/s (p99 %.1f ms)" % best)
         out["g max rate msg/s"], out["g max deliveries/s"] = best[0], best[1]
     else:
-        print("g-search: no step passed")
+        print("g-search: no step had p99 < 100 ms")
         out["g max rate msg/s"] = 0
+    if clean:
+        print("g-search: highest group send rate with every message delivered (any p99): "
+              "%g msg/s, %s deliveries/s (p99 %.1f ms)" % clean)
+        out["g max clean rate msg/s (any p99)"] = clean[0]
 
 
 def scenario_g(stack, api, opt, users, bench, out):
