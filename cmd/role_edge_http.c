@@ -17,17 +17,23 @@ int role_edge_http(const role_ctx_t *ctx)
     http_edge_t e = {0};
     token_keys_t *keys = NULL;
     revocations_t *rev = NULL;
-    long port, threads, max_body, timeout, max_upload;
+    long port, threads, max_body, timeout, max_upload, ws_port;
     int rc = 1;
     if (config_int(c, "http.port", 8080, 1, 65535, &port) ||
         config_int(c, "http.threads", 32, 1, 1024, &threads) ||
         config_int(c, "http.max_body", 1 << 20, 1024, 1 << 30, &max_body) ||
         config_int(c, "nats.request_timeout_ms", 3000, 50, 60000, &timeout) ||
-        config_int(c, "media.max_upload_bytes", 26214400, 1, 1L << 40, &max_upload))
+        config_int(c, "media.max_upload_bytes", 26214400, 1, 1L << 40, &max_upload) ||
+        config_int(c, "ws.port", 8081, 1, 65535, &ws_port))
         return 2;
     e.max_body = (size_t)max_body;
     e.media_root = config_str(c, "media.root", "var/media");
     e.max_upload = (size_t)max_upload;
+    e.web_root = config_str(c, "http.web_root", "web");
+    if (!e.web_root[0])
+        e.web_root = NULL; /* empty: no web client */
+    e.ws_url = config_str(c, "http.ws_url", "");
+    e.ws_port = (int)ws_port;
     e.timeout_ms = (int)timeout;
     const char *pub = config_str(c, "auth.public_key", "var/keys/jwt.pub");
     if (token_keys_load(NULL, pub, &keys) != NT_OK) {
