@@ -192,11 +192,15 @@ void route_static(http_req_t *r)
 {
     const char *path = r->ri->local_uri ? r->ri->local_uri : "";
     const char *raw = r->ri->local_uri_raw ? r->ri->local_uri_raw : path;
+    const char *target = r->ri->request_uri ? r->ri->request_uri : "";
     char file[PATH_MAX_REQ + 16], etag[64], clen[24];
     struct stat st;
-    /* Both forms must be plain: the raw one catches what decoding or
-     * civetweb's dot-segment cleaning would otherwise turn into a name. */
-    if (!r->edge->web_root || !http_static_path_ok(raw) || !http_static_path_ok(path)) {
+    /* Every form must be plain: the raw one catches what civetweb's
+     * dot-segment cleaning would turn into a name, and our names need no
+     * escapes, so any '%' in the request target (an encoded dot, slash,
+     * backslash or NUL) is refused before decoding can hide it. */
+    if (!r->edge->web_root || strchr(target, '%') || !http_static_path_ok(raw) ||
+        !http_static_path_ok(path)) {
         not_found(r);
         return;
     }
