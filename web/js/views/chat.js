@@ -21,7 +21,8 @@ export function chatView(el) {
   const file = h("input", { type: "file", name: "image", accept: "image/png,image/jpeg,image/gif,image/webp", hidden: true,
                             onchange: () => { const f = file.files[0]; file.value = ""; if (f) sendImage(f); } });
   const composer = h("form.composer", { onsubmit: (ev) => { ev.preventDefault(); sendText(); } },
-    h("button.icon", { type: "button", name: "attach", title: "Send an image", onclick: () => file.click() }, "🖼"),
+    h("button.icon", { type: "button", name: "attach", title: "Send an image", "aria-label": "Send an image",
+             onclick: () => file.click() }, h("img", { src: "img/image.svg", alt: "", width: 20, height: 20 })),
     file, text, h("button.primary", { type: "submit", name: "send" }, "Send"));
   const empty = h("div.empty", "Pick a conversation, or find someone to talk to.");
   const pane = h("div.chat-pane", h("header.chat-head", back, h("div", title, sub)), list, typingLine, composer);
@@ -79,7 +80,7 @@ function messageItem(m, c, readMark) {
   let body;
   if (m.revoked) body = h("em", "message removed");
   else if (m.type === "image") body = imageThumb(m.body);
-  else if (m.type === "file") body = h("span", "📎 file " + m.body);
+  else if (m.type === "file") body = h("span", "File " + m.body);
   else if (m.type === "system") body = h("em", m.body);
   else body = h("span.text", m.body);
   return h("li", { className: "msg " + (mine ? "mine" : "theirs") + (m.type === "system" ? " system" : ""),

@@ -88,8 +88,8 @@ export function sidebarView(el) {
 function preview(m) {
   const who = m.sender_id === state.me.id ? "You: " : state.convs.get(m.conversation_id)?.type === "group" ? store.userName(m.sender_id) + ": " : "";
   if (m.revoked) return who + "(message removed)";
-  if (m.type === "image") return who + "📷 Photo";
-  if (m.type === "file") return who + "📎 File";
+  if (m.type === "image") return who + "Photo";
+  if (m.type === "file") return who + "File";
   return who + m.body;
 }
 
