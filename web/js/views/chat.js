@@ -70,6 +70,9 @@ export function chatView(el) {
     const who = store.typers(c.id).map(store.userName);
     typingLine.textContent = who.length ? who.join(", ") + (who.length > 1 ? " are" : " is") + " typing…" : "";
     if (atBottom) list.scrollTop = list.scrollHeight;
+    // Too few to scroll, yet more exist: no scroll event will ask, so ask.
+    if (!loadingOlder && state.hasMore.get(c.id) && list.scrollHeight <= list.clientHeight)
+      list.dispatchEvent(new Event("scroll"));
   }
   store.subscribe(render);
   render();
