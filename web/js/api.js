@@ -32,7 +32,13 @@ function schedule() {
   clearTimeout(refreshTimer);
   if (!session) return;
   const due = session.expires_at - 60000 - Date.now();
-  refreshTimer = setTimeout(() => refresh().catch(() => {}), Math.max(due, 5000));
+  refreshTimer = setTimeout(tick, Math.max(due, 5000));
+}
+
+// A refresh that fails for another reason than 401 (network, 503) is tried
+// again in 10 s; a 401 has already ended the session.
+function tick() {
+  refresh().catch(() => { if (session) refreshTimer = setTimeout(tick, 10000); });
 }
 
 async function raw(method, path, body, { auth = true, headers = {}, blob = false } = {}) {

@@ -141,8 +141,9 @@ async function onMessage(msg) {
 export async function openConv(cid) {
   state.open = cid;
   store.changed();
-  if (!state.msgs.has(cid)) await loadOlder(cid);
-  else if (socket) await syncConv(cid).catch(() => {});
+  // History never loaded (maybe only pushes so far): the page before them.
+  if (!state.hasMore.has(cid)) await loadOlder(cid);
+  if (socket && state.msgs.has(cid)) await syncConv(cid).catch(() => {});
   markRead(cid);
 }
 
