@@ -9,6 +9,7 @@ const { state } = store;
 let socket = null;
 let wsUrl = null;
 let lastTypingSent = 0;
+let typingTimer = null;
 const PAGE = 30;
 
 export async function start() {
@@ -172,10 +173,18 @@ export function markRead(cid) {
   if (!done) api.post("/api/messages/read", { conversation_id: cid, seq }).catch(() => {});
 }
 
-export function typing(cid) {
-  const now = Date.now();
-  if (now - lastTypingSent < 3000 || !socket) return;
-  lastTypingSent = now;
+// The edge relays at most one typing notice per conversation per 2 s and
+// drops the rest (docs/presence.md "Typing"), so: one every 2.1 s, and a
+// keystroke inside that window sends one at its end if the user is still
+// typing (stillTyping()), else the notice would be lost.
+export function typing(cid, stillTyping) {
+  const wait = lastTypingSent + 2100 - Date.now();
+  if (!socket || typingTimer) return;
+  if (wait > 0) {
+    typingTimer = setTimeout(() => { typingTimer = null; if (stillTyping() && state.open === cid) typing(cid, stillTyping); }, wait);
+    return;
+  }
+  lastTypingSent = Date.now();
   socket.send({ op: "typing", conversation_id: cid });
 }
 
@@ -191,7 +200,8 @@ export async function send(cid, type, body) {
     message = (await api.post("/api/messages", frame)).message;
   }
   store.putMessages(cid, [message]);
-  lastTypingSent = 0;
+  clearTimeout(typingTimer); // sent: no longer typing
+  typingTimer = null;
   markRead(cid);
 }
 

@@ -16,7 +16,7 @@ export function chatView(el) {
   const list = h("ol.messages", { "aria-label": "Messages" });
   const typingLine = h("div.typing", { "aria-live": "polite" });
   const text = h("textarea", { name: "text", rows: 1, maxLength: 4000, placeholder: "Message",
-                               oninput: () => state.open && client.typing(state.open),
+                               oninput: () => state.open && client.typing(state.open, () => text.value.trim() !== ""),
                                onkeydown: (ev) => { if (ev.key === "Enter" && !ev.shiftKey) { ev.preventDefault(); sendText(); } } });
   const file = h("input", { type: "file", name: "image", accept: "image/png,image/jpeg,image/gif,image/webp", hidden: true,
                             onchange: () => { const f = file.files[0]; file.value = ""; if (f) sendImage(f); } });
