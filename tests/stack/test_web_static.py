@@ -12,6 +12,7 @@ imports is served as JavaScript.
 
 import os
 import re
+import signal
 import socket
 
 from harness import ROOT, StackTestCase, http_request
@@ -103,6 +104,27 @@ class StaticTest(StackTestCase):
         self.assertEqual(body, b'{"ws_url":"ws://localhost:18099/ws"}')
         _, _, body = self.get("/config.json", headers={"Host": "bad host\"x"})
         self.assertEqual(body, b'{"ws_url":null}')
+
+    def test_configured_ws_url(self):
+        edge = self.stack.start_role("edge-http", {
+            "NATTER_HTTP_WEB_ROOT": self.root, "NATTER_HTTP_WS_URL": "wss://chat.example.com/ws"})
+        try:
+            _, _, body = http_request(edge.url, "GET", "/config.json")
+            self.assertEqual(body, b'{"ws_url":"wss://chat.example.com/ws"}')
+            _, h, _ = http_request(edge.url, "GET", "/")
+            self.assertIn("connect-src 'self' wss://chat.example.com;", h["content-security-policy"])
+        finally:
+            edge.kill(signal.SIGTERM)
+            self.assertEqual(edge.wait(10), 0)
+
+    def test_no_web_root(self):
+        edge = self.stack.start_role("edge-http", {"NATTER_HTTP_WEB_ROOT": ""})
+        try:
+            for path in ("/", "/index.html", "/config.json"):
+                self.assertEqual(http_request(edge.url, "GET", path)[0], 404, path)
+        finally:
+            edge.kill(signal.SIGTERM)
+            self.assertEqual(edge.wait(10), 0)
 
     def test_etag_revalidation(self):
         _, h, _ = self.get("/js/app.js")
