@@ -17,7 +17,7 @@ int role_edge_http(const role_ctx_t *ctx)
     http_edge_t e = {0};
     token_keys_t *keys = NULL;
     revocations_t *rev = NULL;
-    long port, threads, max_body, timeout, max_upload, req_ms, ka_ms, stack_kb;
+    long port, threads, max_body, timeout, max_upload, req_ms, ka_ms, stack_kb, ws_port;
     int rc = 1;
     if (config_int(c, "http.port", 8080, 1, 65535, &port) ||
         config_int(c, "http.threads", 32, 1, 1024, &threads) ||
@@ -26,7 +26,8 @@ int role_edge_http(const role_ctx_t *ctx)
         config_int(c, "media.max_upload_bytes", 26214400, 1, 1L << 40, &max_upload) ||
         config_int(c, "http.request_timeout_ms", HTTP_REQUEST_TIMEOUT_MS, 100, 600000, &req_ms) ||
         config_int(c, "http.keep_alive_timeout_ms", HTTP_KEEP_ALIVE_MS, 0, 600000, &ka_ms) ||
-        config_int(c, "http.worker_stack_kb", HTTP_WORKER_STACK / 1024, 128, 65536, &stack_kb))
+        config_int(c, "http.worker_stack_kb", HTTP_WORKER_STACK / 1024, 128, 65536, &stack_kb) ||
+        config_int(c, "ws.port", 8081, 1, 65535, &ws_port))
         return 2;
     e.request_timeout_ms = (int)req_ms;
     e.keep_alive_ms = (int)ka_ms;
@@ -34,6 +35,11 @@ int role_edge_http(const role_ctx_t *ctx)
     e.max_body = (size_t)max_body;
     e.media_root = config_str(c, "media.root", "var/media");
     e.max_upload = (size_t)max_upload;
+    e.web_root = config_str(c, "http.web_root", "web");
+    if (!e.web_root[0])
+        e.web_root = NULL; /* empty: no web client */
+    e.ws_url = config_str(c, "http.ws_url", "");
+    e.ws_port = (int)ws_port;
     e.timeout_ms = (int)timeout;
     const char *pub = config_str(c, "auth.public_key", "var/keys/jwt.pub");
     if (token_keys_load(NULL, pub, &keys) != NT_OK) {

@@ -44,6 +44,7 @@ NATTER_PACKAGES=(
   mariadb-server mariadb-client redis-server redis-tools
   python3 openssl curl ca-certificates
   python3-websockets              # README's interactive WebSocket session
+  chromium chromium-driver python3-selenium  # tests/browser: the web client in headless Chromium
 )
 
 # /usr/bin/python3 on purpose: a python3 earlier on PATH may be another build

@@ -46,6 +46,9 @@ typedef struct http_edge {
     /* Smallest stack a worker reported having (init_thread); written by
      * the workers as they start, read by /metrics and the tests. */
     _Atomic size_t worker_stack_seen;
+    const char *web_root;      /* the web client's files (docs/web.md); NULL: none */
+    const char *ws_url;        /* http.ws_url: the client's WebSocket URL; "": derived */
+    int ws_port;               /* ws.port, for the derived URL */
     struct mg_context *mg;
 } http_edge_t;
 
@@ -181,5 +184,13 @@ int http_file_name_ok(const char *name, size_t len);
  * filename= fallback and filename*=UTF-8''... (RFC 6266, RFC 5987).
  * NT_EINVAL if out (n bytes) is too small. */
 int http_content_disposition(const char *name, int inline_, char *out, size_t n);
+
+/* The web client (routes_static.c, docs/web.md): files under web_root for
+ * GET and HEAD of any path outside /api/, and GET /config.json.
+ * http_static_path_ok: 1 if a request path is one we would look up ("/" or
+ * plain segments of [A-Za-z0-9._-], none empty or starting with '.'). */
+void route_static(http_req_t *r);
+void route_web_config(http_req_t *r);
+int http_static_path_ok(const char *path);
 
 #endif

@@ -79,6 +79,9 @@ static const struct route {
     {"HEAD", "/api/files/{id}/thumbnail", AUTH, route_file_thumbnail, 0},
     {"GET", "/healthz", 0, route_healthz, 0},
     {"GET", "/metrics", 0, route_metrics, 0},
+    {"GET", "/config.json", 0, route_web_config, 0},
+    {"GET", "/**", 0, route_static, 0}, /* the web client (routes_static.c), last */
+    {"HEAD", "/**", 0, route_static, 0},
 };
 #define NROUTES (sizeof routes / sizeof routes[0])
 
@@ -112,6 +115,8 @@ static int take_seg(char *dst, size_t n, const char *seg, size_t len)
 static int path_match(const char *pattern, const char *path, char *param, char *param2,
                       size_t n)
 {
+    if (strcmp(pattern, "/**") == 0) /* any path outside /api/ */
+        return path[0] == '/' && strncmp(path, "/api/", 5) != 0;
     while (*pattern && *path) {
         size_t pl = strcspn(pattern, "/"), sl = strcspn(path, "/");
         if (pl == 4 && strncmp(pattern, "{id}", 4) == 0) {

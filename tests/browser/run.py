@@ -1,0 +1,59 @@
+#!/usr/bin/python3
+"""run.py - the browser tests (tests/browser/test_*.py): a natter stack
+(tests/stack/harness.py) and headless Chromium driven by chromedriver
+through python3-selenium, all from Debian's packages (nothing downloaded).
+
+    /usr/bin/python3 tests/browser/run.py [--natter build-test/natter] [--out DIR] [-v]
+
+Screenshots go to DIR (default var/test-output/browser/).  Prints
+
+    browser: Tested: N | Passing: P | Failing: F
+
+and exits non-zero on any failure, or when no test ran.
+"""
+
+import argparse
+import os
+import signal
+import sys
+import time
+import unittest
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(os.path.dirname(HERE))
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[1])
+    ap.add_argument("--natter", default=os.path.join(ROOT, "build-test", "natter"))
+    ap.add_argument("--out", default=os.path.join(ROOT, "var", "test-output", "browser"))
+    ap.add_argument("-v", "--verbose", action="store_true")
+    ap.add_argument("tests", nargs="*")
+    a = ap.parse_args()
+    natter = os.path.abspath(a.natter)
+    if not os.access(natter, os.X_OK):
+        print("browser: no natter binary at %s (build it first)" % natter, file=sys.stderr)
+        return 2
+    os.environ["NATTER_BIN"] = natter
+    os.environ["NATTER_TEST_OUTPUT"] = os.path.abspath(a.out)
+    os.makedirs(a.out, exist_ok=True)
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+    sys.path.insert(0, os.path.join(ROOT, "tests", "stack"))
+    sys.path.insert(0, HERE)
+    loader = unittest.TestLoader()
+    suite = (loader.loadTestsFromNames(a.tests) if a.tests
+             else loader.discover(HERE, pattern="test_*.py", top_level_dir=HERE))
+    t0 = time.monotonic()
+    result = unittest.TextTestRunner(verbosity=2 if a.verbose else 1, stream=sys.stdout).run(suite)
+    failing = len(result.failures) + len(result.errors)
+    passing = result.testsRun - failing - len(result.skipped)
+    print("\nbrowser: Tested: %d | Passing: %d | Failing: %d | Skipped: %d (%.1fs)"
+          % (result.testsRun, passing, failing, len(result.skipped), time.monotonic() - t0))
+    print("browser: screenshots in %s" % a.out)
+    if result.testsRun == 0:
+        return 1
+    return 1 if failing else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
