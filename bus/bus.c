@@ -36,6 +36,8 @@
 
 #define BUS_RETRY_FIRST_MS 100    /* (re)connect back-off: 0.1 s doubling to 5 s */
 #define BUS_RETRY_MAX_MS 5000
+#define BUS_RECONNECT_MAX_MS 1000 /* ... to 1 s once we had a connection: a server
+                                     restart should cost a second, not five */
 #define BUS_STOP_POLL_MS 100      /* initial wait: how often stop_requested is asked */
 #define BUS_CLOSE_WAIT_MS 5000     /* bus_free: wait for nats.c callbacks to end */
 #define BUS_MAX_SERVERS 16
@@ -61,7 +63,7 @@ struct bus {
     pthread_cond_t cv;
     bus_sub_t *subs;
     int live;      /* subscriptions whose onComplete has not run */
-    int connected; /* initial connect succeeded (async path) */
+    int connected; /* the initial connect succeeded (either path) */
     int closed;    /* closed callback ran: no more connection events */
     int drain_timed_out; /* nats.c gave up draining and closed */
     char name[128];
@@ -205,13 +207,16 @@ static void on_async_error(natsConnection *nc, natsSubscription *sub, natsStatus
 
 /* nats.c asks how long to wait after every server in the list failed, both
  * for the first connect (RetryOnFailedConnect) and for reconnects: the
- * shared back-off, one log line per step.  Runs on nats.c's reconnect
+ * shared back-off (capped lower for reconnects), one log line per step.  Runs on nats.c's reconnect
  * thread; attempts counts the failed rounds of this episode. */
 static int64_t reconnect_delay(natsConnection *nc, int attempts, void *closure)
 {
     bus_t *bus = closure;
+    pthread_mutex_lock(&bus->mu);
+    int had = bus->connected;
+    pthread_mutex_unlock(&bus->mu);
     backoff_t b;
-    backoff_init(&b, BUS_RETRY_FIRST_MS, BUS_RETRY_MAX_MS);
+    backoff_init(&b, BUS_RETRY_FIRST_MS, had ? BUS_RECONNECT_MAX_MS : BUS_RETRY_MAX_MS);
     int ms = BUS_RETRY_FIRST_MS;
     for (int i = 0; i < attempts && i < 64; i++)
         ms = backoff_next(&b);
@@ -376,6 +381,9 @@ int bus_connect(const bus_opts_t *opts, bus_t **out)
         char url[256];
         url_of(bus->nc, url, sizeof url);
         log_info("bus connected", "url=%s name=%s threads=%d", url, bus->name, threads);
+        pthread_mutex_lock(&bus->mu);
+        bus->connected = 1; /* reconnect_delay's cap */
+        pthread_mutex_unlock(&bus->mu);
     }
     *out = bus;
     return NT_OK;

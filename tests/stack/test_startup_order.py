@@ -92,7 +92,7 @@ class StartupOrderTest(unittest.TestCase):
         wait_log(p, "database not reachable, retrying", 2)
         t0 = time.monotonic()
         p.kill(signal.SIGTERM)
-        p.wait(5)
+        self.assertEqual(p.wait(5), 0, p.tail())   # a clean stop (no leak report)
         self.assertLess(time.monotonic() - t0, 2.0)
         self.assertEqual(count(p, "stop signal before start"), 1, p.tail())
         # The same while waiting for NATS (after the database).
@@ -102,7 +102,7 @@ class StartupOrderTest(unittest.TestCase):
         wait_log(q, "bus not reachable, retrying", 2)
         t0 = time.monotonic()
         q.kill(signal.SIGTERM)
-        q.wait(5)
+        self.assertEqual(q.wait(5), 0, q.tail())
         self.assertLess(time.monotonic() - t0, 2.0)
         self.assertEqual(count(q, "stop signal before start"), 1, q.tail())
         self.passed()
