@@ -242,6 +242,41 @@ def analyse(results, t):
     }
 
 
+def check_the_checker():
+    """analyse() on made-up runs must see a loss, each kind of duplicate and a
+    hole: a checker that cannot fail proves nothing."""
+    t = {"start": 0.0, "fault": 2.0, "stop": 4.0}
+
+    def session(uid, cid, sent, view, unacked=()):
+        return {"uid": uid, "cid": cid, "base": 0, "sent": sent, "unacked": list(unacked),
+                "first": {c: 0.5 for c in list(sent) + list(unacked)},
+                "attempts": {c: 1 for c in sent}, "dup_sent": [], "stats": {},
+                "final_done": True, "view": {str(k): v for k, v in view.items()}}
+
+    def run(a_view, b_view, a_sent=None, unacked=()):
+        a_sent = a_sent or {"x1": [1, 1.0, 0.9], "x2": [2, 3.0, 2.5]}
+        b_sent = {"y1": [3, 3.1, 3.0]}
+        return analyse([session("A", "c", a_sent, a_view, unacked),
+                        session("B", "c", b_sent, b_view)], t)["figures"]
+    good = {1: ["A", "x1", "push"], 2: ["A", "x2", "push"], 3: ["B", "y1", "own"]}
+    f = run(dict(good), dict(good))
+    assert (f["lost"], f["duplicated"], f["holes"], f["unacked"]) == (0, 0, 0, 0), f
+    b = dict(good)
+    del b[2]                                      # B never got x2
+    f = run(dict(good), b)
+    assert f["lost"] == 1 and f["holes"] == 1, f
+    b = dict(good)
+    b[4] = ["A", "x2", "sync"]                    # x2 stored twice (seqs 2 and 4)
+    assert run(dict(good), b)["duplicated"] >= 1
+    b = dict(good)
+    b[2] = ["A", "zz", "push"]                    # seq 2 is another message for B
+    f = run(dict(good), b)
+    assert f["duplicated"] >= 1 and f["lost"] == 1, f
+    f = run(dict(good), dict(good), a_sent={"x1": [1, 1.0, 0.9], "x2": [2, 3.0, 2.5]},
+            unacked=["x3"])
+    assert f["unacked"] == 1, f
+
+
 def fmt(fault, a, t):
     f, st = a["figures"], a["stats"]
     first = "none" if a["first_ok_s"] is None else "%.2f s" % a["first_ok_s"]
@@ -271,6 +306,7 @@ def main():
     for x in faults:
         if x not in KNOWN:
             ap.error("unknown fault %r (know: %s)" % (x, ", ".join(KNOWN)))
+    check_the_checker()
     natter = os.path.abspath(opt.natter)
     if not os.access(natter, os.X_OK):
         log("faults: no natter binary at %s" % natter)
