@@ -20,20 +20,8 @@
 #define ROLE_RETRY_FIRST_MS 100
 #define ROLE_RETRY_MAX_MS 5000
 
-/* bus_opts_t.stop_requested: a stop signal pending (taken: we exit). */
-static int stop_pending(void *arg)
-{
-    const role_ctx_t *ctx = arg;
-    int sig = proc_wait_stop_for(0);
-    if (sig) {
-        log_info("stop signal before start, exiting", "role=%s signal=%d", ctx->role, sig);
-        if (ctx->stopped_early)
-            *ctx->stopped_early = 1;
-    }
-    return sig != 0;
-}
-
-/* Sleep one back-off step; 1 if a stop signal came instead. */
+/* Sleep one back-off step; 1 if a stop signal came instead (taken: the
+ * role exits, and main makes that exit 0). */
 static int sleep_step(const role_ctx_t *ctx, int ms)
 {
     int sig = proc_wait_stop_for(ms);
@@ -43,6 +31,12 @@ static int sleep_step(const role_ctx_t *ctx, int ms)
             *ctx->stopped_early = 1;
     }
     return sig != 0;
+}
+
+/* bus_opts_t.stop_requested: a stop signal pending? */
+static int stop_pending(void *arg)
+{
+    return sleep_step(arg, 0);
 }
 
 int role_bus_connect(const role_ctx_t *ctx, const char *bus_user, int min_threads, bus_t **out)
