@@ -30,7 +30,7 @@
 #include <time.h>
 
 #define REDIS_RETRY_FIRST_MS 100
-#define REDIS_RETRY_MAX_MS 2000
+#define REDIS_RETRY_MAX_MS 1000
 
 typedef struct slot {
     redisContext *ctx;
