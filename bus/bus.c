@@ -66,6 +66,7 @@ struct bus {
     int connected; /* the initial connect succeeded (either path) */
     int closed;    /* closed callback ran: no more connection events */
     int drain_timed_out; /* nats.c gave up draining and closed */
+    int auth_failed;     /* a connect attempt was refused for credentials */
     char name[128];
 };
 
@@ -222,6 +223,11 @@ static int64_t reconnect_delay(natsConnection *nc, int attempts, void *closure)
         ms = backoff_next(&b);
     const char *why = NULL;
     natsStatus s = natsConnection_GetLastError(nc, &why);
+    if (s == NATS_CONNECTION_AUTH_FAILED) {
+        pthread_mutex_lock(&bus->mu);
+        bus->auth_failed = 1; /* nats.c closes after the next refusal */
+        pthread_mutex_unlock(&bus->mu);
+    }
     log_warn("bus not reachable, retrying", "name=%s attempt=%d retry_in_ms=%d status=%s err=\"%s\"",
              bus->name, attempts, ms, natsStatus_GetText(s), why && *why ? why : "-");
     return ms;
@@ -330,8 +336,12 @@ static int wait_connected(bus_t *bus, const bus_opts_t *opts)
     }
     log_error("bus connect failed", "url=%s waited_ms=%ld status=%s err=\"%s\"", url, ms,
               natsStatus_GetText(s), why ? why : "");
-    return s == NATS_CONNECTION_AUTH_FAILED || first_s == NATS_CONNECTION_AUTH_FAILED ? NT_ECONFIG
-                                                                               : NT_EUNAVAIL;
+    pthread_mutex_lock(&bus->mu);
+    int auth = bus->auth_failed;
+    pthread_mutex_unlock(&bus->mu);
+    return auth || s == NATS_CONNECTION_AUTH_FAILED || first_s == NATS_CONNECTION_AUTH_FAILED
+               ? NT_ECONFIG
+               : NT_EUNAVAIL;
 }
 
 int bus_connect(const bus_opts_t *opts, bus_t **out)
