@@ -21,6 +21,7 @@
  */
 #include "bus/bus.h"
 
+#include "common/backoff.h"
 #include "common/err.h"
 #include "common/log.h"
 #include "proto/natter.pb-c.h"
@@ -33,8 +34,11 @@
 #include <time.h>
 #include <unistd.h>
 
-#define BUS_CONNECT_WAIT_MS 5000   /* initial connect: server may start after us */
-#define BUS_RECONNECT_WAIT_MS 250
+#define BUS_RETRY_FIRST_MS 100    /* (re)connect back-off: 0.1 s doubling to 5 s */
+#define BUS_RETRY_MAX_MS 5000
+#define BUS_RECONNECT_MAX_MS 1000 /* ... to 1 s once we had a connection: a server
+                                     restart should cost a second, not five */
+#define BUS_STOP_POLL_MS 100      /* initial wait: how often stop_requested is asked */
 #define BUS_CLOSE_WAIT_MS 5000     /* bus_free: wait for nats.c callbacks to end */
 #define BUS_MAX_SERVERS 16
 #define BUS_ERR_MSG_MAX 1024       /* natter.Error message text cap */
@@ -59,9 +63,10 @@ struct bus {
     pthread_cond_t cv;
     bus_sub_t *subs;
     int live;      /* subscriptions whose onComplete has not run */
-    int connected; /* initial connect succeeded (async path) */
+    int connected; /* the initial connect succeeded (either path) */
     int closed;    /* closed callback ran: no more connection events */
     int drain_timed_out; /* nats.c gave up draining and closed */
+    int auth_failed;     /* a connect attempt was refused for credentials */
     char name[128];
 };
 
@@ -201,6 +206,33 @@ static void on_async_error(natsConnection *nc, natsSubscription *sub, natsStatus
 
 /* ---- connect ---- */
 
+/* nats.c asks how long to wait after every server in the list failed, both
+ * for the first connect (RetryOnFailedConnect) and for reconnects: the
+ * shared back-off (capped lower for reconnects), one log line per step.  Runs on nats.c's reconnect
+ * thread; attempts counts the failed rounds of this episode. */
+static int64_t reconnect_delay(natsConnection *nc, int attempts, void *closure)
+{
+    bus_t *bus = closure;
+    pthread_mutex_lock(&bus->mu);
+    int had = bus->connected;
+    pthread_mutex_unlock(&bus->mu);
+    backoff_t b;
+    backoff_init(&b, BUS_RETRY_FIRST_MS, had ? BUS_RECONNECT_MAX_MS : BUS_RETRY_MAX_MS);
+    int ms = BUS_RETRY_FIRST_MS;
+    for (int i = 0; i < attempts && i < 64; i++)
+        ms = backoff_next(&b);
+    const char *why = NULL;
+    natsStatus s = natsConnection_GetLastError(nc, &why);
+    if (s == NATS_CONNECTION_AUTH_FAILED) {
+        pthread_mutex_lock(&bus->mu);
+        bus->auth_failed = 1; /* nats.c closes after the next refusal */
+        pthread_mutex_unlock(&bus->mu);
+    }
+    log_warn("bus not reachable, retrying", "name=%s attempt=%d retry_in_ms=%d status=%s err=\"%s\"",
+             bus->name, attempts, ms, natsStatus_GetText(s), why && *why ? why : "-");
+    return ms;
+}
+
 /* opts->url may be "a,b,c": split into natsOptions_SetServers. */
 static natsStatus set_servers(natsOptions *o, const char *url)
 {
@@ -238,7 +270,7 @@ static natsStatus build_opts(bus_t *bus, const bus_opts_t *opts, natsOptions **o
     if (s == NATS_OK)
         s = natsOptions_SetMaxReconnect(o, -1);
     if (s == NATS_OK)
-        s = natsOptions_SetReconnectWait(o, BUS_RECONNECT_WAIT_MS);
+        s = natsOptions_SetCustomReconnectDelay(o, reconnect_delay, bus);
     if (s == NATS_OK) /* with a callback, Connect does not block: we bound the wait */
         s = natsOptions_SetRetryOnFailedConnect(o, true, on_connected, bus);
     if (s == NATS_OK)
@@ -261,38 +293,55 @@ static natsStatus build_opts(bus_t *bus, const bus_opts_t *opts, natsOptions **o
     return NATS_OK;
 }
 
-/* The server was not there at once; nats.c retries in the background.
- * Wait for it, bounded: a role that cannot reach NATS should exit and say
- * so rather than hang.  An auth failure closes the connection at once. */
-static int wait_connected(bus_t *bus, const char *url_raw)
+/* The server was not there at once; nats.c retries in the background
+ * (reconnect_delay logs each try).  Wait for it as long as it takes: a
+ * process started before NATS must come up once NATS does (ops/up after a
+ * crash, a machine booting).  Only an auth failure (nats.c closes the
+ * connection) or a stop request ends the wait without a connection. */
+static int wait_connected(bus_t *bus, const bus_opts_t *opts)
 {
     char url[256];
-    redact(url_raw, url, sizeof url);
-    /* Why the first attempt failed; once nats.c gives up, the connection
-     * only says "No server available". */
+    redact(opts->url, url, sizeof url);
     const char *first = NULL;
     natsStatus first_s = natsConnection_GetLastError(bus->nc, &first);
-    log_warn("bus not connected yet, retrying", "url=%s wait_ms=%d status=%s err=\"%s\"", url,
-             BUS_CONNECT_WAIT_MS, natsStatus_GetText(first_s), first && *first ? first : "-");
-    struct timespec t0, dl, t1;
+    log_warn("bus not connected yet, waiting for the server", "url=%s status=%s err=\"%s\"", url,
+             natsStatus_GetText(first_s), first && *first ? first : "-");
+    struct timespec t0, t1;
     clock_gettime(CLOCK_MONOTONIC, &t0);
-    deadline_after(&dl, BUS_CONNECT_WAIT_MS);
-    pthread_mutex_lock(&bus->mu);
-    while (!bus->connected && !bus->closed)
-        if (pthread_cond_timedwait(&bus->cv, &bus->mu, &dl) == ETIMEDOUT)
-            break;
-    int ok = bus->connected;
-    pthread_mutex_unlock(&bus->mu);
-    if (ok)
-        return NT_OK;
+    int ok = 0, closed = 0, stopped = 0;
+    while (!ok && !closed && !stopped) {
+        struct timespec dl;
+        deadline_after(&dl, BUS_STOP_POLL_MS);
+        pthread_mutex_lock(&bus->mu);
+        while (!bus->connected && !bus->closed)
+            if (pthread_cond_timedwait(&bus->cv, &bus->mu, &dl) == ETIMEDOUT)
+                break;
+        ok = bus->connected;
+        closed = bus->closed;
+        pthread_mutex_unlock(&bus->mu);
+        if (!ok && !closed && opts->stop_requested)
+            stopped = opts->stop_requested(opts->stop_arg);
+    }
     clock_gettime(CLOCK_MONOTONIC, &t1);
     long ms = (long)(t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_nsec - t0.tv_nsec) / 1000000;
+    if (ok) {
+        log_info("bus connected after waiting", "url=%s waited_ms=%ld", url, ms);
+        return NT_OK;
+    }
     const char *why = NULL;
     natsStatus s = natsConnection_GetLastError(bus->nc, &why);
+    if (stopped) {
+        log_info("stop requested while waiting for the bus", "url=%s waited_ms=%ld", url, ms);
+        return NT_EUNAVAIL;
+    }
     log_error("bus connect failed", "url=%s waited_ms=%ld status=%s err=\"%s\"", url, ms,
               natsStatus_GetText(s), why ? why : "");
-    return s == NATS_CONNECTION_AUTH_FAILED || first_s == NATS_CONNECTION_AUTH_FAILED ? NT_ECONFIG
-                                                                               : NT_EUNAVAIL;
+    pthread_mutex_lock(&bus->mu);
+    int auth = bus->auth_failed;
+    pthread_mutex_unlock(&bus->mu);
+    return auth || s == NATS_CONNECTION_AUTH_FAILED || first_s == NATS_CONNECTION_AUTH_FAILED
+               ? NT_ECONFIG
+               : NT_EUNAVAIL;
 }
 
 int bus_connect(const bus_opts_t *opts, bus_t **out)
@@ -327,7 +376,7 @@ int bus_connect(const bus_opts_t *opts, bus_t **out)
     s = natsConnection_Connect(&bus->nc, o);
     natsOptions_Destroy(o); /* the connection keeps its own copy */
     if (s == NATS_NOT_YET_CONNECTED) {
-        rc = wait_connected(bus, opts->url);
+        rc = wait_connected(bus, opts);
         if (rc != NT_OK)
             goto fail;
     } else if (s != NATS_OK) {
@@ -342,6 +391,9 @@ int bus_connect(const bus_opts_t *opts, bus_t **out)
         char url[256];
         url_of(bus->nc, url, sizeof url);
         log_info("bus connected", "url=%s name=%s threads=%d", url, bus->name, threads);
+        pthread_mutex_lock(&bus->mu);
+        bus->connected = 1; /* reconnect_delay's cap */
+        pthread_mutex_unlock(&bus->mu);
     }
     *out = bus;
     return NT_OK;

@@ -36,10 +36,17 @@ typedef struct bus_opts {
     const char *password;
     int delivery_threads;   /* global delivery pool size; <= 0 means 4 */
     int send_asap;          /* 1: one socket write per publish (see bus.c) */
+    /* Polled while waiting for a server that is not up yet: nonzero ends
+     * the wait (a stop signal).  NULL: wait until the server answers. */
+    int (*stop_requested)(void *arg);
+    void *stop_arg;
 } bus_opts_t;
 
-/* Connect (retrying for up to ~5 s if the server is not up yet), with
- * reconnect forever afterwards.  Caller frees with bus_free. */
+/* Connect, waiting as long as it takes if the server is not up yet (tries
+ * after 0.1 s, doubling to 5 s, one log line per try; BUS_RETRY_*), with
+ * the same back-off for reconnects forever afterwards.  NT_ECONFIG if the
+ * server refused our credentials, NT_EUNAVAIL if stop_requested ended the
+ * wait.  Caller frees with bus_free. */
 int bus_connect(const bus_opts_t *opts, bus_t **out);
 
 /* Drain subscriptions and the connection (finish in-flight handlers, flush

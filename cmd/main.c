@@ -62,8 +62,12 @@ int main(int argc, char **argv)
         log_init(roles[i].name, level < 0 ? LOG_INFO : level);
         proc_signals_block();
         proc_raise_nofile();
-        role_ctx_t ctx = {.role = roles[i].name, .cfg = cfg, .argc = argc - rest, .argv = argv + rest};
+        int stopped_early = 0;
+        role_ctx_t ctx = {.role = roles[i].name, .cfg = cfg, .argc = argc - rest, .argv = argv + rest,
+                          .stopped_early = &stopped_early};
         int rc = roles[i].run(&ctx);
+        if (stopped_early)
+            rc = 0;
         config_free(cfg);
         return rc;
     }

@@ -1,13 +1,43 @@
 /*
  * role_common.c - shared role wiring (see role_common.h).
+ *
+ * Start-up order does not matter: a role that finds NATS, MariaDB or (for
+ * presence) Redis down waits for it with the shared back-off (0.1 s
+ * doubling to 5 s, one log line per try) instead of exiting, and a stop
+ * signal ends the wait.  Only credentials the server refuses end it
+ * otherwise (NATS; the database keeps trying, since its user may be
+ * created after us).
  */
 #include "cmd/role_common.h"
 
+#include "common/backoff.h"
 #include "common/err.h"
 #include "common/log.h"
 #include "common/proc.h"
 
 #include <signal.h>
+
+#define ROLE_RETRY_FIRST_MS 100
+#define ROLE_RETRY_MAX_MS 5000
+
+/* Sleep one back-off step; 1 if a stop signal came instead (taken: the
+ * role exits, and main makes that exit 0). */
+static int sleep_step(const role_ctx_t *ctx, int ms)
+{
+    int sig = proc_wait_stop_for(ms);
+    if (sig) {
+        log_info("stop signal before start, exiting", "role=%s signal=%d", ctx->role, sig);
+        if (ctx->stopped_early)
+            *ctx->stopped_early = 1;
+    }
+    return sig != 0;
+}
+
+/* bus_opts_t.stop_requested: a stop signal pending? */
+static int stop_pending(void *arg)
+{
+    return sleep_step(arg, 0);
+}
 
 int role_bus_connect(const role_ctx_t *ctx, const char *bus_user, int min_threads, bus_t **out)
 {
@@ -24,6 +54,8 @@ int role_bus_connect(const role_ctx_t *ctx, const char *bus_user, int min_thread
         .password = *pw ? pw : NULL,
         .delivery_threads = threads < min_threads ? min_threads : (int)threads,
         .send_asap = (int)asap,
+        .stop_requested = stop_pending,
+        .stop_arg = (void *)ctx,
     };
     int rc = bus_connect(&o, out);
     if (rc != NT_OK)
@@ -45,11 +77,25 @@ int role_db_open(const role_ctx_t *ctx, db_pool_t **out)
         .name = config_str(ctx->cfg, "db.name", "natter"),
         .size = (int)size,
     };
-    int rc = db_pool_new(&o, out);
-    if (rc != NT_OK)
-        log_error("cannot open database", "host=%s port=%ld err=\"%s\"", o.host, port,
-                  nt_strerror(rc));
-    return rc;
+    backoff_t b;
+    backoff_init(&b, ROLE_RETRY_FIRST_MS, ROLE_RETRY_MAX_MS);
+    for (;;) {
+        int rc = db_pool_new(&o, out);
+        if (rc == NT_OK) {
+            if (b.attempt > 0)
+                log_info("database reachable", "host=%s port=%ld tries=%d", o.host, port,
+                         b.attempt + 1);
+            return NT_OK;
+        }
+        if (rc == NT_ENOMEM || rc == NT_ECONFIG)
+            return rc;
+        int ms = backoff_next(&b);
+        /* db.c logged the server's reason (code, message) just before. */
+        log_warn("database not reachable, retrying", "host=%s port=%ld attempt=%d retry_in_ms=%d "
+                 "err=\"%s\"", o.host, port, b.attempt, ms, nt_strerror(rc));
+        if (sleep_step(ctx, ms))
+            return NT_EUNAVAIL;
+    }
 }
 
 int role_redis_open(const role_ctx_t *ctx, int size, redis_pool_t **out)
@@ -65,6 +111,28 @@ int role_redis_open(const role_ctx_t *ctx, int size, redis_pool_t **out)
         .timeout_ms = (int)timeout,
     };
     return redis_pool_new(&o, out);
+}
+
+int role_redis_wait(const role_ctx_t *ctx, redis_pool_t *redis)
+{
+    backoff_t b;
+    backoff_init(&b, ROLE_RETRY_FIRST_MS, ROLE_RETRY_MAX_MS);
+    for (;;) {
+        redisReply *r = NULL;
+        int rc = redis_cmd(redis, &r, "PING");
+        int ok = rc == NT_OK && r && r->type != REDIS_REPLY_ERROR;
+        if (r)
+            freeReplyObject(r);
+        if (ok) {
+            if (b.attempt > 0)
+                log_info("redis reachable", "tries=%d", b.attempt + 1);
+            return NT_OK;
+        }
+        int ms = backoff_next(&b);
+        log_warn("redis not reachable, retrying", "attempt=%d retry_in_ms=%d", b.attempt, ms);
+        if (sleep_step(ctx, ms))
+            return NT_EUNAVAIL;
+    }
 }
 
 int role_rate_rule(const role_ctx_t *ctx, const char *key, const char *def,

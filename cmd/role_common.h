@@ -11,16 +11,24 @@
 #include "store/ratelimit.h"
 #include "store/redis.h"
 
-/* Connect with nats.url / nats.user (default bus_user) / nats.password.
+/* Connect with nats.url / nats.user (default bus_user) / nats.password,
+ * waiting for a server that is not up yet (bus_connect) until a stop
+ * signal. 
  * Handlers run in parallel only up to the delivery pool size, so a role
  * with N workers per endpoint asks for at least N threads. */
 int role_bus_connect(const role_ctx_t *ctx, const char *bus_user, int min_threads, bus_t **out);
 
-/* Open the [db] pool. */
+/* Open the [db] pool, waiting for a database that does not answer yet
+ * (0.1 s doubling to 5 s between tries, a log line each) until a stop
+ * signal, which gives NT_EUNAVAIL. */
 int role_db_open(const role_ctx_t *ctx, db_pool_t **out);
 
 /* A [redis] pool (connects lazily: Redis may come up after us). */
 int role_redis_open(const role_ctx_t *ctx, int size, redis_pool_t **out);
+
+/* For a role that cannot work without Redis (presence): wait until it
+ * answers PING, with the same back-off; NT_EUNAVAIL on a stop signal. */
+int role_redis_wait(const role_ctx_t *ctx, redis_pool_t *redis);
 
 /* A rate-limit rule from config text "<per_s>/<burst>" or "off". */
 int role_rate_rule(const role_ctx_t *ctx, const char *key, const char *def,

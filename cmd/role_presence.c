@@ -39,7 +39,8 @@ int role_presence(const role_ctx_t *ctx)
     p.sweep_max = (int)sweep_max;
     p.query_max = (int)query_max;
     p.contacts_max = (int)contacts_max;
-    if (role_redis_open(ctx, (int)workers + 1, &p.redis) != NT_OK || role_db_open(ctx, &p.db) != NT_OK ||
+    if (role_redis_open(ctx, (int)workers + 1, &p.redis) != NT_OK ||
+        role_redis_wait(ctx, p.redis) != NT_OK || role_db_open(ctx, &p.db) != NT_OK ||
         role_bus_connect(ctx, "presence", (int)workers, &p.bus) != NT_OK)
         goto done;
     if (micro_new(p.bus, "presence", NATTER_VERSION, "natter presence: who is online, events",

@@ -16,6 +16,10 @@ typedef struct role_ctx {
     const config_t *cfg;
     int argc;                  /* arguments after the role and --config */
     char **argv;
+    /* Set to 1 by role_common when a stop signal came while the role was
+     * still waiting for NATS, MariaDB or Redis: main then exits 0 (a clean
+     * stop, nothing to drain) whatever the role returned. */
+    int *stopped_early;
 } role_ctx_t;
 
 int role_migrate(const role_ctx_t *ctx);

@@ -78,21 +78,20 @@ nats_user_for_role() {
 
 # NATTER_NATS_PW_<USER> for a NATS user name.
 nats_pw_var() {
-  local u
-  u=$(printf '%s' "$1" | tr '[:lower:]-' '[:upper:]_')
-  say "NATTER_NATS_PW_$u"
+  local u=${1^^}
+  say "NATTER_NATS_PW_${u//-/_}"
 }
 
-# Install whatever of NATTER_PACKAGES is missing.  dpkg-query first, so a
-# machine that has everything never touches apt (fast, works offline);
-# apt-get update at most once per run.
+# Install whatever of NATTER_PACKAGES is missing.  One dpkg-query for the
+# whole list first, so a machine that has everything never touches apt
+# (fast, works offline); apt-get update at most once per run.
 _NATTER_APT_UPDATED=0
 ensure_packages() {
-  local missing=() p
+  local missing=() p installed
+  installed=" $(dpkg-query -W -f='${Package} ${db:Status-Abbrev}\n' "${NATTER_PACKAGES[@]}" 2>/dev/null |
+    awk '$2 == "ii" { printf "%s ", $1 }') "
   for p in "${NATTER_PACKAGES[@]}"; do
-    if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed'; then
-      missing+=("$p")
-    fi
+    case "$installed" in *" $p "*) ;; *) missing+=("$p") ;; esac
   done
   [ "${#missing[@]}" -eq 0 ] && return 0
   say "installing: ${missing[*]}"
@@ -117,13 +116,51 @@ ensure_packages() {
   [ "$rc" -eq 0 ] || die "apt-get install failed ($rc)"
 }
 
-# build DIR [cmake args...]: configure (once, or again when args change) and
-# build everything with all cores.
+# build DIR [cmake args...]: configure and build everything with all cores.
 build() {
   local dir=$1
   shift
   cmake -S "$NATTER_ROOT" -B "$dir" "$@"
   cmake --build "$dir" -j"$(nproc)"
+}
+
+# What a build reads: a file or directory here newer than the last build's
+# stamp means the build is stale (directories count: adding or deleting a
+# file changes their time).
+NATTER_BUILD_INPUTS=(CMakeLists.txt actors bus cmd common edge proto store tests/unit)
+
+# build_if_stale DIR [cmake args...]: like build, but do nothing when DIR
+# was built before with the same arguments and nothing in
+# NATTER_BUILD_INPUTS changed since (a no-op `cmake` configure and build
+# still costs seconds on a busy machine; this check costs milliseconds).
+# The stamp is taken before building, so an edit made during the build
+# counts as a change next time.
+build_if_stale() {
+  local dir=$1 stamp=$1/.natter-built args
+  shift
+  args="$*"
+  if [ -f "$stamp" ] && [ -f "$dir/CMakeCache.txt" ] && [ "$(cat "$stamp")" = "$args" ] &&
+    [ -z "$(cd "$NATTER_ROOT" && find "${NATTER_BUILD_INPUTS[@]}" -newer "$stamp" -print -quit 2>/dev/null)" ]; then
+    say "$(basename "$dir")/ is up to date (nothing changed since the last build)"
+    return 0
+  fi
+  mkdir -p "$dir"
+  printf '%s' "$args" >"$stamp.new"
+  build "$dir" "$@"
+  mv -f "$stamp.new" "$stamp"
+}
+
+# schema_current SOCKET DBNAME: the database has applied exactly the
+# migrations in sql/ (the versions in schema_migrations, natter migrate's
+# record, are those of the sql/NNN_name.sql files), so `natter migrate`
+# would do nothing.
+schema_current() {
+  local want have
+  want=$(ls "$NATTER_ROOT/sql" | sed -n 's/^0*\([0-9][0-9]*\)_[a-z0-9_]*\.sql$/\1/p' | sort -n | tr '\n' ' ')
+  have=$(mariadb --no-defaults --protocol=socket -S "$1" -u "$(id -un)" -N -B \
+    -e "SELECT version FROM \`$2\`.schema_migrations ORDER BY version" 2>/dev/null | tr '\n' ' ') ||
+    return 1
+  [ -n "$want" ] && [ "$want" = "$have" ]
 }
 
 # conf_get SECTION KEY DEFAULT: a value from config/natter.conf (INI, inline
@@ -160,13 +197,16 @@ url_port() {
 }
 
 # pid_alive PIDFILE NAME: the pid in PIDFILE runs and its command line
-# mentions NAME (guards against a stale file whose pid was reused).
+# mentions NAME (guards against a stale file whose pid was reused).  Bash
+# built-ins only: ops/up asks this for every process, and on a busy
+# machine every fork costs tens of milliseconds.
 pid_alive() {
-  local pid
+  local pid args
   [ -s "$1" ] || return 1
-  pid=$(cat "$1")
-  [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null || return 1
-  tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -q -- "$2"
+  read -r pid <"$1" || return 1
+  [[ "$pid" =~ ^[0-9]+$ ]] && [ -r "/proc/$pid/cmdline" ] || return 1
+  mapfile -d '' args <"/proc/$pid/cmdline" 2>/dev/null || return 1
+  [[ " ${args[*]} " == *"$2"* ]]
 }
 
 # stop_pidfile PIDFILE [SECONDS]: SIGTERM, wait (natter drains on SIGTERM),

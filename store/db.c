@@ -7,8 +7,13 @@
  * cannot stretch a wait) wakes threads waiting for a free slot.  Connecting,
  * pinging and closing happen outside the lock: a slot marked in_use belongs
  * to the thread that took it.  Broken handles are reopened lazily by the
- * next db_acquire, so a database restart costs one failed request per
- * handle rather than a thread that loops on reconnects.
+ * next db_acquire rather than by a thread that loops on reconnects.  When
+ * one handle comes back with a lost connection, every other handle is
+ * suspect too (the server restarted, say): the pool's generation moves on,
+ * and a handle from an older generation is pinged before it is lent (and
+ * reopened if the ping fails).  So a database restart costs the requests
+ * that were using the database at that moment, not one more failed request
+ * per idle handle afterwards.
  *
  * Statements and transactions live in db_stmt.c.
  *
@@ -38,6 +43,7 @@ typedef struct db_slot {
     MYSQL *lent;          /* the handle given out, for db_release; mu */
     int in_use;           /* mu */
     int64_t last_used;    /* ms, monotonic */
+    unsigned gen;         /* the pool's gen when last known good; like conn */
 } db_slot_t;
 
 /* Locking: mu guards in_use and lent of every slot.  conn and last_used
@@ -49,6 +55,7 @@ struct db_pool {
     pthread_mutex_t mu;
     pthread_cond_t cv;
     db_slot_t *slots;
+    unsigned gen;         /* mu: moves on when a handle lost its connection */
 };
 
 static pthread_once_t lib_once = PTHREAD_ONCE_INIT;
@@ -140,6 +147,14 @@ int db_error(MYSQL *conn, const char *what)
 int db_stmt_error(MYSQL_STMT *st, const char *what)
 {
     return map_error(mysql_stmt_errno(st), mysql_stmt_error(st), what);
+}
+
+/* The last error says the server went away (not a statement error). */
+static int last_was_connection_lost(void)
+{
+    return last_code == CR_SERVER_GONE_ERROR || last_code == CR_SERVER_LOST ||
+           last_code == CR_SERVER_LOST_EXTENDED || last_code == CR_CONNECTION_ERROR ||
+           last_code == CR_CONN_HOST_ERROR;
 }
 
 int db_last_was_lock_conflict(void)
@@ -309,9 +324,10 @@ int db_acquire(db_pool_t *pool, int timeout_ms, MYSQL **out)
     }
     db_slot_t *s = i >= 0 ? &pool->slots[i] : NULL;
     int ready = 0;
+    unsigned gen = pool->gen;
     if (s) {
         s->in_use = 1;
-        if (s->conn && now - s->last_used <= DB_IDLE_PING_MS) {
+        if (s->conn && now - s->last_used <= DB_IDLE_PING_MS && s->gen == gen) {
             s->lent = s->conn; /* the common case: one lock, no round trip */
             ready = 1;
         }
@@ -322,7 +338,7 @@ int db_acquire(db_pool_t *pool, int timeout_ms, MYSQL **out)
 
     if (!ready) {
         if (s->conn && mysql_ping(s->conn) != 0) {
-            /* the server may have dropped an idle handle (wait_timeout) */
+            /* the server dropped an idle handle (wait_timeout) or restarted */
             log_info("db handle went stale, reconnecting", "slot=%d", i);
             mysql_close(s->conn);
             s->conn = NULL;
@@ -332,6 +348,7 @@ int db_acquire(db_pool_t *pool, int timeout_ms, MYSQL **out)
             give_back(pool, i);
             return NT_EUNAVAIL;
         }
+        s->gen = gen; /* pinged or new: good as of gen */
         pthread_mutex_lock(&pool->mu);
         s->lent = s->conn;
         pthread_mutex_unlock(&pool->mu);
@@ -359,6 +376,11 @@ void db_release(db_pool_t *pool, MYSQL *conn, int broken)
     if (broken) {
         mysql_close(conn);
         pool->slots[i].conn = NULL;
+        if (last_was_connection_lost()) {
+            pthread_mutex_lock(&pool->mu);
+            pool->gen++; /* the others may be dead too: ping before lending */
+            pthread_mutex_unlock(&pool->mu);
+        }
     } else {
         pool->slots[i].last_used = mono_ms();
     }

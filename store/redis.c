@@ -3,11 +3,19 @@
  *
  * Slots are a fixed array; a slot is free, or lent to one thread.  A free
  * slot may hold no context (never opened, or closed after an error): the
- * borrower connects it.  The mutex guards the lent flags only; connecting
- * and commands happen outside it.
+ * borrower connects it.  The mutex guards the lent flags and the
+ * back-off; connecting and commands happen outside it.
+ *
+ * Redis down: a failed connect starts a back-off (0.1 s doubling to
+ * REDIS_RETRY_MAX_MS); until it runs out, borrowers get NT_EUNAVAIL at
+ * once without trying, so a pool under load makes one connect attempt and
+ * one log line per step instead of one per request, and callers that can
+ * do without Redis (rate limits fail open) lose nothing waiting.  The first
+ * connect that works resets it.
  */
 #include "store/redis.h"
 
+#include "common/backoff.h"
 #include "common/err.h"
 #include "common/log.h"
 
@@ -16,9 +24,13 @@
 #include <stdio.h>
 #include <pthread.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+
+#define REDIS_RETRY_FIRST_MS 100
+#define REDIS_RETRY_MAX_MS 1000
 
 typedef struct slot {
     redisContext *ctx;
@@ -31,7 +43,17 @@ struct redis_pool {
     pthread_mutex_t mu;
     pthread_cond_t cv;
     slot_t *slots;
+    backoff_t retry;      /* mu */
+    int64_t retry_at_ms;  /* mu: no connect attempt before (monotonic); 0: none */
+    int failing;          /* mu: the last connect attempt failed */
 };
+
+static int64_t mono_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
 
 int redis_pool_new(const redis_opts_t *o, redis_pool_t **out)
 {
@@ -45,6 +67,7 @@ int redis_pool_new(const redis_opts_t *o, redis_pool_t **out)
     p->port = o->port;
     p->host = strdup(o->host);
     p->slots = calloc((size_t)p->size, sizeof *p->slots);
+    backoff_init(&p->retry, REDIS_RETRY_FIRST_MS, REDIS_RETRY_MAX_MS);
     pthread_condattr_t ca;
     pthread_condattr_init(&ca);
     pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
@@ -75,19 +98,43 @@ void redis_pool_free(redis_pool_t *p)
     free(p);
 }
 
+/* A new connection, or NULL.  Skips the attempt while the back-off of an
+ * earlier failure runs; logs one line per failed attempt. */
 static redisContext *connect_one(redis_pool_t *p)
 {
+    pthread_mutex_lock(&p->mu);
+    int wait = p->failing && mono_ms() < p->retry_at_ms;
+    pthread_mutex_unlock(&p->mu);
+    if (wait)
+        return NULL;
     struct timeval tv = {p->timeout_ms / 1000, (p->timeout_ms % 1000) * 1000};
     redisContext *c = redisConnectWithTimeout(p->host, p->port, tv);
-    if (!c || c->err) {
-        log_warn("redis connect failed", "host=%s port=%d err=\"%s\"", p->host, p->port,
-                 c ? c->errstr : "out of memory");
-        if (c)
-            redisFree(c);
-        return NULL;
+    if (c && !c->err) {
+        redisSetTimeout(c, tv);
+        pthread_mutex_lock(&p->mu);
+        int was = p->failing;
+        p->failing = 0;
+        backoff_reset(&p->retry);
+        pthread_mutex_unlock(&p->mu);
+        if (was)
+            log_info("redis reconnected", "host=%s port=%d", p->host, p->port);
+        return c;
     }
-    redisSetTimeout(c, tv);
-    return c;
+    pthread_mutex_lock(&p->mu);
+    int ms = -1;
+    /* Several borrowers may fail at once: only the first moves the step. */
+    if (!p->failing || mono_ms() >= p->retry_at_ms) {
+        ms = backoff_next(&p->retry);
+        p->retry_at_ms = mono_ms() + ms;
+        p->failing = 1;
+    }
+    pthread_mutex_unlock(&p->mu);
+    if (ms >= 0)
+        log_warn("redis connect failed", "host=%s port=%d retry_in_ms=%d err=\"%s\"", p->host,
+                 p->port, ms, c ? c->errstr : "out of memory");
+    if (c)
+        redisFree(c);
+    return NULL;
 }
 
 int redis_acquire(redis_pool_t *p, redisContext **out)

@@ -139,6 +139,8 @@ class Proc:
         self.url = None         # edge-http / edge-ws: http://127.0.0.1:<port>
         self.micro_id = None    # pools: the NATS micro instance id
         self.expect_exit = False
+        self.argv = list(argv)  # for Stack.restart_server: the same command again
+        self.spawn_env = None   # the env given to Stack._spawn (set there)
         self.log = open(log_path, "ab")
         self.popen = subprocess.Popen(
             argv, env=env, cwd=cwd, stdin=subprocess.DEVNULL, stdout=self.log,
@@ -208,6 +210,7 @@ class Stack:
         self.ports = set()
         self.procs = []          # every Proc, servers and roles, in start order
         self.servers = {}
+        self.ready_checks = {}   # server name -> callable, true once it answers
         self.counter = {}
         self.extra_env = dict(env or {})
         self.closed = False
@@ -217,6 +220,10 @@ class Stack:
             self._keys()
             self.passwords = {u: random_secret() for u in NATS_USERS}
             self.db_password = random_secret()
+            # Ports of every server, even one started later (start_server):
+            # roles started before it must already point at it.
+            self.redis_port = free_port(self.ports)
+            self.db_port = free_port(self.ports)
             self._start_nats()
             if "redis" in services:
                 self._start_redis()
@@ -258,6 +265,7 @@ class Stack:
         base = {k: v for k, v in os.environ.items() if not k.startswith("NATTER_")}
         base.update(env or {})
         p = Proc(name, argv, base, log_path, self.tmp, role)
+        p.spawn_env = dict(env or {})
         self.procs.append(p)
         return p
 
@@ -291,10 +299,10 @@ class Stack:
         def ready():
             with self.nats("ops", timeout=1.0):
                 return True
+        self.ready_checks["nats"] = ready
         self._wait("nats-server", p, ready)
 
     def _start_redis(self):
-        self.redis_port = free_port(self.ports)
         self._spawn_redis()
 
     def restart_redis(self):
@@ -305,6 +313,37 @@ class Stack:
             old.kill(signal.SIGKILL)
             old.wait(5)
         self._spawn_redis()
+
+    def start_server(self, name):
+        """Start a server the constructor left out (services=...), e.g. to
+        show that a role started before its dependency comes up after it:
+        "redis", or "mariadb" (then the database is created and migrated)."""
+        if name == "redis":
+            self._start_redis()
+        elif name == "mariadb":
+            self._start_mariadb()
+            self.migrate()
+        else:
+            raise ValueError(name)
+
+    def stop_server(self, name, sig=signal.SIGKILL):
+        """Stop a server (nats, redis, mariadb) and wait for it to exit."""
+        old = self.servers[name]
+        old.kill(sig)
+        old.wait(30)
+
+    def restart_server(self, name, sig=signal.SIGKILL):
+        """Stop a server with sig (default kill -9, as a crash) unless it is
+        down already, start it again with the same command, environment,
+        port and data, and wait until it answers.  -> seconds it took."""
+        t0 = time.monotonic()
+        old = self.servers[name]
+        if old.alive():
+            self.stop_server(name, sig)
+        p = self._spawn(old.name, old.argv, old.spawn_env)
+        self.servers[name] = p
+        self._wait(old.name, p, self.ready_checks[name], timeout=60)
+        return time.monotonic() - t0
 
     def _spawn_redis(self):
         d = os.path.join(self.tmp, "redis")
@@ -318,10 +357,10 @@ class Stack:
             with socket.create_connection(("127.0.0.1", self.redis_port), timeout=1) as s:
                 s.sendall(b"PING\r\n")
                 return s.recv(64).startswith(b"+PONG")
+        self.ready_checks["redis"] = ready
         self._wait("redis-server", p, ready)
 
     def _start_mariadb(self):
-        self.db_port = free_port(self.ports)
         d = os.path.join(self.tmp, "mariadb")
         self.db_socket = os.path.join(self.tmp, "mariadb.sock")
         user_args = ["--user=root"] if os.geteuid() == 0 else []
@@ -340,6 +379,7 @@ class Stack:
             r = subprocess.run(self._mariadb_argv() + ["-e", "SELECT 1"],
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=10)
             return r.returncode == 0
+        self.ready_checks["mariadb"] = ready
         self._wait("mariadbd", p, ready, timeout=60)
         # Same statements as ops/lib.sh mariadb_bootstrap.
         sql = ["CREATE DATABASE IF NOT EXISTS natter CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci;"]
