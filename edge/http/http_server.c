@@ -70,6 +70,15 @@ static const struct route {
 };
 #define NROUTES (sizeof routes / sizeof routes[0])
 
+const char *http_route_pattern(size_t i, const char **method)
+{
+    if (i >= NROUTES)
+        return NULL;
+    if (method)
+        *method = routes[i].method;
+    return routes[i].pattern;
+}
+
 static double mono_s(void)
 {
     struct timespec ts;
@@ -82,45 +91,6 @@ static int64_t wall_ms(void)
     struct timeval tv;
     gettimeofday(&tv, NULL);
     return (int64_t)tv.tv_sec * 1000 + tv.tv_usec / 1000;
-}
-
-/* Copy one path segment [seg, seg + len) into dst (n bytes); 0 if it does
- * not fit or is empty. */
-static int take_seg(char *dst, size_t n, const char *seg, size_t len)
-{
-    if (len == 0 || len >= n)
-        return 0;
-    memcpy(dst, seg, len);
-    dst[len] = '\0';
-    return 1;
-}
-
-/* 1 if path matches pattern, segment by segment; "{id}" matches one
- * non-empty segment into param, "{uid}" into param2 (each n bytes). */
-static int path_match(const char *pattern, const char *path, char *param, char *param2,
-                      size_t n)
-{
-    while (*pattern && *path) {
-        size_t pl = strcspn(pattern, "/"), sl = strcspn(path, "/");
-        if (pl == 4 && strncmp(pattern, "{id}", 4) == 0) {
-            if (!take_seg(param, n, path, sl))
-                return 0;
-        } else if (pl == 5 && strncmp(pattern, "{uid}", 5) == 0) {
-            if (!take_seg(param2, n, path, sl))
-                return 0;
-        } else if (pl != sl || strncmp(pattern, path, pl) != 0) {
-            return 0;
-        }
-        pattern += pl;
-        path += sl;
-        if (*pattern != *path)
-            return 0;            /* one has a '/' where the other ends */
-        if (*pattern) {
-            pattern++;
-            path++;
-        }
-    }
-    return *pattern == '\0' && *path == '\0';
 }
 
 static void traceparent_take(http_req_t *r)
@@ -185,7 +155,7 @@ static void dispatch(http_req_t *r)
     const struct route *rt = NULL;
     int path_known = 0;
     for (size_t i = 0; i < NROUTES && !rt; i++) {
-        if (!path_match(routes[i].pattern, path, r->param, r->param2, sizeof r->param))
+        if (!http_path_match(routes[i].pattern, path, r->param, r->param2, sizeof r->param))
             continue;
         path_known = 1;
         if (strcmp(routes[i].method, r->ri->request_method) == 0)
