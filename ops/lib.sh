@@ -44,6 +44,7 @@ NATTER_PACKAGES=(
   mariadb-server mariadb-client redis-server redis-tools
   python3 openssl curl ca-certificates
   python3-websockets              # README's interactive WebSocket session
+  clang libclang-rt-14-dev        # ops/fuzz: libFuzzer targets (tests/fuzz/)
 )
 
 # /usr/bin/python3 on purpose: a python3 earlier on PATH may be another build
