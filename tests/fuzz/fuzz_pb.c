@@ -9,7 +9,7 @@
  *    and pb_json_decode by the Natter-Type name;
  *  - for the types an edge turns into client JSON, the edge's renderer
  *    (edge/msg_json.c; for natter.Push each sub-message as ws_push.c's
- *    render does);
+ *    render does); revoked sessions into a deny-list (edge/revocations.c);
  *  - pack the decoded message again and decode that: it must render the
  *    same (if it decodes: see the note on unknown fields below).
  * The same bytes also go through bus_trace_id as a traceparent header.
@@ -18,12 +18,14 @@
 
 #include "bus/bus.h"
 #include "bus/pb_json.h"
+#include "edge/denylist.h"
 #include "edge/msg_json.h"
 #include "proto/natter.pb-c.h"
 
 #include <jansson.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 static char *dump(const ProtobufCMessage *m)
 {
@@ -67,10 +69,32 @@ static void push(const Natter__Push *p)
                               p->revoked->message_id, "seq", (json_int_t)p->revoked->seq));
 }
 
+/* edge/revocations.c: revoked sessions go into the edge's deny-list. */
+static void revoked(const Natter__SessionRevoked *const *ev, size_t n)
+{
+    denylist_t *dl = NULL;
+    FUZZ_CHECK(denylist_new(&dl) == 0);
+    for (size_t i = 0; i < n; i++) {
+        int rc = denylist_add(dl, ev[i]->session_id, ev[i]->expires_at);
+        /* Every 512th add sweeps what expired by the clock: only a future
+         * expiry must be found again. */
+        if (rc == 0 && ev[i]->expires_at > (int64_t)time(NULL) * 1000 + 3600 * 1000)
+            FUZZ_CHECK(denylist_has(dl, ev[i]->session_id, ev[i]->expires_at - 1));
+    }
+    FUZZ_CHECK(denylist_size(dl) <= n);
+    denylist_free(dl);
+}
+
 static void edge_render(const ProtobufCMessage *m)
 {
     const ProtobufCMessageDescriptor *d = m->descriptor;
-    if (d == &natter__message__descriptor)
+    if (d == &natter__session_revoked__descriptor) {
+        const Natter__SessionRevoked *ev = (const Natter__SessionRevoked *)m;
+        revoked(&ev, 1);
+    } else if (d == &natter__session_revoked_list__descriptor) {
+        const Natter__SessionRevokedList *l = (const Natter__SessionRevokedList *)m;
+        revoked((const Natter__SessionRevoked *const *)l->sessions, l->n_sessions);
+    } else if (d == &natter__message__descriptor)
         client_json(msg_json((const Natter__Message *)m));
     else if (d == &natter__conversation__descriptor)
         client_json(conv_json((const Natter__Conversation *)m, 1));
