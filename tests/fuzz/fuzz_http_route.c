@@ -14,6 +14,7 @@
  */
 #include "fuzz_common.h"
 
+#include "bus/subject.h"
 #include "common/err.h"
 #include "edge/http/http_edge.h"
 
@@ -34,6 +35,9 @@ static void route(const char *path)
             continue;
         if (!strchr(pat, '{'))
             FUZZ_CHECK(strcmp(pat, path) == 0);
+        char subj[SUBJECT_MAX];
+        if (p1[0] && subject_conv(subj, sizeof subj, p1, "get") == NT_OK)
+            FUZZ_CHECK(subject_token_ok(p1) && !strpbrk(p1, ".*> \t"));
         if (strstr(pat, "{id}"))
             FUZZ_CHECK(p1[0] && strlen(p1) < PARAM && !strchr(p1, '/') && strstr(path, p1));
         if (strstr(pat, "{uid}"))

@@ -7,11 +7,13 @@
  * every field its op requires, within the documented bounds; on failure
  * no root, code "bad_request", a NUL-terminated UTF-8 message, a rid that
  * is "" or a valid string, and an error frame that renders (NULL would
- * leave the client without an answer).  lws runs on a normal stack, so
- * this target does too.
+ * leave the client without an answer); an id that becomes part of a NATS
+ * subject (subject_conv) cannot change its shape.  lws runs on a normal
+ * stack, so this target does too.
  */
 #include "fuzz_common.h"
 
+#include "bus/subject.h"
 #include "common/err.h"
 #include "common/jsonv.h"
 #include "edge/ws/ws_frames.h"
@@ -22,11 +24,30 @@
 
 #define MAX_BODY 4000 /* ws.max_frame's default is 16 KiB; body chars are less */
 
+/* A client's id must never change the shape of a NATS subject (subject.h):
+ * built, it has exactly its four tokens and no wildcard or space. */
+static void subject_shape_ok(const char *id)
+{
+    char subj[SUBJECT_MAX];
+    int rc = subject_conv(subj, sizeof subj, id, "send");
+    FUZZ_CHECK(rc == NT_OK || rc == NT_EINVAL || rc == NT_ETOOLARGE);
+    if (rc != NT_OK)
+        return;
+    FUZZ_CHECK(subject_token_ok(id));
+    size_t dots = 0;
+    for (const char *c = subj; *c; c++) {
+        dots += *c == '.';
+        FUZZ_CHECK(*c > ' ' && *c < 0x7f && *c != '*' && *c != '>');
+    }
+    FUZZ_CHECK(dots == 3);
+}
+
 static void id_ok(const char *s)
 {
     FUZZ_CHECK(s != NULL);
     size_t chars = utf8_chars(s);
     FUZZ_CHECK(chars >= 1 && chars <= WS_ID_MAX);
+    subject_shape_ok(s);
 }
 
 static void frame_ok(const ws_frame_t *f)
