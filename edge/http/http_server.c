@@ -237,6 +237,33 @@ static void route_metrics(http_req_t *r)
     free(text);
 }
 
+/* Errors civetweb answers itself (a request line or headers it cannot
+ * parse, a bad Content-Length, ...).  Its own answer to a request line with
+ * an extra space echoes the rest of the request head into the status line
+ * ("HTTP/y HTTP/1.1\r\nHost: ...\r 400 Bad Request"), so a client could
+ * make the edge send header lines of its choosing (found by ops/fuzz-live).
+ * This one sends fixed bytes: API.md's error shape, and the connection
+ * closes. */
+static int on_http_error(struct mg_connection *conn, int status, const char *errmsg)
+{
+    char head[256], body[128];
+    (void)errmsg; /* may hold the client's bytes */
+    if (status < 400 || status > 599)
+        status = 400;
+    int blen = snprintf(body, sizeof body, "{\"error\":{\"code\":\"%s\",\"message\":\"%s\"}}",
+                        status >= 500 ? "internal" : status == 413 ? "too_large" : "bad_request",
+                        status >= 500 ? "internal error" : "malformed request");
+    int hlen = snprintf(head, sizeof head,
+                        "HTTP/1.1 %d %s\r\nContent-Type: application/json\r\n"
+                        "Content-Length: %d\r\nCache-Control: no-store\r\n"
+                        "Connection: close\r\n\r\n",
+                        status, mg_get_response_code_text(conn, status), blen);
+    mg_disable_connection_keep_alive(conn);
+    mg_write(conn, head, (size_t)hlen);
+    mg_write(conn, body, (size_t)blen);
+    return 0;
+}
+
 static int on_log(const struct mg_connection *conn, const char *message)
 {
     (void)conn;
@@ -265,6 +292,7 @@ int http_edge_start(http_edge_t *e, const char *bind, int port, int threads)
     struct mg_callbacks cb;
     memset(&cb, 0, sizeof cb);
     cb.log_message = on_log;
+    cb.http_error = on_http_error;
     mg_init_library(0);
     e->mg = mg_start(&cb, e, options);
     if (!e->mg) {
