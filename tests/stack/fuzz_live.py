@@ -448,7 +448,9 @@ def rest_once(rnd, w, port, counts):
     counts.add("rest.status." + st)
     if st == "garbled":
         counts.sample("rest.garbled", "%s %s %s" % (mode, method, path[:80]))
-    if st.startswith("5") and st != "503":
+    if st in ("timeout", "none", "partial"):
+        counts.sample("rest.no_answer", "%s %s %s -> %s" % (mode, method, path[:80], st))
+    if st.startswith("5") and st not in ("503", "505"):  # 505: our own "HTTP/9.9"
         counts.sample("rest.5xx", "%s %s %s -> %s" % (mode, method, path[:120], st))
 
 
