@@ -744,6 +744,23 @@ def check(stack, procs, ops_ports, api, ws_port):
     return problems
 
 
+def error_lines(stack):
+    """level=error log lines per process, by message: not a failure by
+    themselves (a refused bad request may log one), but where to look."""
+    out = {}
+    for p in stack.procs:
+        try:
+            with open(p.log_path, "rb") as f:
+                for line in f:
+                    if b"level=error" in line:
+                        m = re.search(rb'msg="([^"]*)"', line)
+                        key = "%s: %s" % (p.name, m.group(1).decode("utf-8", "replace") if m else "?")
+                        out[key] = out.get(key, 0) + 1
+        except OSError:
+            pass
+    return out
+
+
 def run(seconds=60, seed=None, skip=(), rest_threads=3, ws_threads=2, out=sys.stdout):
     """One bounded run on a fresh stack; returns (ok, summary dict)."""
     seed = seed if seed is not None else random.randrange(1 << 30)
@@ -784,6 +801,7 @@ def run(seconds=60, seed=None, skip=(), rest_threads=3, ws_threads=2, out=sys.st
         if "deep-json" not in skip:
             deep = deep_phase(w, http.port, ws.port, counts)
         problems = check(stack, procs, ops_ports, api, ws.port)
+        errors = error_lines(stack)
         stack.failed = bool(problems)       # log tails on failure
         bad = stack.close()
         problems += ["%s exited %s on SIGTERM (a leak or sanitizer report at exit?)" % b
@@ -800,6 +818,8 @@ def run(seconds=60, seed=None, skip=(), rest_threads=3, ws_threads=2, out=sys.st
         for k, v in sorted(counts.samples.items()):
             for s in v:
                 print("  sample %s: %s" % (k, s), file=out)
+        for k, v in sorted(errors.items(), key=lambda kv: -kv[1])[:10]:
+            print("  log errors %5d  %s" % (v, k), file=out)
         for what, st in deep:
             print("  deep-json: %s -> %s" % (what, st), file=out)
         for p in problems:
