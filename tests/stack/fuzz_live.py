@@ -797,6 +797,7 @@ def run(seconds=60, seed=None, skip=(), rest_threads=3, ws_threads=2, out=sys.st
         for t in threads:
             t.join(30)
         fuzz_s = time.monotonic() - t0
+        w.renew()
         deep = []
         if "deep-json" not in skip:
             deep = deep_phase(w, http.port, ws.port, counts)
