@@ -152,9 +152,12 @@ class World:
 
     def renew(self):
         for u in self.users:
-            if self.api.call("GET", "/api/users/me", token=u[2]).status != 401:
-                continue
-            r = self.api.login(u[0])
+            try:
+                if self.api.call("GET", "/api/users/me", token=u[2]).status != 401:
+                    continue
+                r = self.api.login(u[0])
+            except OSError:     # edge-http down: the checks will say so
+                return
             if r.status == 200:
                 with self.lock:
                     u[2] = r.json["access_token"]
