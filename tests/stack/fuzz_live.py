@@ -741,7 +741,10 @@ def check(stack, procs, ops_ports, api, ws_port):
         if st != 200:
             problems.append("/healthz of %s: %s" % (name, st))
     if not problems:
-        why = normal_send_works(api, ws_port)
+        try:
+            why = normal_send_works(api, ws_port)
+        except Exception as e:  # noqa: BLE001 - any failure here is the finding
+            why = repr(e)
         if why:
             problems.append("a normal send fails after fuzzing: " + why)
     return problems
