@@ -52,7 +52,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
 sys.path.insert(0, HERE)
 
-from harness import Api, Stack, free_port, http_request, unique_name  # noqa: E402
+from harness import Api, Stack, StackError, free_port, http_request, unique_name  # noqa: E402
 from wsclient import (OP_BINARY, OP_CLOSE, OP_CONT, OP_PING, OP_PONG, OP_TEXT,  # noqa: E402
                       WsClient, WsClosed)
 
@@ -767,23 +767,40 @@ def error_lines(stack):
     return out
 
 
+def start_stack(out, attempts=2):
+    """A stack with every role, each pool with an ops port.  Tried twice: a
+    port picked free can be taken before the role binds it (other stacks
+    on the machine, outgoing connections' ephemeral ports)."""
+    for attempt in range(attempts):
+        stack = Stack()
+        try:
+            procs, ops_ports = [], {}
+            for role in POOLS:
+                port = free_port(stack.ports)
+                ops_ports[role] = port
+                env = {"NATTER_OPS_HTTP_PORT": str(port), "NATTER_OPS_BIND": "127.0.0.1",
+                       "NATTER_NATS_REQUEST_TIMEOUT_MS": "5000"}
+                procs.append(stack.start_role(role, env))
+            for role in ("edge-http", "edge-ws"):
+                procs.append(stack.start_role(role, {"NATTER_NATS_REQUEST_TIMEOUT_MS": "5000"}))
+            return stack, procs, ops_ports
+        except StackError as e:
+            stack.failed = attempt == attempts - 1
+            stack.close()
+            if stack.failed:
+                raise
+            print("fuzz-live: the stack did not start, once more: %s"
+                  % str(e).splitlines()[0], file=out)
+
+
 def run(seconds=60, seed=None, skip=(), rest_threads=3, ws_threads=2, out=sys.stdout):
     """One bounded run on a fresh stack; returns (ok, summary dict)."""
     seed = seed if seed is not None else random.randrange(1 << 30)
     counts = Counts()
     print("fuzz-live: seed %d, %d s, skip %s" % (seed, seconds, ",".join(skip) or "-"), file=out)
-    stack = Stack()
+    stack, procs, ops_ports = start_stack(out)
     ok = False
     try:
-        procs, ops_ports = [], {}
-        for role in POOLS:
-            port = free_port(stack.ports)
-            ops_ports[role] = port
-            env = {"NATTER_OPS_HTTP_PORT": str(port), "NATTER_OPS_BIND": "127.0.0.1",
-                   "NATTER_NATS_REQUEST_TIMEOUT_MS": "5000"}
-            procs.append(stack.start_role(role, env))
-        procs.append(stack.start_role("edge-http", {"NATTER_NATS_REQUEST_TIMEOUT_MS": "5000"}))
-        procs.append(stack.start_role("edge-ws", {"NATTER_NATS_REQUEST_TIMEOUT_MS": "5000"}))
         http, ws = procs[-2], procs[-1]
         api = Api(http.url)
         w = World(api, ws.port)
