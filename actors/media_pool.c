@@ -55,32 +55,6 @@ static const char *caller(bus_t *bus, natsMsg *msg)
     return uid;
 }
 
-/* A display name: 1-255 characters of valid UTF-8, no control characters. */
-static int name_ok(const char *s)
-{
-    const unsigned char *u = (const unsigned char *)s;
-    size_t chars = 0, i = 0;
-    while (u[i]) {
-        unsigned c = u[i], cp, k = c < 0x80 ? 1 : (c >> 5) == 6 ? 2 : (c >> 4) == 14 ? 3
-                                                : (c >> 3) == 30 ? 4 : 0;
-        if (k == 0)
-            return 0;
-        cp = k == 1 ? c : c & (0x7f >> k);
-        for (unsigned j = 1; j < k; j++) {
-            if ((u[i + j] & 0xc0) != 0x80)
-                return 0;
-            cp = cp << 6 | (u[i + j] & 0x3f);
-        }
-        if ((k == 2 && cp < 0x80) || (k == 3 && cp < 0x800) || (k == 4 && cp < 0x10000) ||
-            cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff) || cp < 0x20 ||
-            (cp >= 0x7f && cp <= 0x9f))
-            return 0;
-        i += k;
-        chars++;
-    }
-    return chars >= 1 && chars <= MEDIA_NAME_CHARS && i < MEDIA_NAME_MAX;
-}
-
 /* The client's Content-Type, for the log only: what is not a MIME token
  * character becomes '?', so it cannot forge a log line. */
 static void log_safe(const char *s, char *out, size_t n)
@@ -121,7 +95,7 @@ static int register_rules(const media_pool_t *p, const Natter__MediaRegisterReq 
         *why = "the file is empty";
     else if (req->size < 0 || strlen(req->sha256) != MEDIA_SHA_HEX)
         *why = "size and sha256 must describe the upload";
-    else if (!name_ok(req->name))
+    else if (!media_name_ok(req->name))
         *why = "name must be 1-255 characters of UTF-8 without control characters";
     if (*why)
         return NT_EINVAL;

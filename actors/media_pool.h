@@ -56,6 +56,12 @@ void media_sniff_free(media_sniff_t *s);
  * into mime[cap]; "application/octet-stream" if libmagic cannot tell. */
 int media_sniff_buf(media_sniff_t *s, const void *buf, size_t n, char *mime, size_t cap);
 
+/* --- media_name.c: an upload's display name --------------------------- */
+
+/* 1 if s is 1-MEDIA_NAME_CHARS characters of valid UTF-8 without control
+ * characters (C0, DEL, C1). */
+int media_name_ok(const char *s);
+
 /* --- media_thumb.c: thumbnails (libvips) ------------------------------ */
 
 /* Start libvips for the process (once, before any thumbnail): one worker

@@ -6,7 +6,7 @@
  * lines.  Values are trimmed; no quoting or escapes:
  * settings are ports, paths and numbers.  Anything else is an error with the
  * line number logged, because a silently ignored setting is worse than a
- * refused start.
+ * refused start; so is a NUL byte in the file.
  */
 #include "common/config.h"
 
@@ -185,6 +185,13 @@ int config_load(const char *path, int required, config_t **out)
             break;
     }
     fclose(f);
+    if (rc == NT_OK && memchr(buf, '\0', len)) {
+        /* config_parse reads a C string: everything after the NUL would be
+         * silently ignored (found by tests/fuzz/fuzz_config.c). */
+        log_error("config file contains a NUL byte", "path=%s offset=%zu", path,
+                  (size_t)((char *)memchr(buf, '\0', len) - buf));
+        rc = NT_ECONFIG;
+    }
     if (rc == NT_OK) {
         buf[len] = '\0';
         rc = config_parse(buf, out);

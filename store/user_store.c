@@ -215,6 +215,13 @@ int user_search(MYSQL *db, const char *prefix, int max, user_rec_t *out, int *n)
     size_t plen = prefix ? strlen(prefix) : 0;
     if (plen > USERNAME_MAX)
         return NT_OK; /* no username is that long */
+    /* Nor has any a byte past ASCII (users.username is CHARACTER SET
+     * ascii), and MariaDB refuses to compare one with it ("Illegal mix of
+     * collations"): that was a 500 for GET /api/users?q=é (found by
+     * ops/fuzz-live). */
+    for (size_t i = 0; i < plen; i++)
+        if ((unsigned char)prefix[i] >= 0x80)
+            return NT_OK;
     /* Escape the LIKE wildcards so "a_b" does not match "axb". */
     char pat[USERNAME_MAX * 2 + 2];
     size_t k = 0;

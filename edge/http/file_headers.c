@@ -1,8 +1,8 @@
 /*
  * file_headers.c - the header work of the file routes, kept apart from the
- * I/O so the unit tests can feed it every odd input: the Range header of a
- * download (one byte range, RFC 9110 14.1-14.2), the file name a client
- * gives an upload, and the Content-Disposition a download carries
+ * I/O so the unit tests and tests/fuzz/fuzz_file_headers.c can feed it every
+ * odd input: the Range header of a download (one byte range, RFC 9110
+ * 14.1-14.2), the file name a client gives an upload (?name=), and the Content-Disposition a download carries
  * (RFC 6266 with an RFC 5987 filename*).
  *
  * civetweb has range code of its own (mg_send_mime_file2), but it serves
@@ -131,6 +131,21 @@ int http_file_name_ok(const char *name, size_t len)
         i += k;
     }
     return 1;
+}
+
+int http_upload_name(const char *qs, char *name, size_t n)
+{
+    if (!qs)
+        qs = "";
+    int got = mg_get_var(qs, strlen(qs), "name", name, n);
+    if (got == -1) {
+        snprintf(name, n, "file");
+        return NT_OK;
+    }
+    /* strlen: a %00 in the value would cut the name short in C. */
+    if (got < 0 || !http_file_name_ok(name, (size_t)got) || strlen(name) != (size_t)got)
+        return NT_EINVAL;
+    return NT_OK;
 }
 
 /* RFC 5987 attr-char: sent as is in filename*; everything else is %XX. */

@@ -95,6 +95,19 @@ int http_edge_start(http_edge_t *e, const char *bind, int port, int threads);
 /* Stop accepting, finish in-flight requests, free civetweb. */
 void http_edge_stop(http_edge_t *e);
 
+/* Routing (http_route.c), pure functions.  http_path_match: 1 if path
+ * matches pattern segment by segment; "{id}" matches one non-empty segment
+ * into param, "{uid}" into param2 (each n bytes).  http_query_int: the
+ * query string's integer key in [min, max] (decimal, no sign '+', no
+ * spaces); absent leaves *out and returns 0; otherwise NT_EINVAL with a
+ * message for the client in err.  qs may be NULL. */
+int http_path_match(const char *pattern, const char *path, char *param, char *param2, size_t n);
+int http_query_int(const char *qs, const char *key, long long min, long long max,
+                   long long *out, char *err, size_t errlen);
+/* The i-th route's pattern and method (http_server.c's table), NULL past
+ * the end: what the router fuzz target matches paths against. */
+const char *http_route_pattern(size_t i, const char **method);
+
 /* Responses (http_reply.c).  Each answers once; r->status records it. */
 void http_reply_json(http_req_t *r, int status, json_t *body);  /* steals body */
 void http_reply_error(http_req_t *r, int err, const char *message); /* NT_E* code */
@@ -180,6 +193,10 @@ int http_range_parse(const char *hdr, long long size, long long *first, long lon
 /* 1 if name (len bytes) is a file name we keep: 1-255 bytes of UTF-8, no
  * control characters, no '/' or '\\', not "." or "..". */
 int http_file_name_ok(const char *name, size_t len);
+/* An upload's ?name= from the query string qs (may be NULL), URL-decoded
+ * into name (n bytes): "file" when absent; NT_EINVAL when it is not a name
+ * http_file_name_ok keeps (or holds a %00, or does not fit). */
+int http_upload_name(const char *qs, char *name, size_t n);
 /* Content-Disposition for name: "inline" or "attachment", an ASCII
  * filename= fallback and filename*=UTF-8''... (RFC 6266, RFC 5987).
  * NT_EINVAL if out (n bytes) is too small. */

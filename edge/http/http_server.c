@@ -85,6 +85,15 @@ static const struct route {
 };
 #define NROUTES (sizeof routes / sizeof routes[0])
 
+const char *http_route_pattern(size_t i, const char **method)
+{
+    if (i >= NROUTES)
+        return NULL;
+    if (method)
+        *method = routes[i].method;
+    return routes[i].pattern;
+}
+
 static double mono_s(void)
 {
     struct timespec ts;
@@ -97,47 +106,6 @@ static int64_t wall_ms(void)
     struct timeval tv;
     gettimeofday(&tv, NULL);
     return (int64_t)tv.tv_sec * 1000 + tv.tv_usec / 1000;
-}
-
-/* Copy one path segment [seg, seg + len) into dst (n bytes); 0 if it does
- * not fit or is empty. */
-static int take_seg(char *dst, size_t n, const char *seg, size_t len)
-{
-    if (len == 0 || len >= n)
-        return 0;
-    memcpy(dst, seg, len);
-    dst[len] = '\0';
-    return 1;
-}
-
-/* 1 if path matches pattern, segment by segment; "{id}" matches one
- * non-empty segment into param, "{uid}" into param2 (each n bytes). */
-static int path_match(const char *pattern, const char *path, char *param, char *param2,
-                      size_t n)
-{
-    if (strcmp(pattern, "/**") == 0) /* any path outside /api/ */
-        return path[0] == '/' && strncmp(path, "/api/", 5) != 0;
-    while (*pattern && *path) {
-        size_t pl = strcspn(pattern, "/"), sl = strcspn(path, "/");
-        if (pl == 4 && strncmp(pattern, "{id}", 4) == 0) {
-            if (!take_seg(param, n, path, sl))
-                return 0;
-        } else if (pl == 5 && strncmp(pattern, "{uid}", 5) == 0) {
-            if (!take_seg(param2, n, path, sl))
-                return 0;
-        } else if (pl != sl || strncmp(pattern, path, pl) != 0) {
-            return 0;
-        }
-        pattern += pl;
-        path += sl;
-        if (*pattern != *path)
-            return 0;            /* one has a '/' where the other ends */
-        if (*pattern) {
-            pattern++;
-            path++;
-        }
-    }
-    return *pattern == '\0' && *path == '\0';
 }
 
 static void traceparent_take(http_req_t *r)
@@ -212,7 +180,7 @@ static void dispatch(http_req_t *r)
     const struct route *rt = NULL;
     int path_known = 0;
     for (size_t i = 0; i < NROUTES && !rt; i++) {
-        if (!path_match(routes[i].pattern, path, r->param, r->param2, sizeof r->param))
+        if (!http_path_match(routes[i].pattern, path, r->param, r->param2, sizeof r->param))
             continue;
         path_known = 1;
         if (strcmp(routes[i].method, r->ri->request_method) == 0)
@@ -298,6 +266,33 @@ static void route_metrics(http_req_t *r)
     free(text);
 }
 
+/* Errors civetweb answers itself (a request line or headers it cannot
+ * parse, a bad Content-Length, ...).  Its own answer to a request line with
+ * an extra space echoes the rest of the request head into the status line
+ * ("HTTP/y HTTP/1.1\r\nHost: ...\r 400 Bad Request"), so a client could
+ * make the edge send header lines of its choosing (found by ops/fuzz-live).
+ * This one sends fixed bytes: API.md's error shape, and the connection
+ * closes. */
+static int on_http_error(struct mg_connection *conn, int status, const char *errmsg)
+{
+    char head[256], body[128];
+    (void)errmsg; /* may hold the client's bytes */
+    if (status < 400 || status > 599)
+        status = 400;
+    int blen = snprintf(body, sizeof body, "{\"error\":{\"code\":\"%s\",\"message\":\"%s\"}}",
+                        status >= 500 ? "internal" : status == 413 ? "too_large" : "bad_request",
+                        status >= 500 ? "internal error" : "malformed request");
+    int hlen = snprintf(head, sizeof head,
+                        "HTTP/1.1 %d %s\r\nContent-Type: application/json\r\n"
+                        "Content-Length: %d\r\nCache-Control: no-store\r\n"
+                        "Connection: close\r\n\r\n",
+                        status, mg_get_response_code_text(conn, status), blen);
+    mg_disable_connection_keep_alive(conn);
+    mg_write(conn, head, (size_t)hlen);
+    mg_write(conn, body, (size_t)blen);
+    return 0;
+}
+
 static int on_log(const struct mg_connection *conn, const char *message)
 {
     (void)conn;
@@ -351,6 +346,7 @@ int http_edge_start(http_edge_t *e, const char *bind, int port, int threads)
     memset(&cb, 0, sizeof cb);
     cb.log_message = on_log;
     cb.init_thread = on_thread;
+    cb.http_error = on_http_error;
     /* Before mg_start: the workers are created there. */
     thread_stack_floor_set(e->worker_stack);
     mg_init_library(0);

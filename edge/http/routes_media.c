@@ -118,17 +118,10 @@ static void too_large(http_req_t *r)
     http_reply_error(r, NT_ETOOLARGE, msg);
 }
 
-/* ?name=, URL-decoded into name (n bytes); "file" when absent.  0, or 400
- * answered. */
+/* ?name= (file_headers.c); 0, or 400 answered. */
 static int upload_name(http_req_t *r, char *name, size_t n)
 {
-    const char *qs = r->ri->query_string ? r->ri->query_string : "";
-    int got = mg_get_var(qs, strlen(qs), "name", name, n);
-    if (got == -1) {
-        snprintf(name, n, "file");
-        return NT_OK;
-    }
-    if (got < 0 || !http_file_name_ok(name, (size_t)got) || strlen(name) != (size_t)got) {
+    if (http_upload_name(r->ri->query_string, name, n) != NT_OK) {
         http_reply_error(r, NT_EINVAL, "name must be 1-255 bytes of UTF-8 without control "
                                        "characters, '/' or '\\'");
         return NT_EINVAL;

@@ -16,7 +16,6 @@
 #include "edge/msg_json.h"
 #include "proto/natter.pb-c.h"
 
-#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -167,21 +166,11 @@ out:
 /* Query integer key in [min, max]; absent leaves *out.  0, or 400 answered. */
 static int query_int(http_req_t *r, const char *key, long long min, long long max, long long *out)
 {
-    const char *qs = r->ri->query_string ? r->ri->query_string : "";
-    char buf[32], err[96];
-    int n = mg_get_var(qs, strlen(qs), key, buf, sizeof buf);
-    if (n == -1)
-        return NT_OK;
-    char *end = NULL;
-    errno = 0;
-    long long v = n > 0 ? strtoll(buf, &end, 10) : 0;
-    if (n <= 0 || errno || *end || buf[0] == '+' || buf[0] == ' ' || v < min || v > max) {
-        snprintf(err, sizeof err, "%s must be an integer between %lld and %lld", key, min, max);
+    char err[96];
+    int rc = http_query_int(r->ri->query_string, key, min, max, out, err, sizeof err);
+    if (rc != NT_OK)
         http_reply_error(r, NT_EINVAL, err);
-        return NT_EINVAL;
-    }
-    *out = v;
-    return NT_OK;
+    return rc;
 }
 
 /* GET history / sync: verb "history" (before_seq) or "sync" (after_seq). */

@@ -442,6 +442,11 @@ class AuthTest(StackTestCase):
         r = self.api.call("GET", "/api/users?q=" + prefix + "zzz", token=tok)
         self.assertEqual(r.status, 200, r)
         self.assertEqual(r.json["users"], [])
+        # Not ASCII, like no username: nobody, not a 500 (found by ops/fuzz-live).
+        for q in ("%C3%A9", prefix + "%C3%A9", "photo%20%C3%A9.jpg", "%FF"):
+            with self.subTest(q=q):
+                r = self.api.call("GET", "/api/users?q=" + q, token=tok)
+                self.assertEqual((r.status, r.json), (200, {"users": []}), r)
         for path in ("/api/users", "/api/users?q=", "/api/users?x=1"):
             with self.subTest(path=path):
                 self.assert_error(self.api.call("GET", path, token=tok), 400, "bad_request")

@@ -3,7 +3,9 @@
 #include "common/err.h"
 
 #include <criterion/criterion.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <unistd.h>
 
 Test(config, parses_sections_keys_and_comments)
 {
@@ -86,4 +88,20 @@ Test(config, shipped_file_parses)
     cr_assert_str_eq(config_str(c, "log.level", NULL), "info");
     cr_assert_str_eq(config_str(c, "nats.user", "unset"), "");
     config_free(c);
+}
+
+/* Found by tests/fuzz/fuzz_config.c: a NUL byte used to end the file
+ * early, so every setting after it was silently dropped. */
+Test(config, nul_byte_in_file_is_refused)
+{
+    char path[] = "/tmp/natter-config-XXXXXX";
+    static const char text[] = "[http]\nport = 80\0\n[db]\npassword = x\n";
+    int fd = mkstemp(path);
+    cr_assert_geq(fd, 0);
+    cr_assert_eq(write(fd, text, sizeof text - 1), (ssize_t)(sizeof text - 1));
+    close(fd);
+    config_t *c = NULL;
+    cr_expect_eq(config_load(path, 1, &c), NT_ECONFIG);
+    cr_expect_null(c);
+    unlink(path);
 }

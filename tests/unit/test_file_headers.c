@@ -123,3 +123,22 @@ Test(disposition, longest_name_fits_and_small_buffers_fail)
     cr_expect_eq(http_content_disposition("abcdefghijklmnopqrstuvwxyz", 0, small, sizeof small),
                  NT_EINVAL);
 }
+
+Test(upload_name, from_the_query_string)
+{
+    char name[1024];
+    cr_expect_eq(http_upload_name(NULL, name, sizeof name), NT_OK);
+    cr_expect_str_eq(name, "file");
+    cr_expect_eq(http_upload_name("x=1", name, sizeof name), NT_OK);
+    cr_expect_str_eq(name, "file");
+    cr_expect_eq(http_upload_name("name=a%20b.txt&x=1", name, sizeof name), NT_OK);
+    cr_expect_str_eq(name, "a b.txt");
+    cr_expect_eq(http_upload_name("name=%E6%97%A5.png", name, sizeof name), NT_OK);
+    cr_expect_str_eq(name, "\xe6\x97\xa5.png");
+    cr_expect_eq(http_upload_name("name=", name, sizeof name), NT_EINVAL);
+    cr_expect_eq(http_upload_name("name=..", name, sizeof name), NT_EINVAL);
+    cr_expect_eq(http_upload_name("name=a%2Fb", name, sizeof name), NT_EINVAL);
+    cr_expect_eq(http_upload_name("name=a%00b", name, sizeof name), NT_EINVAL);
+    cr_expect_eq(http_upload_name("name=%C2%85", name, sizeof name), NT_EINVAL);
+    cr_expect_eq(http_upload_name("name=abcdef", name, 4), NT_EINVAL); /* does not fit */
+}
