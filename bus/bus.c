@@ -21,6 +21,7 @@
  */
 #include "bus/bus.h"
 
+#include "bus/bus_loop.h"
 #include "common/err.h"
 #include "common/log.h"
 #include "proto/natter.pb-c.h"
@@ -62,6 +63,7 @@ struct bus {
     int connected; /* initial connect succeeded (async path) */
     int closed;    /* closed callback ran: no more connection events */
     int drain_timed_out; /* nats.c gave up draining and closed */
+    void *loop;    /* uv_loop_t the socket is attached to, or NULL; immutable */
     char name[128];
 };
 
@@ -239,8 +241,13 @@ static natsStatus build_opts(bus_t *bus, const bus_opts_t *opts, natsOptions **o
         s = natsOptions_SetMaxReconnect(o, -1);
     if (s == NATS_OK)
         s = natsOptions_SetReconnectWait(o, BUS_RECONNECT_WAIT_MS);
-    if (s == NATS_OK) /* with a callback, Connect does not block: we bound the wait */
+    /* With a callback, Connect does not block: we bound the wait.  Not on a
+     * loop: the adapter must attach the first socket on the loop's own
+     * thread, and nats.c's retry would connect from its reconnect thread. */
+    if (s == NATS_OK && !opts->loop)
         s = natsOptions_SetRetryOnFailedConnect(o, true, on_connected, bus);
+    if (s == NATS_OK && opts->loop)
+        s = bus_loop_opts(o, opts->loop);
     if (s == NATS_OK)
         s = natsOptions_SetSendAsap(o, opts->send_asap != 0);
     if (s == NATS_OK)
@@ -295,6 +302,32 @@ static int wait_connected(bus_t *bus, const char *url_raw)
                                                                                : NT_EUNAVAIL;
 }
 
+/* On a loop: retry the synchronous connect ourselves, for as long as the
+ * threaded path waits; an auth failure ends it at once. */
+static natsStatus connect_on_loop(bus_t *bus, natsOptions *o)
+{
+    struct timespec t0, t;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    for (int n = 0;; n++) {
+        natsStatus s = natsConnection_Connect(&bus->nc, o);
+        if (s == NATS_OK || s == NATS_CONNECTION_AUTH_FAILED || s == NATS_NO_MEMORY)
+            return s;
+        clock_gettime(CLOCK_MONOTONIC, &t);
+        long ms = (long)(t.tv_sec - t0.tv_sec) * 1000 + (t.tv_nsec - t0.tv_nsec) / 1000000;
+        if (ms >= BUS_CONNECT_WAIT_MS)
+            return s;
+        if (n == 0)
+            log_warn("bus not connected yet, retrying", "wait_ms=%d status=%s",
+                     BUS_CONNECT_WAIT_MS, natsStatus_GetText(s));
+        nats_Sleep(BUS_RECONNECT_WAIT_MS);
+    }
+}
+
+void *bus_loop_get(bus_t *bus)
+{
+    return bus ? bus->loop : NULL;
+}
+
 int bus_connect(const bus_opts_t *opts, bus_t **out)
 {
     if (out)
@@ -324,7 +357,8 @@ int bus_connect(const bus_opts_t *opts, bus_t **out)
         log_error("bus options failed", "status=%s", natsStatus_GetText(s));
         goto fail;
     }
-    s = natsConnection_Connect(&bus->nc, o);
+    bus->loop = opts->loop;
+    s = opts->loop ? connect_on_loop(bus, o) : natsConnection_Connect(&bus->nc, o);
     natsOptions_Destroy(o); /* the connection keeps its own copy */
     if (s == NATS_NOT_YET_CONNECTED) {
         rc = wait_connected(bus, opts->url);
@@ -341,7 +375,8 @@ int bus_connect(const bus_opts_t *opts, bus_t **out)
     } else {
         char url[256];
         url_of(bus->nc, url, sizeof url);
-        log_info("bus connected", "url=%s name=%s threads=%d", url, bus->name, threads);
+        log_info("bus connected", "url=%s name=%s threads=%d loop=%s", url, bus->name, threads,
+                 bus->loop ? "uv" : "none");
     }
     *out = bus;
     return NT_OK;

@@ -36,11 +36,26 @@ typedef struct bus_opts {
     const char *password;
     int delivery_threads;   /* global delivery pool size; <= 0 means 4 */
     int send_asap;          /* 1: one socket write per publish (see bus.c) */
+    void *loop;             /* a uv_loop_t: socket I/O on that loop (bus_loop.c); NULL:
+                               nats.c's own reader and flusher threads */
 } bus_opts_t;
 
 /* Connect (retrying for up to ~5 s if the server is not up yet), with
- * reconnect forever afterwards.  Caller frees with bus_free. */
+ * reconnect forever afterwards.  Caller frees with bus_free.  With
+ * opts->loop, call it on the thread that will run that loop, after
+ * bus_loop_thread(loop) and before uv_run: the handshake is synchronous and
+ * the socket is attached to the loop from the calling thread. */
 int bus_connect(const bus_opts_t *opts, bus_t **out);
+
+/* bus_loop.c.  Mark the calling thread as the one that runs loop (a
+ * uv_loop_t); once per process, before bus_connect with that loop. */
+void bus_loop_thread(void *loop);
+
+/* On the loop thread: write out what is buffered (at most max_ms), then
+ * close the connection; the loop's bus handles close with it, so uv_run can
+ * return.  Publishes made before this call are not lost on a clean stop.
+ * bus_drain / bus_free afterwards wait for nats.c's callbacks as usual. */
+int bus_loop_close(bus_t *bus, int max_ms);
 
 /* Drain subscriptions and the connection (finish in-flight handlers, flush
  * replies), waiting at most timeout_ms.  Safe to call once before bus_free. */

@@ -16,6 +16,10 @@
  * with N workers per endpoint asks for at least N threads. */
 int role_bus_connect(const role_ctx_t *ctx, const char *bus_user, int min_threads, bus_t **out);
 
+/* The same on a libuv loop (bus_opts_t.loop), from the thread that will run
+ * it, with one delivery thread: handlers there only hand messages over. */
+int role_bus_connect_loop(const role_ctx_t *ctx, const char *bus_user, void *loop, bus_t **out);
+
 /* Open the [db] pool. */
 int role_db_open(const role_ctx_t *ctx, db_pool_t **out);
 

@@ -44,6 +44,7 @@ NATTER_PACKAGES=(
   mariadb-server mariadb-client redis-server redis-tools
   python3 openssl curl ca-certificates
   python3-websockets              # README's interactive WebSocket session
+  libuv1-dev libwebsockets-evlib-uv  # edge-ws: lws and nats.c on one libuv loop
 )
 
 # /usr/bin/python3 on purpose: a python3 earlier on PATH may be another build
