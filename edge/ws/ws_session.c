@@ -1,7 +1,7 @@
 /*
  * ws_session.c - session actors and the per-user table of one edge.
  *
- * A session is the lws per-connection data; it lives and dies on the lws
+ * A session is the lws per-connection data; it lives and dies on the loop
  * thread.  Sessions of the same user on this edge share ONE subscription
  * to im.user.<uid>.push (refcounted by the user's session list), so a push
  * costs the server one delivery per edge, not per socket, and an edge only

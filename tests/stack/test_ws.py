@@ -1,8 +1,9 @@
 """test_ws.py - the WebSocket edge (API.md "WebSocket") against edge-ws.
 
-One stack (nats only: edge-ws needs no store) with three edge-ws processes:
-A, B (a 2 s idle timeout) and C (a 1 s ack timeout, 2 resends, 4 unacked
-pushes per session, a 3 s request timeout).  Tokens are signed by the test with the
+One stack (nats only: edge-ws needs no store) with four edge-ws processes:
+A, B (a 2 s idle timeout), C (a 1 s ack timeout, 2 resends, 4 unacked
+pushes per session, a 3 s request timeout) and D (3 sockets per client
+address).  Tokens are signed by the test with the
 stack's key, as the auth pool would.  The msg pool is played by the test
 itself on the bus (user msg), so the request path (correlation, reply
 inbox, Natter-Error pass-through, timeouts) is checked without a database;
@@ -91,6 +92,7 @@ class WsTest(StackTestCase):
         cls.c = cls.stack.start_role("edge-ws", dict(
             env, NATTER_WS_ACK_TIMEOUT_S="1", NATTER_WS_RESEND_MAX="2",
             NATTER_WS_MAX_UNACKED="4", NATTER_NATS_REQUEST_TIMEOUT_MS="3000"))
+        cls.d = cls.stack.start_role("edge-ws", dict(env, NATTER_WS_MAX_CONNS_PER_ADDR="3"))
 
     # -- helpers ----------------------------------------------------------
 
@@ -425,6 +427,51 @@ class WsTest(StackTestCase):
         self.assertEqual(cm.exception.code, 1008)
         self.assertLess(n, 3000)
 
+
+    def test_queued_frames_arrive_whole_and_in_order(self):
+        """Frames queued while the client is not reading go out several per
+        write, framed by the edge (2-, 4- and 10-byte headers): every one
+        arrives intact and in order."""
+        uid = "u" + secrets.token_hex(5)
+        ws, _ = self.open(uid=uid)
+        self.ping_ok(ws)
+        sizes = [1, 90, 126, 300, 65535 - 200, 70000, 5, 20000] * 5
+        with self.stack.nats("msg") as pool:
+            for i, n in enumerate(sizes):
+                msg = pb_message("q%d" % i, "cq", i + 1, "x", "mq%d" % i, chr(97 + i % 26) * n)
+                pool.publish("im.user.%s.push" % uid, pb_str(1, "message") + pb_str(2, msg))
+            pool.flush()
+        time.sleep(0.5)   # let them queue up behind each other
+        for i, n in enumerate(sizes):
+            m = ws.recv_json()
+            self.assertEqual((m["op"], m["message"]["seq"]), ("message", i + 1))
+            self.assertEqual(m["message"]["body"], chr(97 + i % 26) * n)
+        self.ping_ok(ws)
+
+    def test_sockets_per_address_are_limited(self):
+        """Edge D: 3 sockets per client address; the 4th is closed with 4029
+        before any frame, and a closed socket frees its place."""
+        held = [self.open(edge=self.d)[0] for _ in range(3)]
+        ws = WsClient.connect("127.0.0.1", self.d.port, "/ws?token=" + self.token())
+        self.addCleanup(ws.close)
+        with self.assertRaises(WsClosed) as cm:
+            frame = ws.recv(timeout=5)
+            self.fail("got a frame before the close: %r" % frame)
+        self.assertEqual(cm.exception.code, 4029)
+        self.assertIn(b"too many", cm.exception.reason)
+        for w in held:
+            self.ping_ok(w)       # the refusal touched nobody else
+        held[0].close()
+        deadline = time.monotonic() + 5
+        while True:
+            try:
+                again, _ = self.open(edge=self.d)
+                break
+            except (WsClosed, AssertionError):
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.2)
+        self.ping_ok(again)
 
     # -- resend of unacked pushes (edge C: 1 s ack timeout, 2 resends, 4 kept) --
 
