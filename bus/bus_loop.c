@@ -21,8 +21,18 @@
 
 #define BUS_LOOP_CLOSE_TICK_MS 5
 
+/* On a loop nats.c reads the socket once per readable event, at most its
+ * I/O buffer (32 KB by default, ~30 pushes), so a loop that also serves
+ * thousands of WebSockets read NATS slower than a burst arrived and
+ * nats-server cut it off as a slow consumer (1,000 sockets, 300k pushes:
+ * 20 MB pending after 10 s).  A larger buffer reads a burst in a few turns. */
+#define BUS_LOOP_IO_BUF (512 * 1024)
+
 natsStatus bus_loop_opts(natsOptions *o, void *loop)
 {
+    natsStatus s = natsOptions_SetIOBufSize(o, BUS_LOOP_IO_BUF);
+    if (s != NATS_OK)
+        return s;
     return natsOptions_SetEventLoop(o, loop, natsLibuv_Attach, natsLibuv_Read, natsLibuv_Write,
                                     natsLibuv_Detach);
 }

@@ -83,6 +83,8 @@ int ws_edge_start(ws_edge_t *e)
     if ((rc = ws_inbox_init(&st->inbox, e->loop, ws_server_on_inbox, st)) != NT_OK)
         goto fail;
     st->inbox_ok = 1;
+    if ((rc = ws_server_flush_start(st)) != NT_OK)
+        goto fail;
     if ((rc = make_context(st)) != NT_OK || (rc = ws_requests_start(st)) != NT_OK ||
         (rc = ws_kicks_start(st)) != NT_OK || (rc = ws_presence_start(st)) != NT_OK)
         goto fail;
@@ -112,6 +114,7 @@ void ws_edge_stop(ws_edge_t *e)
     ws_requests_stop(st);
     ws_kicks_stop(st);
     ws_users_unsubscribe_all(st);
+    ws_server_flush_stop(st);
     if (st->inbox_ok)
         ws_inbox_close(&st->inbox);   /* nats callbacks from now on are dropped */
 }

@@ -94,6 +94,8 @@ typedef struct ws_session {
     uint32_t n_unacked, ua_bytes;  /* at most ws.max_unacked, ws.max_outq_bytes */
     ws_typing_t *typing;           /* typing limiter; NULL until it types (ws_presence.c) */
     struct ws_addr *addr;          /* counted against its address (ws_addrs.c); NULL: not */
+    struct ws_session *d_prev, *d_next;   /* on the edge's flush list (ws_server.c) */
+    unsigned char dirty;           /* frames queued since the last flush */
 } ws_session_t;
 
 struct ws_user {
@@ -234,6 +236,9 @@ struct ws_state {
     int stopped;                   /* ws_edge_stop ran */
     ws_addrs_t addrs;
     unsigned char wbuf[WS_WRITE_BATCH];  /* several frames for one write */
+    uv_check_t flush;              /* end of each loop turn: write what was queued */
+    int flush_ok;                  /* flush handle initialised */
+    ws_session_t *dirty;           /* sessions with frames queued this turn */
     uint64_t writes, frames;       /* socket writes issued, frames in them */
     char inbox_prefix[64];         /* _INBOX.<nuid> */
     natsSubscription *reply_sub;   /* _INBOX.<nuid>.* */
@@ -283,6 +288,11 @@ int ws_server_callback(struct lws *wsi, enum lws_callback_reasons reason, void *
  * idle: the edge is the one not reading).  Idempotent. */
 void ws_server_rx_pause(ws_session_t *s);
 void ws_server_rx_resume(ws_state_t *st, ws_session_t *s);
+/* s has frames queued: write them at the end of this loop turn. */
+void ws_server_want_flush(ws_state_t *st, ws_session_t *s);
+void ws_server_unflush(ws_state_t *st, ws_session_t *s);   /* s is going away */
+int ws_server_flush_start(ws_state_t *st);                  /* the uv_check handle */
+void ws_server_flush_stop(ws_state_t *st);
 
 /* ws_push.c */
 void ws_push_deliver(ws_state_t *st, natsMsg *msg);

@@ -3,11 +3,16 @@
  * handshake, address limit and token check, client frames to actions, the
  * outgoing queue, the inbox handler, and /healthz on the same port.
  *
- * Writing: when a socket is writable every frame queued to it (up to
- * WS_WRITE_BATCH bytes) goes out in one send(), framed here (a server frame
+ * Writing: a frame is queued to its session, and the session goes on a
+ * flush list.  At the end of the loop turn (a uv_check handle, after every
+ * socket and the inbox were served) each listed session's queue goes out
+ * in one send() of up to WS_WRITE_BATCH bytes, framed here (a server frame
  * is a 2-, 4- or 10-byte header and the text, RFC 6455 5.2) and handed to
  * lws as raw bytes; lws keeps what the socket did not take and sends it
- * before anything else.  A lone frame goes through lws_write as usual.
+ * first when the socket is writable again.  Only what is left after that
+ * waits for lws's WRITEABLE callback.  Asking lws for WRITEABLE on every
+ * frame cost four epoll_ctl calls per frame on libuv (uv_poll_start
+ * re-registers the fd) and a loop turn; most frames now go out with none.
  *
  * Closing: any close we decide (4001 bad token, 1008 slow reader) is stored
  * in the session and done at the next SERVER_WRITEABLE with
@@ -286,6 +291,86 @@ static int on_writeable(ws_state_t *st, ws_session_t *s)
     if (s->out_head || s->close_code)
         lws_callback_on_writable(s->wsi);
     return 0;
+}
+
+static void on_flush(uv_check_t *h);
+
+void ws_server_want_flush(ws_state_t *st, ws_session_t *s)
+{
+    if (s->dirty)
+        return;
+    if (!st->flush_ok) {            /* no loop handle (not started): lws's way */
+        lws_callback_on_writable(s->wsi);
+        return;
+    }
+    s->dirty = 1;
+    s->d_prev = NULL;
+    s->d_next = st->dirty;
+    if (st->dirty)
+        st->dirty->d_prev = s;
+    else
+        uv_check_start(&st->flush, on_flush);
+    st->dirty = s;
+}
+
+void ws_server_unflush(ws_state_t *st, ws_session_t *s)
+{
+    if (!s->dirty)
+        return;
+    if (s->d_prev)
+        s->d_prev->d_next = s->d_next;
+    else
+        st->dirty = s->d_next;
+    if (s->d_next)
+        s->d_next->d_prev = s->d_prev;
+    s->d_prev = s->d_next = NULL;
+    s->dirty = 0;
+}
+
+static void flush_one(ws_state_t *st, ws_session_t *s)
+{
+    if (!s->close_code && !s->out_head)
+        return;                             /* the WRITEABLE callback got there first */
+    if (s->close_code || lws_partial_buffered(s->wsi)) {
+        lws_callback_on_writable(s->wsi);   /* closing, or lws still has bytes: its turn */
+        return;
+    }
+    if (write_queued(st, s) != 0) {
+        lws_set_timeout(s->wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC);
+        return;
+    }
+    if (s->out_head)
+        lws_callback_on_writable(s->wsi);   /* more than one batch */
+}
+
+static void on_flush(uv_check_t *h)
+{
+    ws_state_t *st = h->data;
+    while (st->dirty) {
+        ws_session_t *s = st->dirty;
+        ws_server_unflush(st, s);
+        flush_one(st, s);
+    }
+    uv_check_stop(h);
+}
+
+int ws_server_flush_start(ws_state_t *st)
+{
+    if (uv_check_init(st->e->loop, &st->flush) != 0)
+        return NT_EINTERNAL;
+    st->flush.data = st;
+    st->flush_ok = 1;
+    return NT_OK;
+}
+
+void ws_server_flush_stop(ws_state_t *st)
+{
+    if (!st->flush_ok)
+        return;
+    while (st->dirty)
+        ws_server_unflush(st, st->dirty);
+    st->flush_ok = 0;
+    uv_close((uv_handle_t *)&st->flush, NULL);
 }
 
 void ws_server_on_inbox(void *arg, ws_in_t *in)
