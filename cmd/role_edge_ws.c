@@ -74,7 +74,7 @@ static int signals_start(edge_run_t *r, uv_loop_t *loop)
 static int read_config(const config_t *c, ws_edge_t *e)
 {
     long port, max_frame, idle, outq, outq_bytes, timeout, ack_timeout, resend_max, unacked;
-    long heartbeat, per_addr;
+    long heartbeat, per_addr, sndbuf;
     if (config_int(c, "ws.port", 8081, 1, 65535, &port) ||
         config_int(c, "ws.max_frame", 16384, 256, 1 << 20, &max_frame) ||
         config_int(c, "ws.idle_timeout_s", 60, 1, 86400, &idle) ||
@@ -85,6 +85,7 @@ static int read_config(const config_t *c, ws_edge_t *e)
         config_int(c, "ws.max_unacked", 512, 0, 1 << 16, &unacked) ||
         config_int(c, "ws.presence_heartbeat_s", 20, 0, 3600, &heartbeat) ||
         config_int(c, "ws.max_conns_per_addr", 2000, 0, 1 << 20, &per_addr) ||
+        config_int(c, "ws.sndbuf", 65536, 0, 1 << 26, &sndbuf) ||
         config_int(c, "nats.request_timeout_ms", 3000, 50, 60000, &timeout))
         return NT_ECONFIG;
     e->bind = config_str(c, "ws.bind", "127.0.0.1");
@@ -99,6 +100,7 @@ static int read_config(const config_t *c, ws_edge_t *e)
     e->max_unacked = (size_t)unacked;
     e->presence_heartbeat_s = (int)heartbeat;
     e->max_conns_per_addr = (int)per_addr;
+    e->sndbuf = (int)sndbuf;
     return NT_OK;
 }
 

@@ -11,8 +11,12 @@
 #include "common/err.h"
 #include "common/log.h"
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 /* tx_packet_size: lws sends at most this much per write, so a batch of
  * frames (WS_WRITE_BATCH) goes out in one send(). */
@@ -42,6 +46,28 @@ static void sweep_cb(lws_sorted_usec_list_t *sul)
     lws_sul_schedule(st->ctx, 0, &st->sweep, sweep_cb, 100 * 1000);
 }
 
+/* lws 4.1.6 logs a failed bind and still makes the context, so a second
+ * edge on a taken port would say it listens and serve nothing.  Bind the
+ * port ourselves first (SO_REUSEADDR like lws, no SO_REUSEPORT: lws sets
+ * that only with several service threads, docs/ws.md "Scaling out").  An
+ * address that is not an IPv4 literal is left to lws. */
+static int port_free(const char *bind_addr, int port)
+{
+    struct sockaddr_in a;
+    memset(&a, 0, sizeof a);
+    a.sin_family = AF_INET;
+    a.sin_port = htons((uint16_t)port);
+    if (!bind_addr || inet_pton(AF_INET, bind_addr, &a.sin_addr) != 1)
+        return 1;
+    int fd = socket(AF_INET, SOCK_STREAM, 0), one = 1;
+    if (fd < 0)
+        return 1;
+    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    int ok = bind(fd, (struct sockaddr *)&a, sizeof a) == 0 && listen(fd, 1) == 0;
+    close(fd);
+    return ok;
+}
+
 static int make_context(ws_state_t *st)
 {
     struct lws_context_creation_info info;
@@ -55,6 +81,10 @@ static int make_context(ws_state_t *st)
     info.options = LWS_SERVER_OPTION_LIBUV;
     info.foreign_loops = foreign;
     lws_set_log_level(LLL_ERR | LLL_WARN, NULL);
+    if (!port_free(st->e->bind, st->e->port)) {
+        log_error("cannot listen: port in use", "bind=%s port=%d", st->e->bind, st->e->port);
+        return NT_EIO;
+    }
     st->ctx = lws_create_context(&info);
     if (!st->ctx) {
         log_error("cannot listen", "bind=%s port=%d", st->e->bind, st->e->port);

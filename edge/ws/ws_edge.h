@@ -45,6 +45,7 @@ typedef struct ws_edge {
     size_t max_unacked;        /* message pushes remembered per session; oldest dropped */
     int presence_heartbeat_s;  /* presence heartbeat interval; 0: no presence reports */
     int max_conns_per_addr;    /* WebSockets open from one client address; 0: no limit */
+    int sndbuf;                /* SO_SNDBUF of each WebSocket (kernel doubles it); 0: kernel's */
     ws_state_t *st;            /* private */
 } ws_edge_t;
 

@@ -28,6 +28,7 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <time.h>
 
 
@@ -183,6 +184,13 @@ static void on_established(ws_state_t *st, ws_session_t *s)
                      st->addrs.max);
         ws_session_close(s, rc == NT_ERATELIMIT ? 4029 : 1011);
         return;
+    }
+    if (st->e->sndbuf > 0) {
+        /* The kernel grows a socket's send buffer up to tcp_wmem's max (MBs
+         * on loopback) for a client that does not read: cap it, so such a
+         * client costs the host a bounded amount beyond our own queue. */
+        int v = st->e->sndbuf;
+        setsockopt(lws_get_socket_fd(s->wsi), SOL_SOCKET, SO_SNDBUF, &v, sizeof v);
     }
     const char *tok = lws_get_urlarg_by_name(s->wsi, "token=", buf, sizeof buf);
     if (lws_hdr_copy(s->wsi, uri, sizeof uri, WSI_TOKEN_GET_URI) < 0 || strcmp(uri, "/ws") != 0 ||
