@@ -49,7 +49,7 @@ static void sweep_cb(lws_sorted_usec_list_t *sul)
 /* lws 4.1.6 logs a failed bind and still makes the context, so a second
  * edge on a taken port would say it listens and serve nothing.  Bind the
  * port ourselves first (SO_REUSEADDR like lws, no SO_REUSEPORT: lws sets
- * that only with several service threads, docs/ws.md "Scaling out").  An
+ * that only with several service threads, docs/operations.md "Scaling out").  An
  * address that is not an IPv4 literal is left to lws. */
 static int port_free(const char *bind_addr, int port)
 {
