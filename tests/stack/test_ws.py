@@ -14,6 +14,7 @@ import json
 import secrets
 import socket
 import struct
+import threading
 import time
 import unittest
 
@@ -472,6 +473,55 @@ class WsTest(StackTestCase):
                     raise
                 time.sleep(0.2)
         self.ping_ok(again)
+
+    def test_many_slow_readers_are_closed_and_block_nobody(self):
+        """20 clients that never read while 600 pushes of 2 KB arrive for each
+        (1.2 MB, more than a 256-frame queue, one 64 KB lws batch and a 64 KiB
+        ws.sndbuf hold): every one is closed with 1008, and a reading client
+        on the same edge gets its own pushes meanwhile."""
+        slow = []
+        for _ in range(20):
+            uid = "u" + secrets.token_hex(5)
+            ws, _ = self.open(uid=uid)
+            ws.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+            slow.append((uid, ws))
+        fast_uid = "u" + secrets.token_hex(5)
+        fast, _ = self.open(uid=fast_uid)
+        self.ping_ok(fast)
+        big = "s" * 2000
+        with self.stack.nats("msg") as pool:
+            for i in range(600):
+                for uid, _ in slow:
+                    msg = pb_message("sl%d" % i, "csl", i + 1, "x", "msl%d" % i, big)
+                    pool.publish("im.user.%s.push" % uid, pb_str(1, "message") + pb_str(2, msg))
+                if i % 100 == 0:
+                    self.push_message(pool, fast_uid, "cfast", i // 100 + 1)
+                    pool.flush()
+            pool.flush()
+        for k in range(6):
+            m = fast.recv_json(timeout=5)
+            self.assertEqual((m["op"], m["message"]["seq"]), ("message", k + 1))
+            fast.send_json({"op": "ack", "conversation_id": "cfast", "seq": k + 1})
+        # Now they all read at once (lws sends what it still holds, then
+        # the close frame); a late reader past lws's 5 s flush-before-close
+        # would only see the TCP connection end.
+        codes = {}
+
+        def drain(uid, ws):
+            try:
+                while True:
+                    ws.recv(timeout=10)
+            except WsClosed as e:
+                codes[uid] = e.code
+            except OSError as e:
+                codes[uid] = repr(e)
+        threads = [threading.Thread(target=drain, args=pair) for pair in slow]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(30)
+        self.assertEqual(codes, {uid: 1008 for uid, _ in slow})
+        self.ping_ok(fast)
 
     # -- resend of unacked pushes (edge C: 1 s ack timeout, 2 resends, 4 kept) --
 
