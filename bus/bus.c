@@ -21,6 +21,7 @@
  */
 #include "bus/bus.h"
 
+#include "bus/bus_loop.h"
 #include "common/backoff.h"
 #include "common/err.h"
 #include "common/log.h"
@@ -67,6 +68,7 @@ struct bus {
     int closed;    /* closed callback ran: no more connection events */
     int drain_timed_out; /* nats.c gave up draining and closed */
     int auth_failed;     /* a connect attempt was refused for credentials */
+    void *loop;    /* uv_loop_t the socket is attached to, or NULL; immutable */
     char name[128];
 };
 
@@ -271,8 +273,14 @@ static natsStatus build_opts(bus_t *bus, const bus_opts_t *opts, natsOptions **o
         s = natsOptions_SetMaxReconnect(o, -1);
     if (s == NATS_OK)
         s = natsOptions_SetCustomReconnectDelay(o, reconnect_delay, bus);
-    if (s == NATS_OK) /* with a callback, Connect does not block: we bound the wait */
+    /* With a callback, Connect does not block: we bound the wait.  Not on a
+     * loop: the adapter must attach the first socket on the loop's own
+     * thread, and nats.c's retry would connect from its reconnect thread
+     * (connect_on_loop retries there instead). */
+    if (s == NATS_OK && !opts->loop)
         s = natsOptions_SetRetryOnFailedConnect(o, true, on_connected, bus);
+    if (s == NATS_OK && opts->loop)
+        s = bus_loop_opts(o, opts->loop);
     if (s == NATS_OK)
         s = natsOptions_SetSendAsap(o, opts->send_asap != 0);
     if (s == NATS_OK)
@@ -344,6 +352,34 @@ static int wait_connected(bus_t *bus, const bus_opts_t *opts)
                : NT_EUNAVAIL;
 }
 
+/* On a loop: retry the synchronous connect ourselves, on the loop's
+ * thread, with the back-off and patience of the threaded path (as long as
+ * it takes, one log line per try); an auth failure or a stop request ends
+ * it. */
+static natsStatus connect_on_loop(bus_t *bus, natsOptions *o, const bus_opts_t *opts)
+{
+    backoff_t b;
+    backoff_init(&b, BUS_RETRY_FIRST_MS, BUS_RETRY_MAX_MS);
+    for (int n = 1;; n++) {
+        natsStatus s = natsConnection_Connect(&bus->nc, o);
+        if (s == NATS_OK || s == NATS_CONNECTION_AUTH_FAILED || s == NATS_NO_MEMORY)
+            return s;
+        int ms = backoff_next(&b);
+        log_warn("bus not reachable, retrying", "name=%s attempt=%d retry_in_ms=%d status=%s",
+                 bus->name, n, ms, natsStatus_GetText(s));
+        for (int waited = 0; waited < ms; waited += BUS_STOP_POLL_MS) {
+            if (opts->stop_requested && opts->stop_requested(opts->stop_arg))
+                return s;
+            nats_Sleep(BUS_STOP_POLL_MS);
+        }
+    }
+}
+
+void *bus_loop_get(bus_t *bus)
+{
+    return bus ? bus->loop : NULL;
+}
+
 int bus_connect(const bus_opts_t *opts, bus_t **out)
 {
     if (out)
@@ -373,7 +409,8 @@ int bus_connect(const bus_opts_t *opts, bus_t **out)
         log_error("bus options failed", "status=%s", natsStatus_GetText(s));
         goto fail;
     }
-    s = natsConnection_Connect(&bus->nc, o);
+    bus->loop = opts->loop;
+    s = opts->loop ? connect_on_loop(bus, o, opts) : natsConnection_Connect(&bus->nc, o);
     natsOptions_Destroy(o); /* the connection keeps its own copy */
     if (s == NATS_NOT_YET_CONNECTED) {
         rc = wait_connected(bus, opts);
@@ -390,7 +427,8 @@ int bus_connect(const bus_opts_t *opts, bus_t **out)
     } else {
         char url[256];
         url_of(bus->nc, url, sizeof url);
-        log_info("bus connected", "url=%s name=%s threads=%d", url, bus->name, threads);
+        log_info("bus connected", "url=%s name=%s threads=%d loop=%s", url, bus->name, threads,
+                 bus->loop ? "uv" : "none");
         pthread_mutex_lock(&bus->mu);
         bus->connected = 1; /* reconnect_delay's cap */
         pthread_mutex_unlock(&bus->mu);

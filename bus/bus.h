@@ -40,14 +40,29 @@ typedef struct bus_opts {
      * the wait (a stop signal).  NULL: wait until the server answers. */
     int (*stop_requested)(void *arg);
     void *stop_arg;
+    void *loop;             /* a uv_loop_t: socket I/O on that loop (bus_loop.c); NULL:
+                               nats.c's own reader and flusher threads */
 } bus_opts_t;
 
 /* Connect, waiting as long as it takes if the server is not up yet (tries
  * after 0.1 s, doubling to 5 s, one log line per try; BUS_RETRY_*), with
  * the same back-off for reconnects forever afterwards.  NT_ECONFIG if the
  * server refused our credentials, NT_EUNAVAIL if stop_requested ended the
- * wait.  Caller frees with bus_free. */
+ * wait.  Caller frees with bus_free.  With opts->loop, call it on the
+ * thread that will run that loop, after bus_loop_thread(loop) and before
+ * uv_run: the handshake is synchronous and the socket is attached to the
+ * loop from the calling thread. */
 int bus_connect(const bus_opts_t *opts, bus_t **out);
+
+/* bus_loop.c.  Mark the calling thread as the one that runs loop (a
+ * uv_loop_t); once per process, before bus_connect with that loop. */
+void bus_loop_thread(void *loop);
+
+/* On the loop thread: write out what is buffered (at most max_ms), then
+ * close the connection; the loop's bus handles close with it, so uv_run can
+ * return.  Publishes made before this call are not lost on a clean stop.
+ * bus_drain / bus_free afterwards wait for nats.c's callbacks as usual. */
+int bus_loop_close(bus_t *bus, int max_ms);
 
 /* Drain subscriptions and the connection (finish in-flight handlers, flush
  * replies), waiting at most timeout_ms.  Safe to call once before bus_free. */

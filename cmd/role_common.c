@@ -39,7 +39,8 @@ static int stop_pending(void *arg)
     return sleep_step(arg, 0);
 }
 
-int role_bus_connect(const role_ctx_t *ctx, const char *bus_user, int min_threads, bus_t **out)
+static int bus_connect_as(const role_ctx_t *ctx, const char *bus_user, int min_threads,
+                          void *loop, bus_t **out)
 {
     long threads, asap;
     if (config_int(ctx->cfg, "nats.delivery_threads", 4, 1, 256, &threads) != NT_OK ||
@@ -56,11 +57,25 @@ int role_bus_connect(const role_ctx_t *ctx, const char *bus_user, int min_thread
         .send_asap = (int)asap,
         .stop_requested = stop_pending,
         .stop_arg = (void *)ctx,
+        .loop = loop,
     };
+    if (loop) /* the handlers only hand messages to the loop: one thread */
+        o.delivery_threads = 1;
     int rc = bus_connect(&o, out);
     if (rc != NT_OK)
         log_error("cannot connect to NATS", "err=\"%s\"", nt_strerror(rc)); /* url may hold a password */
     return rc;
+}
+
+int role_bus_connect(const role_ctx_t *ctx, const char *bus_user, int min_threads, bus_t **out)
+{
+    return bus_connect_as(ctx, bus_user, min_threads, NULL, out);
+}
+
+int role_bus_connect_loop(const role_ctx_t *ctx, const char *bus_user, void *loop, bus_t **out)
+{
+    bus_loop_thread(loop);
+    return bus_connect_as(ctx, bus_user, 1, loop, out);
 }
 
 int role_db_open(const role_ctx_t *ctx, db_pool_t **out)

@@ -18,6 +18,10 @@
  * with N workers per endpoint asks for at least N threads. */
 int role_bus_connect(const role_ctx_t *ctx, const char *bus_user, int min_threads, bus_t **out);
 
+/* The same on a libuv loop (bus_opts_t.loop), from the thread that will run
+ * it, with one delivery thread: handlers there only hand messages over. */
+int role_bus_connect_loop(const role_ctx_t *ctx, const char *bus_user, void *loop, bus_t **out);
+
 /* Open the [db] pool, waiting for a database that does not answer yet
  * (0.1 s doubling to 5 s between tries, a log line each) until a stop
  * signal, which gives NT_EUNAVAIL. */

@@ -1,9 +1,14 @@
 /*
  * role_edge_ws.c - `natter edge-ws`: the WebSocket gateway process.
  *
- * Same order as edge-http on the way down: stop the lws loop (sockets and
- * subscriptions go), drain the bus (late nats callbacks finish), then free
- * what they used.
+ * The main thread runs one libuv loop that carries the WebSockets (lws),
+ * the NATS socket (bus on the loop) and the stop signals (uv_signal_t:
+ * with a foreign loop lws installs no handlers of its own).  On SIGTERM,
+ * SIGINT or SIGHUP, inside the loop: the edge stops (sockets close, their
+ * presence `down` reports are published, subscriptions go), the bus writes
+ * out what is buffered and closes, and uv_run returns once every handle is
+ * closed.  Then the bus is drained (late nats callbacks finish) and what
+ * they used is freed.
  */
 #include "cmd/role_common.h"
 #include "common/err.h"
@@ -11,10 +16,65 @@
 #include "edge/revocations.h"
 #include "edge/ws/ws_edge.h"
 
+#include <signal.h>
+#include <uv.h>
+
+#define EDGE_CLOSE_FLUSH_MS 2000   /* at most this long to write out the bus buffer */
+
+static const int stop_signals[] = {SIGTERM, SIGINT, SIGHUP};
+#define N_STOP_SIGNALS (sizeof stop_signals / sizeof stop_signals[0])
+
+typedef struct edge_run {
+    ws_edge_t *e;
+    uv_signal_t sig[N_STOP_SIGNALS];
+    int n_sig;                 /* initialised handles in sig */
+    int stopping;
+} edge_run_t;
+
+/* Loop thread: everything the loop holds goes, so uv_run can return. */
+static void run_stop(edge_run_t *r)
+{
+    if (r->stopping)
+        return;
+    r->stopping = 1;
+    ws_edge_log_stats(r->e);
+    ws_edge_stop(r->e);
+    for (int i = 0; i < r->n_sig; i++)
+        uv_close((uv_handle_t *)&r->sig[i], NULL);
+    if (r->e->bus)
+        bus_loop_close(r->e->bus, EDGE_CLOSE_FLUSH_MS);
+}
+
+static void on_signal(uv_signal_t *h, int sig)
+{
+    log_info("stopping", "role=edge-ws signal=%s",
+             sig == SIGTERM ? "TERM" : sig == SIGINT ? "INT" : "HUP");
+    run_stop(h->data);
+}
+
+/* main() blocked the stop signals for every thread (sigwait roles); this
+ * thread takes them back, through libuv's handler. */
+static int signals_start(edge_run_t *r, uv_loop_t *loop)
+{
+    sigset_t set;
+    sigemptyset(&set);
+    for (size_t i = 0; i < N_STOP_SIGNALS; i++) {
+        if (uv_signal_init(loop, &r->sig[i]) != 0)
+            return NT_EINTERNAL;
+        r->n_sig++;
+        r->sig[i].data = r;
+        if (uv_signal_start(&r->sig[i], on_signal, stop_signals[i]) != 0)
+            return NT_EINTERNAL;
+        sigaddset(&set, stop_signals[i]);
+    }
+    pthread_sigmask(SIG_UNBLOCK, &set, NULL);
+    return NT_OK;
+}
+
 static int read_config(const config_t *c, ws_edge_t *e)
 {
     long port, max_frame, idle, outq, outq_bytes, timeout, ack_timeout, resend_max, unacked;
-    long heartbeat;
+    long heartbeat, per_addr, sndbuf;
     if (config_int(c, "ws.port", 8081, 1, 65535, &port) ||
         config_int(c, "ws.max_frame", 16384, 256, 1 << 20, &max_frame) ||
         config_int(c, "ws.idle_timeout_s", 60, 1, 86400, &idle) ||
@@ -24,6 +84,8 @@ static int read_config(const config_t *c, ws_edge_t *e)
         config_int(c, "ws.resend_max", 3, 0, 100, &resend_max) ||
         config_int(c, "ws.max_unacked", 512, 0, 1 << 16, &unacked) ||
         config_int(c, "ws.presence_heartbeat_s", 20, 0, 3600, &heartbeat) ||
+        config_int(c, "ws.max_conns_per_addr", 2000, 0, 1 << 20, &per_addr) ||
+        config_int(c, "ws.sndbuf", 65536, 0, 1 << 26, &sndbuf) ||
         config_int(c, "nats.request_timeout_ms", 3000, 50, 60000, &timeout))
         return NT_ECONFIG;
     e->bind = config_str(c, "ws.bind", "127.0.0.1");
@@ -37,6 +99,8 @@ static int read_config(const config_t *c, ws_edge_t *e)
     e->resend_max = (int)resend_max;
     e->max_unacked = (size_t)unacked;
     e->presence_heartbeat_s = (int)heartbeat;
+    e->max_conns_per_addr = (int)per_addr;
+    e->sndbuf = (int)sndbuf;
     return NT_OK;
 }
 
@@ -44,8 +108,10 @@ int role_edge_ws(const role_ctx_t *ctx)
 {
     const config_t *c = ctx->cfg;
     ws_edge_t e = {0};
+    edge_run_t run = {.e = &e};
     token_keys_t *keys = NULL;
     revocations_t *rev = NULL;
+    uv_loop_t loop;
     int rc = 1;
     if (read_config(c, &e) != NT_OK)
         return 2;
@@ -55,21 +121,31 @@ int role_edge_ws(const role_ctx_t *ctx)
         return 1;
     }
     e.keys = keys;
+    if (uv_loop_init(&loop) != 0) {
+        token_keys_free(keys);
+        return 1;
+    }
+    e.loop = &loop;
     if (metrics_new(&e.metrics) != NT_OK || denylist_new(&e.deny) != NT_OK ||
-        role_bus_connect(ctx, "edge", 1, &e.bus) != NT_OK ||
+        role_bus_connect_loop(ctx, "edge", &loop, &e.bus) != NT_OK ||
         revocations_start(e.bus, e.deny, e.timeout_ms, 60, &rev) != NT_OK ||
-        ws_edge_start(&e) != NT_OK)
+        ws_edge_start(&e) != NT_OK || signals_start(&run, &loop) != NT_OK) {
+        run_stop(&run);
+        uv_run(&loop, UV_RUN_DEFAULT);      /* let the handles close */
         goto done;
-    role_wait_stop(ctx);
-    ws_edge_stop(&e);
-    rc = bus_drain(e.bus, 5000) == NT_OK ? 0 : 1;
-    log_info("drained", "ok=%s", rc == 0 ? "yes" : "no");
+    }
+    uv_run(&loop, UV_RUN_DEFAULT);          /* until run_stop */
+    rc = 0;
 done:
-    ws_edge_stop(&e);
-    if (rc != 0 && e.bus)
-        bus_drain(e.bus, 1000);
+    if (e.bus && bus_drain(e.bus, 1000) != NT_OK)
+        rc = 1;
+    log_info("drained", "ok=%s", rc == 0 ? "yes" : "no");
     revocations_stop(rev);
     ws_edge_free(&e);
+    if (uv_loop_close(&loop) != 0) {
+        log_error("event loop still has handles", "role=edge-ws");
+        rc = 1;
+    }
     bus_free(e.bus);
     denylist_free(e.deny);
     metrics_free(e.metrics);

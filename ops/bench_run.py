@@ -458,6 +458,7 @@ def run_all(opt, natter, bench, root):
     harness.ROOT = root   # the stack's config/nats-server.conf, natter.conf and sql/
     quiet = {"NATTER_LOG_LEVEL": "warn", "NATTER_NATS_REQUEST_TIMEOUT_MS": "3000",
              "NATTER_WS_IDLE_TIMEOUT_S": "600",
+             "NATTER_WS_MAX_CONNS_PER_ADDR": "0",  # every bench socket comes from 127.0.0.x
              "NATTER_HTTP_MAX_BODY": "1048576",  # g's group create names every member
              # Setup registers thousands of users: cheap password hashing
              # here keeps it short (set-up is not what is measured).

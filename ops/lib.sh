@@ -46,6 +46,7 @@ NATTER_PACKAGES=(
   python3-websockets              # README's interactive WebSocket session
   chromium chromium-driver python3-selenium  # tests/browser: the web client in headless Chromium
   clang libclang-rt-14-dev        # ops/fuzz: libFuzzer targets (tests/fuzz/)
+  libuv1-dev libwebsockets-evlib-uv  # edge-ws: lws and nats.c on one libuv loop
 )
 
 # /usr/bin/python3 on purpose: a python3 earlier on PATH may be another build

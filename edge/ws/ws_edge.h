@@ -1,14 +1,18 @@
 /*
  * ws_edge.h - the WebSocket edge (API.md "WebSocket", DESIGN.md "Actors and
- * threads"): one lws service thread owns every socket and session; nats.c
- * threads only append to a locked inbox and wake the loop with
- * lws_cancel_service().  Requests to pools are asynchronous (one wildcard
+ * threads"): one libuv loop, run by the role's thread, carries every
+ * WebSocket (lws on libuv: epoll, no per-wake-up scan of the sockets) and
+ * the NATS connection (bus_opts_t.loop); that thread owns every session.
+ * nats.c's delivery thread only appends messages to a locked inbox that the
+ * loop drains in batches.  Requests to pools are asynchronous (one wildcard
  * reply subscription per edge, a correlation id per request, timeouts swept
  * by an lws timer), so a slow pool never blocks a socket.
  *
- * The role fills the public fields, calls ws_edge_start, and on the way down
- * ws_edge_stop (no more sockets, no more subscriptions), bus_drain, then
- * ws_edge_free (nats callbacks may still run until the drain is done).
+ * The role makes the loop, connects the bus on it, fills the public fields
+ * and calls ws_edge_start on the loop's thread before uv_run; to stop, on
+ * the loop thread, ws_edge_stop (no more sockets, no more subscriptions,
+ * the loop handles close), then bus_loop_close; once uv_run has returned
+ * and the bus is drained, ws_edge_free.
  */
 #ifndef NT_WS_EDGE_H
 #define NT_WS_EDGE_H
@@ -24,7 +28,8 @@ typedef struct ws_state ws_state_t;
 
 /* Set by the role before ws_edge_start, read-only afterwards. */
 typedef struct ws_edge {
-    bus_t *bus;
+    bus_t *bus;                /* connected on loop */
+    void *loop;                /* uv_loop_t run by the calling thread */
     const token_keys_t *keys;
     denylist_t *deny;
     metrics_t *metrics;
@@ -39,16 +44,27 @@ typedef struct ws_edge {
     int resend_max;            /* resends of one push before it is given up (0: none) */
     size_t max_unacked;        /* message pushes remembered per session; oldest dropped */
     int presence_heartbeat_s;  /* presence heartbeat interval; 0: no presence reports */
+    int max_conns_per_addr;    /* WebSockets open from one client address; 0: no limit */
+    int sndbuf;                /* SO_SNDBUF of each WebSocket (kernel doubles it); 0: kernel's */
     ws_state_t *st;            /* private */
 } ws_edge_t;
 
+/* On the loop thread, before uv_run.  On failure call ws_edge_stop, let
+ * the loop run out, then ws_edge_free. */
 int ws_edge_start(ws_edge_t *e);
 
-/* Close every socket and subscription and join the service thread.
+/* On the loop thread: close every socket (sessions detach, presence `down`
+ * reports are published), every subscription and the edge's loop handles.
  * Idempotent. */
 void ws_edge_stop(ws_edge_t *e);
 
-/* Free the private state; after ws_edge_stop and bus_drain. */
+/* One line of counters (inbox wake-ups and messages, socket writes and
+ * frames, refused addresses) into the log; loop thread. */
+void ws_edge_log_stats(ws_edge_t *e);
+
+/* Free the private state (and the lws context, whose last part lws frees
+ * only after the loop has closed its handles); after uv_run returned and
+ * bus_drain, before uv_loop_close. */
 void ws_edge_free(ws_edge_t *e);
 
 #endif

@@ -1,10 +1,14 @@
 /*
- * ws_inbox.c - the one door from nats.c threads into the lws thread.
+ * ws_inbox.c - the one door from nats.c's delivery thread into the loop.
  *
- * nats delivery threads append (reply or push payloads, already copied out
- * of the natsMsg) under a mutex and call lws_cancel_service(), the only lws
- * call that is safe from another thread (STACK.md); the loop then gets
- * LWS_CALLBACK_EVENT_WAIT_CANCELLED and takes the whole list at once.
+ * The NATS socket is on the edge's libuv loop, but nats.c still calls
+ * message handlers on a delivery thread (STACK.md).  The handlers only
+ * append the natsMsg (not copied) here under a mutex; the first append
+ * into an empty queue wakes the loop with uv_async_send, later ones ride
+ * on that wake-up.  The loop swaps the whole queue out and handles it in
+ * batches of WS_INBOX_BATCH, yielding to socket I/O between batches, so a
+ * burst of pushes costs one wake-up and one lock per batch on the loop
+ * side, not one thread hand-off per message.
  */
 #include "edge/ws/ws_internal.h"
 
@@ -12,58 +16,105 @@
 
 #include <stdlib.h>
 
-int ws_inbox_init(ws_inbox_t *q)
+/* Messages handled per loop turn before sockets get their turn again. */
+#define WS_INBOX_BATCH 1024
+
+static void on_async(uv_async_t *h)
 {
-    q->head = q->tail = NULL;
-    q->ctx = NULL;
-    return pthread_mutex_init(&q->mu, NULL) == 0 ? NT_OK : NT_EINTERNAL;
+    ws_inbox_t *q = h->data;
+    size_t budget = WS_INBOX_BATCH;
+    q->wakeups++;
+    for (;;) {
+        while (q->work_i < q->work_n && budget > 0) {
+            ws_in_t *in = &q->work[q->work_i++];
+            q->fn(q->arg, in);
+            natsMsg_Destroy(in->msg);
+            in->msg = NULL;
+            budget--;
+            q->items++;
+        }
+        if (q->work_i < q->work_n || budget == 0) {
+            if (q->open)            /* more to do: after the sockets had a turn */
+                uv_async_send(h);
+            return;
+        }
+        /* work is empty: take what the producers queued meanwhile */
+        ws_in_t *v = q->work;
+        size_t cap = q->work_cap;
+        pthread_mutex_lock(&q->mu);
+        q->work = q->v;
+        q->work_cap = q->cap;
+        q->work_n = q->n;
+        q->v = v;
+        q->cap = cap;
+        q->n = 0;
+        pthread_mutex_unlock(&q->mu);
+        q->work_i = 0;
+        if (q->work_n == 0)
+            return;
+    }
 }
 
-static void free_list(ws_in_t *it)
+int ws_inbox_init(ws_inbox_t *q, uv_loop_t *loop, ws_inbox_fn fn, void *arg)
 {
-    while (it) {
-        ws_in_t *next = it->next;
-        free(it);
-        it = next;
+    q->v = q->work = NULL;
+    q->n = q->cap = q->work_n = q->work_cap = q->work_i = 0;
+    q->fn = fn;
+    q->arg = arg;
+    if (pthread_mutex_init(&q->mu, NULL) != 0)
+        return NT_EINTERNAL;
+    if (uv_async_init(loop, &q->async, on_async) != 0) {
+        pthread_mutex_destroy(&q->mu);
+        return NT_EINTERNAL;
     }
+    q->async.data = q;
+    q->open = 1;
+    return NT_OK;
+}
+
+void ws_inbox_push(ws_inbox_t *q, ws_in_kind_t kind, natsMsg *msg)
+{
+    pthread_mutex_lock(&q->mu);
+    if (!q->open)                   /* the loop is going: nobody will read it */
+        goto drop;
+    if (q->n == q->cap) {
+        size_t cap = q->cap ? q->cap * 2 : 256;
+        ws_in_t *v = realloc(q->v, cap * sizeof *v);
+        if (!v)
+            goto drop;              /* as if lost on the wire: acks and resends cover it */
+        q->v = v;
+        q->cap = cap;
+    }
+    q->v[q->n].msg = msg;
+    q->v[q->n].kind = kind;
+    if (q->n++ == 0)
+        uv_async_send(&q->async);   /* under mu: close cannot run meanwhile */
+    pthread_mutex_unlock(&q->mu);
+    return;
+drop:
+    pthread_mutex_unlock(&q->mu);
+    natsMsg_Destroy(msg);
+}
+
+void ws_inbox_close(ws_inbox_t *q)
+{
+    pthread_mutex_lock(&q->mu);
+    int was_open = q->open;
+    q->open = 0;
+    pthread_mutex_unlock(&q->mu);
+    if (was_open)
+        uv_close((uv_handle_t *)&q->async, NULL);
 }
 
 void ws_inbox_fini(ws_inbox_t *q)
 {
-    free_list(ws_inbox_take_all(q));
+    for (size_t i = q->work_i; i < q->work_n; i++)
+        natsMsg_Destroy(q->work[i].msg);
+    for (size_t i = 0; i < q->n; i++)
+        natsMsg_Destroy(q->v[i].msg);
+    free(q->work);
+    free(q->v);
+    q->work = q->v = NULL;
+    q->n = q->work_n = q->work_i = 0;
     pthread_mutex_destroy(&q->mu);
-}
-
-void ws_inbox_push(ws_inbox_t *q, ws_in_t *item)
-{
-    item->next = NULL;
-    pthread_mutex_lock(&q->mu);
-    if (!q->ctx) {                 /* the loop is gone: nobody will read it */
-        pthread_mutex_unlock(&q->mu);
-        free(item);
-        return;
-    }
-    if (q->tail)
-        q->tail->next = item;
-    else
-        q->head = item;
-    q->tail = item;
-    lws_cancel_service(q->ctx);    /* under mu: ctx cannot be destroyed meanwhile */
-    pthread_mutex_unlock(&q->mu);
-}
-
-ws_in_t *ws_inbox_take_all(ws_inbox_t *q)
-{
-    pthread_mutex_lock(&q->mu);
-    ws_in_t *all = q->head;
-    q->head = q->tail = NULL;
-    pthread_mutex_unlock(&q->mu);
-    return all;
-}
-
-void ws_inbox_set_ctx(ws_inbox_t *q, struct lws_context *ctx)
-{
-    pthread_mutex_lock(&q->mu);
-    q->ctx = ctx;
-    pthread_mutex_unlock(&q->mu);
 }

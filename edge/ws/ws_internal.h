@@ -1,8 +1,10 @@
 /*
  * ws_internal.h - the parts of the WebSocket edge that share state: the
- * inbox (nats threads -> lws thread), sessions and the per-user table,
- * pending pool requests, and message pushes waiting for their ack.  Everything here except ws_inbox_t is owned by the
- * lws service thread and touched by no other thread.
+ * inbox (nats delivery thread -> loop), sessions and the per-user table,
+ * pending pool requests, and message pushes waiting for their ack.
+ * Everything here except ws_inbox_t's queue is owned by the loop thread
+ * (the one libuv loop lws and the NATS socket share) and touched by no
+ * other thread.
  */
 #ifndef NT_WS_INTERNAL_H
 #define NT_WS_INTERNAL_H
@@ -13,39 +15,45 @@
 #include <libwebsockets.h>
 #include <pthread.h>
 #include <stdint.h>
+#include <uv.h>
 
-/* ---- inbox: MPSC, producers are nats delivery threads ---------------- */
+/* ---- inbox: nats delivery thread(s) -> the loop ---------------------- */
 
 typedef enum { WS_IN_REPLY = 1, WS_IN_PUSH, WS_IN_KICK } ws_in_kind_t;
 
+/* One message handed to the loop as nats.c delivered it (not copied). */
 typedef struct ws_in {
-    struct ws_in *next;
+    natsMsg *msg;
     ws_in_kind_t kind;
-    uint64_t corr;                 /* REPLY: the request's correlation id */
-    int err;                       /* REPLY: NT_E* from Natter-Error / no responders */
-    char errmsg[200];
-    char uid[TOKEN_ID_MAX];        /* PUSH, KICK: whose sessions */
-    char sid[TOKEN_ID_MAX];        /* KICK: the revoked session */
-    char reason[32];               /* KICK: logout | reuse | replaced | password */
-    size_t len;
-    unsigned char data[];          /* payload (protobuf) */
 } ws_in_t;
 
-/* mu guards head, tail and ctx.  ctx is NULL once the lws context is gone,
- * so a late nats callback never wakes a destroyed loop. */
+typedef void (*ws_inbox_fn)(void *arg, ws_in_t *in);
+
+/* Producers append to v under mu and wake the loop only when v goes from
+ * empty to non-empty, so a burst costs one wake-up (uv_async_send also
+ * coalesces).  The loop swaps v with work and handles work in batches.
+ * mu guards v, n, cap and open; work* belong to the loop thread. */
 typedef struct ws_inbox {
     pthread_mutex_t mu;
-    ws_in_t *head, *tail;
-    struct lws_context *ctx;
+    ws_in_t *v;
+    size_t n, cap;
+    int open;                      /* 0 once closed: late messages are dropped */
+    uv_async_t async;
+    ws_in_t *work;
+    size_t work_n, work_cap, work_i;
+    ws_inbox_fn fn;
+    void *arg;
+    uint64_t wakeups, items;       /* loop thread: batches handled, messages handled */
 } ws_inbox_t;
 
-int ws_inbox_init(ws_inbox_t *q);
-void ws_inbox_fini(ws_inbox_t *q);          /* frees what is left */
-void ws_inbox_push(ws_inbox_t *q, ws_in_t *item);  /* takes item; any thread */
-ws_in_t *ws_inbox_take_all(ws_inbox_t *q);   /* lws thread; caller frees the list */
-void ws_inbox_set_ctx(ws_inbox_t *q, struct lws_context *ctx);
+/* On the loop thread; fn(arg, in) runs there for each message and must not
+ * keep in->msg (the inbox destroys it). */
+int ws_inbox_init(ws_inbox_t *q, uv_loop_t *loop, ws_inbox_fn fn, void *arg);
+void ws_inbox_push(ws_inbox_t *q, ws_in_kind_t kind, natsMsg *msg);  /* takes msg; any thread */
+void ws_inbox_close(ws_inbox_t *q);         /* loop thread: no more wake-ups; idempotent */
+void ws_inbox_fini(ws_inbox_t *q);          /* after the loop ended: destroys what is left */
 
-/* ---- sessions (lws thread) ------------------------------------------- */
+/* ---- sessions (loop thread) ------------------------------------------- */
 
 typedef struct ws_out {
     struct ws_out *next;
@@ -58,7 +66,7 @@ typedef struct ws_pending ws_pending_t;
 typedef struct ws_unacked_ent ws_unacked_ent_t;
 typedef struct ws_typing ws_typing_t;
 
-/* The per-connection user data lws allocates (zeroed); lws thread only.
+/* The per-connection user data lws allocates (zeroed); loop thread only.
  * Kept lean: 100k idle sockets each hold one.  Everything a busy session
  * accumulates (requests, waiting sends, unacked pushes) hangs off pointers
  * that are NULL when idle. */
@@ -85,6 +93,9 @@ typedef struct ws_session {
     ws_unacked_ent_t *ua_head, *ua_tail;  /* message pushes not acked yet, oldest first */
     uint32_t n_unacked, ua_bytes;  /* at most ws.max_unacked, ws.max_outq_bytes */
     ws_typing_t *typing;           /* typing limiter; NULL until it types (ws_presence.c) */
+    struct ws_addr *addr;          /* counted against its address (ws_addrs.c); NULL: not */
+    struct ws_session *d_prev, *d_next;   /* on the edge's flush list (ws_server.c) */
+    unsigned char dirty;           /* frames queued since the last flush */
 } ws_session_t;
 
 struct ws_user {
@@ -94,7 +105,7 @@ struct ws_user {
     ws_session_t *sessions;
 };
 
-/* ---- pending requests (lws thread) ----------------------------------- */
+/* ---- pending requests (loop thread) ----------------------------------- */
 
 /* A request in flight is in the hash, the deadline FIFO and its session's
  * list.  A send waiting behind its conversation's previous send is only on
@@ -130,7 +141,7 @@ struct ws_pending {
 _Static_assert(WS_MAX_INFLIGHT <= UINT16_MAX && WS_MAX_WAITING <= UINT16_MAX,
                "ws_session_t counts these in uint16_t");
 
-/* ---- unacked message pushes (ws_unacked.c; pure, lws thread) --------- */
+/* ---- unacked message pushes (ws_unacked.c; pure, loop thread) --------- */
 
 /* A rendered frame shared (refcounted) by every session it was pushed to. */
 typedef struct ws_text {
@@ -185,18 +196,50 @@ void ws_unacked_forget(ws_unacked_t *u, ws_session_t *s, const char *cid, int64_
 void ws_unacked_sweep(ws_unacked_t *u, int64_t now_us, size_t max, ws_resend_fn fn, void *arg);
 void ws_unacked_drop_session(ws_unacked_t *u, ws_session_t *s);
 
+/* ---- connections per client address (ws_addrs.c; pure, loop thread) -- */
+
+typedef struct ws_addr {
+    struct ws_addr *next;          /* hash chain */
+    unsigned n;                    /* sockets open from this address */
+    char ip[48];
+} ws_addr_t;
+
+#define WS_ADDR_BUCKETS 4096
+
+typedef struct ws_addrs {
+    ws_addr_t *b[WS_ADDR_BUCKETS];
+    unsigned max;                  /* per address; 0: no limit */
+    uint64_t refused;
+} ws_addrs_t;
+
+/* Count one more socket from ip: NT_OK and *out (for ws_addrs_release),
+ * NT_ERATELIMIT if ip is at max, NT_ENOMEM. */
+int ws_addrs_take(ws_addrs_t *a, const char *ip, ws_addr_t **out);
+void ws_addrs_release(ws_addrs_t *a, ws_addr_t *e);   /* NULL-safe */
+void ws_addrs_fini(ws_addrs_t *a);
+
 #define WS_HASH_BITS 16
 #define WS_HASH_SIZE (1u << WS_HASH_BITS)
 
-/* The edge's private state.  Everything but inbox (own lock) and stop
- * (atomic) belongs to the lws thread while it runs. */
+/* Frames written to one socket in one send (ws_server.c): several queued
+ * frames go out together. */
+#define WS_WRITE_BATCH 65536
+
+/* The edge's private state.  Everything but the inbox's queue (own lock)
+ * belongs to the loop thread. */
 struct ws_state {
     ws_edge_t *e;
     ws_inbox_t inbox;
+    int inbox_ok;                  /* ws_inbox_init done */
     struct lws_context *ctx;
-    pthread_t thread;
-    int thread_started;
-    volatile int stop;             /* set by ws_edge_stop, read by the loop */
+    struct lws_context *ctx_dying; /* destroyed once, on a loop that was still running */
+    int stopped;                   /* ws_edge_stop ran */
+    ws_addrs_t addrs;
+    unsigned char wbuf[WS_WRITE_BATCH];  /* several frames for one write */
+    uv_check_t flush;              /* end of each loop turn: write what was queued */
+    int flush_ok;                  /* flush handle initialised */
+    ws_session_t *dirty;           /* sessions with frames queued this turn */
+    uint64_t writes, frames;       /* socket writes issued, frames in them */
     char inbox_prefix[64];         /* _INBOX.<nuid> */
     natsSubscription *reply_sub;   /* _INBOX.<nuid>.* */
     natsSubscription *revoked_sub; /* im.evt.session.> (kicks) */
@@ -233,24 +276,30 @@ void ws_users_forget(ws_state_t *st, const char *uid, const char *cid, int64_t s
 int ws_requests_start(ws_state_t *st);      /* the reply subscription */
 void ws_requests_stop(ws_state_t *st);
 int ws_request(ws_state_t *st, ws_session_t *s, const ws_frame_t *f);
-void ws_requests_reply(ws_state_t *st, ws_in_t *in);
+void ws_requests_reply(ws_state_t *st, natsMsg *msg);
 void ws_requests_sweep(ws_state_t *st, int64_t now_us);
 void ws_requests_drop_session(ws_state_t *st, ws_session_t *s);
 
-/* ws_server.c: the lws protocol callback */
+/* ws_server.c: the lws protocol callback, and the inbox's handler */
+void ws_server_on_inbox(void *arg, ws_in_t *in);
 int ws_server_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
                        size_t len);
 /* Stop / start reading s's socket (a paused session is never closed as
  * idle: the edge is the one not reading).  Idempotent. */
 void ws_server_rx_pause(ws_session_t *s);
 void ws_server_rx_resume(ws_state_t *st, ws_session_t *s);
+/* s has frames queued: write them at the end of this loop turn. */
+void ws_server_want_flush(ws_state_t *st, ws_session_t *s);
+void ws_server_unflush(ws_state_t *st, ws_session_t *s);   /* s is going away */
+int ws_server_flush_start(ws_state_t *st);                  /* the uv_check handle */
+void ws_server_flush_stop(ws_state_t *st);
 
 /* ws_push.c */
-void ws_push_deliver(ws_state_t *st, ws_in_t *in);
+void ws_push_deliver(ws_state_t *st, natsMsg *msg);
 void ws_push_on_msg(natsConnection *nc, natsSubscription *sub, natsMsg *msg, void *closure);
 int ws_kicks_start(ws_state_t *st);     /* subscribe to session revocations */
 void ws_kicks_stop(ws_state_t *st);
-void ws_kick_deliver(ws_state_t *st, ws_in_t *in);
+void ws_kick_deliver(ws_state_t *st, natsMsg *msg);
 
 /* ws_presence.c: presence reports and the typing relay */
 

@@ -20,7 +20,7 @@
  * within one gap.  The limiter lives in a small block hung off the session
  * only once it types (idle sessions pay one NULL pointer).
  *
- * Everything here runs on the lws thread; publishing only buffers.
+ * Everything here runs on the loop thread; publishing only buffers.
  */
 #include "edge/ws/ws_internal.h"
 

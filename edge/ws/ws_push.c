@@ -2,8 +2,8 @@
  * ws_push.c - pushes from pools (natter.Push on im.user.<uid>.push) to the
  * sessions of that user on this edge.
  *
- * ws_push_on_msg runs on a nats delivery thread: it only copies the payload
- * and the uid into the inbox.  ws_push_deliver runs on the lws thread: it
+ * ws_push_on_msg runs on nats.c's delivery thread: it only hands the
+ * message to the inbox.  ws_push_deliver runs on the loop thread: it
  * decodes once, renders the JSON frame once, and queues it to every session
  * of the user; a `message` push is also tracked per session until acked
  * (ws_unacked.c), sharing that one rendered frame.
@@ -39,18 +39,7 @@ void ws_push_on_msg(natsConnection *nc, natsSubscription *sub, natsMsg *msg, voi
     (void)nc;
     (void)sub;
     ws_state_t *st = closure;
-    int len = natsMsg_GetDataLength(msg);
-    ws_in_t *in = calloc(1, sizeof *in + (size_t)(len > 0 ? len : 0));
-    if (in && uid_of(natsMsg_GetSubject(msg), in->uid, sizeof in->uid) == 0) {
-        in->kind = WS_IN_PUSH;
-        in->len = (size_t)(len > 0 ? len : 0);
-        if (len > 0)
-            memcpy(in->data, natsMsg_GetData(msg), (size_t)len);
-        ws_inbox_push(&st->inbox, in);
-        in = NULL;
-    }
-    free(in);
-    natsMsg_Destroy(msg);
+    ws_inbox_push(&st->inbox, WS_IN_PUSH, msg);
 }
 
 static json_t *render(const Natter__Push *p)
@@ -77,28 +66,33 @@ static json_t *render(const Natter__Push *p)
     return NULL;
 }
 
-void ws_push_deliver(ws_state_t *st, ws_in_t *in)
+void ws_push_deliver(ws_state_t *st, natsMsg *msg)
 {
-    Natter__Push *p = natter__push__unpack(NULL, in->len, in->data);
+    char uid[TOKEN_ID_MAX];
+    int len = natsMsg_GetDataLength(msg);
+    if (uid_of(natsMsg_GetSubject(msg), uid, sizeof uid) != 0)
+        return;
+    Natter__Push *p = natter__push__unpack(NULL, (size_t)(len > 0 ? len : 0),
+                                           (const uint8_t *)natsMsg_GetData(msg));
     if (!p) {
-        log_warn("malformed push", "uid=%s", in->uid);
+        log_warn("malformed push", "uid=%s", uid);
         return;
     }
     /* A revoked message must not be resent with its old body. */
     if (p->kind && strcmp(p->kind, "revoked") == 0 && p->revoked && p->revoked->conversation_id)
-        ws_users_forget(st, in->uid, p->revoked->conversation_id, p->revoked->seq);
+        ws_users_forget(st, uid, p->revoked->conversation_id, p->revoked->seq);
     json_t *o = render(p);
     char *dump = o ? json_dumps(o, JSON_COMPACT) : NULL;
     ws_text_t *text = dump ? ws_text_new(dump) : NULL;
     if (!o) {
-        log_debug("push kind not delivered", "uid=%s kind=%s", in->uid, p->kind ? p->kind : "");
+        log_debug("push kind not delivered", "uid=%s kind=%s", uid, p->kind ? p->kind : "");
     } else if (!text) {
-        log_error("cannot render push", "uid=%s", in->uid);
+        log_error("cannot render push", "uid=%s", uid);
     } else if (strcmp(p->kind, "message") == 0 && p->message->conversation_id) {
         /* Only messages are tracked for resend; receipts are fire-and-forget. */
-        ws_users_push(st, in->uid, text, p->message->conversation_id, p->message->seq);
+        ws_users_push(st, uid, text, p->message->conversation_id, p->message->seq);
     } else {
-        ws_users_push(st, in->uid, text, NULL, 0);
+        ws_users_push(st, uid, text, NULL, 0);
     }
     ws_text_unref(text);
     free(dump);
@@ -118,20 +112,7 @@ static void on_revoked(natsConnection *nc, natsSubscription *sub, natsMsg *msg, 
     (void)nc;
     (void)sub;
     ws_state_t *st = closure;
-    Natter__SessionRevoked *ev = natter__session_revoked__unpack(
-        NULL, (size_t)natsMsg_GetDataLength(msg), (const uint8_t *)natsMsg_GetData(msg));
-    ws_in_t *in = ev && ev->user_id && ev->session_id ? calloc(1, sizeof *in) : NULL;
-    if (in) {
-        in->kind = WS_IN_KICK;
-        snprintf(in->uid, sizeof in->uid, "%s", ev->user_id);
-        snprintf(in->sid, sizeof in->sid, "%s", ev->session_id);
-        snprintf(in->reason, sizeof in->reason, "%s",
-                 ev->reason && *ev->reason ? ev->reason : "revoked");
-        ws_inbox_push(&st->inbox, in);
-    }
-    if (ev)
-        natter__session_revoked__free_unpacked(ev, NULL);
-    natsMsg_Destroy(msg);
+    ws_inbox_push(&st->inbox, WS_IN_KICK, msg);
 }
 
 int ws_kicks_start(ws_state_t *st)
@@ -160,16 +141,24 @@ void ws_kicks_stop(ws_state_t *st)
  * old socket is the one holding the new session, and telling it that it
  * was kicked would only make it show a logout it did not suffer.  Its old
  * sockets just close with 4002 (API.md: "same device replaces quietly"). */
-void ws_kick_deliver(ws_state_t *st, ws_in_t *in)
+void ws_kick_deliver(ws_state_t *st, natsMsg *msg)
 {
-    if (strcmp(in->reason, "renewed") == 0) {
-        ws_users_kick(st, in->uid, in->sid, NULL); /* NULL text: close only */
-        return;
+    Natter__SessionRevoked *ev = natter__session_revoked__unpack(
+        NULL, (size_t)natsMsg_GetDataLength(msg), (const uint8_t *)natsMsg_GetData(msg));
+    if (!ev || !ev->user_id || !ev->session_id)
+        goto done;
+    const char *reason = ev->reason && *ev->reason ? ev->reason : "revoked";
+    if (strcmp(reason, "renewed") == 0) {
+        ws_users_kick(st, ev->user_id, ev->session_id, NULL); /* NULL text: close only */
+        goto done;
     }
-    json_t *o = json_pack("{s:s, s:s}", "op", "kicked", "reason", in->reason);
+    json_t *o = json_pack("{s:s, s:s}", "op", "kicked", "reason", reason);
     char *text = o ? json_dumps(o, JSON_COMPACT) : NULL;
     if (text)
-        ws_users_kick(st, in->uid, in->sid, text);
+        ws_users_kick(st, ev->user_id, ev->session_id, text);
     free(text);
     json_decref(o);
+done:
+    if (ev)
+        natter__session_revoked__free_unpacked(ev, NULL);
 }

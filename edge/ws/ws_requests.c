@@ -3,11 +3,11 @@
  *
  * One wildcard subscription per edge, _INBOX.<nuid>.*, receives every reply;
  * the last token is the correlation id.  A request is published with that
- * reply subject from the lws thread (publish only buffers: it never waits
- * on the network), recorded in a hash by id and in a FIFO by deadline (all
+ * reply subject from the loop thread (publish only buffers; the loop writes
+ * it on its next turn), recorded in a hash by id and in a FIFO by deadline (all
  * requests share one timeout, so insertion order is deadline order and the
- * sweep only looks at the head).  Replies arrive on nats threads, go
- * through the inbox, and are matched here on the lws thread; a reply for a
+ * sweep only looks at the head).  Replies arrive on nats.c's delivery
+ * thread, go through the inbox, and are matched here on the loop thread; a reply for a
  * request that timed out or whose session closed is dropped.
  *
  * Sends keep the client's order per session and conversation: at most one
@@ -34,27 +34,7 @@ static void on_reply(natsConnection *nc, natsSubscription *sub, natsMsg *msg, vo
     (void)nc;
     (void)sub;
     ws_state_t *st = closure;
-    const char *dot = strrchr(natsMsg_GetSubject(msg), '.');
-    int len = natsMsg_GetDataLength(msg);
-    ws_in_t *in = calloc(1, sizeof *in + (size_t)(len > 0 ? len : 0));
-    if (!in || !dot)
-        goto done;
-    in->kind = WS_IN_REPLY;
-    in->corr = strtoull(dot + 1, NULL, 10);
-    if (natsMsg_IsNoResponders(msg)) {
-        in->err = NT_EUNAVAIL;
-        snprintf(in->errmsg, sizeof in->errmsg, "service unavailable, try again");
-    } else {
-        in->err = bus_reply_status(msg, in->errmsg, sizeof in->errmsg);
-    }
-    in->len = (size_t)(len > 0 ? len : 0);
-    if (len > 0)
-        memcpy(in->data, natsMsg_GetData(msg), (size_t)len);
-    ws_inbox_push(&st->inbox, in);
-    in = NULL;
-done:
-    free(in);
-    natsMsg_Destroy(msg);
+    ws_inbox_push(&st->inbox, WS_IN_REPLY, msg);
 }
 
 int ws_requests_start(ws_state_t *st)
@@ -316,17 +296,20 @@ static void pending_done(ws_state_t *st, ws_pending_t *p)
         send_next(st, s, cid);
 }
 
-static json_t *render_ok(ws_pending_t *p, const ws_in_t *in)
+static json_t *render_ok(ws_pending_t *p, natsMsg *msg)
 {
     json_t *o = NULL;
+    int n = natsMsg_GetDataLength(msg);
+    size_t len = (size_t)(n > 0 ? n : 0);
+    const uint8_t *data = (const uint8_t *)natsMsg_GetData(msg);
     if (p->op == WS_OP_SEND) {
-        Natter__SendReply *r = natter__send_reply__unpack(NULL, in->len, in->data);
+        Natter__SendReply *r = natter__send_reply__unpack(NULL, len, data);
         if (r && r->message)
             o = json_pack("{s:s, s:o}", "op", "sent", "message", msg_json(r->message));
         if (r)
             natter__send_reply__free_unpacked(r, NULL);
     } else if (p->op == WS_OP_SYNC) {
-        Natter__MessagePage *pg = natter__message_page__unpack(NULL, in->len, in->data);
+        Natter__MessagePage *pg = natter__message_page__unpack(NULL, len, data);
         json_t *arr = pg ? json_array() : NULL;
         for (size_t i = 0; arr && i < pg->n_messages; i++)
             json_array_append_new(arr, msg_json(pg->messages[i]));
@@ -341,18 +324,29 @@ static json_t *render_ok(ws_pending_t *p, const ws_in_t *in)
     return o;
 }
 
-void ws_requests_reply(ws_state_t *st, ws_in_t *in)
+void ws_requests_reply(ws_state_t *st, natsMsg *msg)
 {
-    ws_pending_t *p = st->pend[in->corr & (WS_HASH_SIZE - 1)];
-    while (p && p->corr != in->corr)
+    const char *dot = strrchr(natsMsg_GetSubject(msg), '.');
+    if (!dot)
+        return;
+    uint64_t corr = strtoull(dot + 1, NULL, 10);
+    ws_pending_t *p = st->pend[corr & (WS_HASH_SIZE - 1)];
+    while (p && p->corr != corr)
         p = p->h_next;
     if (!p)
         return;                     /* timed out or the session is gone */
-    char *text = NULL;
-    if (in->err != NT_OK) {
-        text = ws_frame_error(p->rid, api_code(in->err), in->errmsg[0] ? in->errmsg : NULL);
+    char *text = NULL, errmsg[200];
+    int err;
+    if (natsMsg_IsNoResponders(msg)) {
+        err = NT_EUNAVAIL;
+        snprintf(errmsg, sizeof errmsg, "service unavailable, try again");
     } else {
-        json_t *o = render_ok(p, in);
+        err = bus_reply_status(msg, errmsg, sizeof errmsg);
+    }
+    if (err != NT_OK) {
+        text = ws_frame_error(p->rid, api_code(err), errmsg[0] ? errmsg : NULL);
+    } else {
+        json_t *o = render_ok(p, msg);
         if (o) {
             if (p->rid[0])
                 json_object_set_new(o, "rid", json_string(p->rid));

@@ -1,7 +1,7 @@
 /*
  * ws_session.c - session actors and the per-user table of one edge.
  *
- * A session is the lws per-connection data; it lives and dies on the lws
+ * A session is the lws per-connection data; it lives and dies on the loop
  * thread.  Sessions of the same user on this edge share ONE subscription
  * to im.user.<uid>.push (refcounted by the user's session list), so a push
  * costs the server one delivery per edge, not per socket, and an edge only
@@ -81,7 +81,7 @@ void ws_session_send(ws_state_t *st, ws_session_t *s, const char *text)
     s->out_tail = o;
     s->out_n++;
     s->out_bytes += len;
-    lws_callback_on_writable(s->wsi);
+    ws_server_want_flush(st, s);
 }
 
 static ws_user_t *user_find(ws_state_t *st, const char *uid)
@@ -150,6 +150,7 @@ int ws_session_attach(ws_state_t *st, ws_session_t *s)
 
 void ws_session_detach(ws_state_t *st, ws_session_t *s)
 {
+    ws_server_unflush(st, s);
     ws_requests_drop_session(st, s);
     ws_unacked_drop_session(&st->unacked, s);
     free_outq(s);

@@ -20,7 +20,7 @@
  * A session with nothing unacked holds two NULL pointers and two zeros.
  *
  * Pure: no lws, no bus.  The sweep resends through a callback, so
- * tests/unit/test_ws_unacked.c drives it with a fake clock.  Lws thread only.
+ * tests/unit/test_ws_unacked.c drives it with a fake clock.  Loop thread only.
  */
 #include "edge/ws/ws_internal.h"
 

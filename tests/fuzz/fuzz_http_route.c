@@ -8,7 +8,8 @@
  * Input: the path, '\n', the query string (civetweb hands both over
  * URL-decoded and NUL-terminated, so a NUL ends them here too).
  * Properties: a match fills {id}/{uid} with one non-empty segment that
- * fits; a pattern without parameters matches only itself; an accepted
+ * fits; a pattern without parameters matches only itself (but the web
+ * client's catch-all, which matches any path outside /api/); an accepted
  * integer is in its range; presence ids are distinct decimal ids, at most
  * the limit.
  */
@@ -33,7 +34,9 @@ static void route(const char *path)
         FUZZ_CHECK(method && *method);
         if (!http_path_match(pat, path, p1, p2, PARAM))
             continue;
-        if (!strchr(pat, '{'))
+        if (strcmp(pat, "/**") == 0) /* the web client's files: anything outside /api/ */
+            FUZZ_CHECK(path[0] == '/' && strncmp(path, "/api/", 5) != 0);
+        else if (!strchr(pat, '{'))
             FUZZ_CHECK(strcmp(pat, path) == 0);
         char subj[SUBJECT_MAX];
         if (p1[0] && subject_conv(subj, sizeof subj, p1, "get") == NT_OK)

@@ -1,8 +1,9 @@
 """test_ws.py - the WebSocket edge (API.md "WebSocket") against edge-ws.
 
-One stack (nats only: edge-ws needs no store) with three edge-ws processes:
-A, B (a 2 s idle timeout) and C (a 1 s ack timeout, 2 resends, 4 unacked
-pushes per session, a 3 s request timeout).  Tokens are signed by the test with the
+One stack (nats only: edge-ws needs no store) with four edge-ws processes:
+A, B (a 2 s idle timeout), C (a 1 s ack timeout, 2 resends, 4 unacked
+pushes per session, a 3 s request timeout) and D (3 sockets per client
+address).  Tokens are signed by the test with the
 stack's key, as the auth pool would.  The msg pool is played by the test
 itself on the bus (user msg), so the request path (correlation, reply
 inbox, Natter-Error pass-through, timeouts) is checked without a database;
@@ -13,6 +14,7 @@ import json
 import secrets
 import socket
 import struct
+import threading
 import time
 import unittest
 
@@ -91,6 +93,7 @@ class WsTest(StackTestCase):
         cls.c = cls.stack.start_role("edge-ws", dict(
             env, NATTER_WS_ACK_TIMEOUT_S="1", NATTER_WS_RESEND_MAX="2",
             NATTER_WS_MAX_UNACKED="4", NATTER_NATS_REQUEST_TIMEOUT_MS="3000"))
+        cls.d = cls.stack.start_role("edge-ws", dict(env, NATTER_WS_MAX_CONNS_PER_ADDR="3"))
 
     # -- helpers ----------------------------------------------------------
 
@@ -425,6 +428,100 @@ class WsTest(StackTestCase):
         self.assertEqual(cm.exception.code, 1008)
         self.assertLess(n, 3000)
 
+
+    def test_queued_frames_arrive_whole_and_in_order(self):
+        """Frames queued while the client is not reading go out several per
+        write, framed by the edge (2-, 4- and 10-byte headers): every one
+        arrives intact and in order."""
+        uid = "u" + secrets.token_hex(5)
+        ws, _ = self.open(uid=uid)
+        self.ping_ok(ws)
+        sizes = [1, 90, 126, 300, 65535 - 200, 70000, 5, 20000] * 5
+        with self.stack.nats("msg") as pool:
+            for i, n in enumerate(sizes):
+                msg = pb_message("q%d" % i, "cq", i + 1, "x", "mq%d" % i, chr(97 + i % 26) * n)
+                pool.publish("im.user.%s.push" % uid, pb_str(1, "message") + pb_str(2, msg))
+            pool.flush()
+        time.sleep(0.5)   # let them queue up behind each other
+        for i, n in enumerate(sizes):
+            m = ws.recv_json()
+            self.assertEqual((m["op"], m["message"]["seq"]), ("message", i + 1))
+            self.assertEqual(m["message"]["body"], chr(97 + i % 26) * n)
+        self.ping_ok(ws)
+
+    def test_sockets_per_address_are_limited(self):
+        """Edge D: 3 sockets per client address; the 4th is closed with 4029
+        before any frame, and a closed socket frees its place."""
+        held = [self.open(edge=self.d)[0] for _ in range(3)]
+        ws = WsClient.connect("127.0.0.1", self.d.port, "/ws?token=" + self.token())
+        self.addCleanup(ws.close)
+        with self.assertRaises(WsClosed) as cm:
+            frame = ws.recv(timeout=5)
+            self.fail("got a frame before the close: %r" % frame)
+        self.assertEqual(cm.exception.code, 4029)
+        self.assertIn(b"too many", cm.exception.reason)
+        for w in held:
+            self.ping_ok(w)       # the refusal touched nobody else
+        held[0].close()
+        deadline = time.monotonic() + 5
+        while True:
+            try:
+                again, _ = self.open(edge=self.d)
+                break
+            except (WsClosed, AssertionError):
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.2)
+        self.ping_ok(again)
+
+    def test_many_slow_readers_are_closed_and_block_nobody(self):
+        """20 clients that never read while 600 pushes of 2 KB arrive for each
+        (1.2 MB, more than a 256-frame queue, one 64 KB lws batch and a 64 KiB
+        ws.sndbuf hold): every one is closed with 1008, and a reading client
+        on the same edge gets its own pushes meanwhile."""
+        slow = []
+        for _ in range(20):
+            uid = "u" + secrets.token_hex(5)
+            ws, _ = self.open(uid=uid)
+            ws.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+            slow.append((uid, ws))
+        fast_uid = "u" + secrets.token_hex(5)
+        fast, _ = self.open(uid=fast_uid)
+        self.ping_ok(fast)
+        big = "s" * 2000
+        with self.stack.nats("msg") as pool:
+            for i in range(600):
+                for uid, _ in slow:
+                    msg = pb_message("sl%d" % i, "csl", i + 1, "x", "msl%d" % i, big)
+                    pool.publish("im.user.%s.push" % uid, pb_str(1, "message") + pb_str(2, msg))
+                if i % 100 == 0:
+                    self.push_message(pool, fast_uid, "cfast", i // 100 + 1)
+                    pool.flush()
+            pool.flush()
+        for k in range(6):
+            m = fast.recv_json(timeout=5)
+            self.assertEqual((m["op"], m["message"]["seq"]), ("message", k + 1))
+            fast.send_json({"op": "ack", "conversation_id": "cfast", "seq": k + 1})
+        # Now they all read at once (lws sends what it still holds, then
+        # the close frame); a late reader past lws's 5 s flush-before-close
+        # would only see the TCP connection end.
+        codes = {}
+
+        def drain(uid, ws):
+            try:
+                while True:
+                    ws.recv(timeout=10)
+            except WsClosed as e:
+                codes[uid] = e.code
+            except OSError as e:
+                codes[uid] = repr(e)
+        threads = [threading.Thread(target=drain, args=pair) for pair in slow]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(30)
+        self.assertEqual(codes, {uid: 1008 for uid, _ in slow})
+        self.ping_ok(fast)
 
     # -- resend of unacked pushes (edge C: 1 s ack timeout, 2 resends, 4 kept) --
 
