@@ -157,6 +157,11 @@ fail:
     return rc;
 }
 
+int msg_batch_worker_of(const msg_batch_t *b, const char *key)
+{
+    return (int)(fnv1a(key) % (uint32_t)b->o.workers);
+}
+
 int msg_batch_submit(msg_batch_t *b, const char *key, void *item, msg_batch_ticket_t *t)
 {
     worker_t *w = &b->w[fnv1a(key) % (uint32_t)b->o.workers];

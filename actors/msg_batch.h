@@ -71,6 +71,9 @@ int msg_batch_new(const msg_batch_opts_t *o, msg_batch_t **out);
  * caller keeps item. */
 int msg_batch_submit(msg_batch_t *b, const char *key, void *item, msg_batch_ticket_t *t);
 
+/* The worker index msg_batch_submit would queue key for. */
+int msg_batch_worker_of(const msg_batch_t *b, const char *key);
+
 /* Block until the item of t has been handled (fn returned for it). */
 void msg_batch_wait(msg_batch_t *b, const msg_batch_ticket_t *t);
 
