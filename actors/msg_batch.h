@@ -8,6 +8,12 @@
  * in arrival order and never contend with each other for the row lock.
  * (Other processes may serve the same conversation; the store orders them.)
  *
+ * Who runs a batch: the worker's own thread, or (inline_batches) the
+ * thread that submitted to an idle worker - for the msg pool a bus
+ * delivery thread, which then commits and answers itself: a lone send
+ * crosses no thread.  Under load the worker is busy, a submit only
+ * queues, and the running batch's runner takes it next.
+ *
  * A worker takes everything queued (up to batch_max) in one go.  It adds
  * no delay when its queue was empty: a lone request is handled at once,
  * and under load the queue fills while the previous batch commits, so the
@@ -41,6 +47,11 @@ typedef struct msg_batch_opts {
     int batch_max;   /* items per fn call, >= 1 */
     int queue_max;   /* items queued per worker; submit refuses beyond */
     int wait_us;     /* linger for a fuller batch; 0: never wait */
+    int inline_batches; /* > 0 (and wait_us 0): a submit that finds its worker
+                           idle runs up to this many batches itself, on the
+                           submitting thread, before returning (no thread
+                           wake-up); what is left then goes to the worker's
+                           thread.  0: always the worker's thread. */
     msg_batch_fn fn;
     void *arg;
     void (*thread_end)(void); /* NULL, or run by each worker before it exits */

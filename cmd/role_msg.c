@@ -42,7 +42,7 @@ int role_msg(const role_ctx_t *ctx)
     micro_t *m = NULL;
     role_ops_t *ops = NULL;
     long workers, text_max, batch_max, wait_us, queue_max, revoke_window, group_max;
-    long fanout_threads, fanout_chunk, conv_cache, beat_ms;
+    long fanout_threads, fanout_chunk, conv_cache, beat_ms, inline_batches;
     int rc = 1;
     if (config_int(ctx->cfg, "msg.workers", 4, 1, 64, &workers) ||
         config_int(ctx->cfg, "msg.text_max", 4000, 1, 65536, &text_max) ||
@@ -54,7 +54,8 @@ int role_msg(const role_ctx_t *ctx)
         config_int(ctx->cfg, "msg.fanout_threads", 2, 1, 64, &fanout_threads) ||
         config_int(ctx->cfg, "msg.fanout_chunk", 64, 1, 100000, &fanout_chunk) ||
         config_int(ctx->cfg, "msg.conv_cache", 20000, 1, 10000000, &conv_cache) ||
-        config_int(ctx->cfg, "msg.instance_beat_ms", 500, 50, 60000, &beat_ms))
+        config_int(ctx->cfg, "msg.instance_beat_ms", 500, 50, 60000, &beat_ms) ||
+        config_int(ctx->cfg, "msg.inline_batches", 2, 0, 1000, &inline_batches))
         return 2;
     p.text_max = text_max;
     p.group_max = (int)group_max;
@@ -62,7 +63,8 @@ int role_msg(const role_ctx_t *ctx)
     p.revoke_window_s = revoke_window;
     p.db_wait_ms = 2000;
     msg_batch_opts_t bo = {.workers = (int)workers, .batch_max = (int)batch_max,
-                           .queue_max = (int)queue_max, .wait_us = (int)wait_us};
+                           .queue_max = (int)queue_max, .wait_us = (int)wait_us,
+                           .inline_batches = (int)inline_batches};
     /* The stage holds what the send queues held: a bound of the same size. */
     msg_fanout_opts_t fo = {.threads = (int)fanout_threads, .chunk = (int)fanout_chunk,
                             .queue_max = (int)(queue_max * workers)};
