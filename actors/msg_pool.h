@@ -12,14 +12,17 @@
  * (bad_request), so what `nats sub 'im.conv.>'` shows is what is done.
  *
  * Handlers run on bus delivery threads and take a database connection for
- * one request, except send: it is queued for the send worker of its
- * conversation (hash(cid) % msg.workers, msg_batch.h), which stores many
- * sends in one transaction (group commit) and hands what committed to the
- * fan-out stage (msg_deliver.c, msg_fanout.h): it pushes each message to
- * the members, then answers the sender.
- * Ordering and exactly-once storage come from the store (the conversation
- * row lock, the client_msg_id key), not from this process, so two msg
- * processes may serve the same conversation.  After a send commits,
+ * one request, except send: a send for a conversation another msg process
+ * owns is handed on to it (msg_owner.h); the owner queues it for the send
+ * worker of its conversation (hash(cid) % msg.send_workers, msg_batch.h),
+ * which stores many sends in one transaction (group commit) from the
+ * conversation state it keeps (msg_state.h, msg_commit.c) and then pushes
+ * each message to the members and answers the sender (msg_deliver.c; a
+ * group's pushes on the fan-out stage, msg_fanout.h).
+ * Exactly-once storage and dense seqs are guaranteed by the store (the
+ * fenced last_seq update, the unique keys, the full path's row locks),
+ * so two msg processes that both think they own a conversation while
+ * ownership moves cannot break them.  After a send commits,
  * a natter.Push {kind:"message"} goes to im.user.<uid>.push of every member
  * (the sender too: their other sessions); a read that moves the position
  * sends Push {kind:"read"} to the other members.

@@ -2,13 +2,14 @@
  * msg_send.c - the conversation actor's verbs on messages: send, sync,
  * history, read (API.md "Messages", DESIGN.md "Messages: the invariants").
  *
- * send is split in two.  On the bus delivery thread msg_send_h decodes the
- * request, applies the rules that need no database and queues it for the
- * worker hash(cid) % N (msg_batch.h); the thread is free again at once.
- * The worker stores everything it took in one transaction (group commit,
- * msg_batch_store.h), retrying a transient failure a few times, and only
- * then hands each new message to the fan-out stage (msg_deliver.c), which
- * pushes it to the members and then answers the request: the reply and
+ * send is split in two.  On the bus delivery thread msg_send_h hands the
+ * request on to the conversation's owner if that is another msg process
+ * (msg_owner.h), else decodes it, applies the rules that need no database
+ * and queues it for the worker hash(cid) % N (msg_batch.h); the thread is
+ * free again at once.  The worker stores everything it took in one
+ * transaction (group commit, msg_commit.c), retrying a transient failure a
+ * few times, and only then delivers each new message (msg_deliver.c),
+ * which pushes it to the members and then answers the request: the reply and
  * the pushes both describe a durable message, and a request whose batch
  * could not be stored gets unavailable, never 'sent'.
  * A retried client_msg_id gets the original (duplicate = true) and its push

@@ -42,7 +42,7 @@ int role_msg(const role_ctx_t *ctx)
     micro_t *m = NULL;
     role_ops_t *ops = NULL;
     long workers, text_max, batch_max, wait_us, queue_max, revoke_window, group_max;
-    long fanout_threads, fanout_chunk, conv_cache, beat_ms, inline_batches;
+    long fanout_threads, fanout_chunk, conv_cache, beat_ms, inline_batches, send_workers;
     int rc = 1;
     if (config_int(ctx->cfg, "msg.workers", 4, 1, 64, &workers) ||
         config_int(ctx->cfg, "msg.text_max", 4000, 1, 65536, &text_max) ||
@@ -55,19 +55,20 @@ int role_msg(const role_ctx_t *ctx)
         config_int(ctx->cfg, "msg.fanout_chunk", 64, 1, 100000, &fanout_chunk) ||
         config_int(ctx->cfg, "msg.conv_cache", 20000, 1, 10000000, &conv_cache) ||
         config_int(ctx->cfg, "msg.instance_beat_ms", 500, 50, 60000, &beat_ms) ||
-        config_int(ctx->cfg, "msg.inline_batches", 2, 0, 1000, &inline_batches))
+        config_int(ctx->cfg, "msg.inline_batches", 0, 0, 1000, &inline_batches) ||
+        config_int(ctx->cfg, "msg.send_workers", 1, 1, 64, &send_workers))
         return 2;
     p.text_max = text_max;
     p.group_max = (int)group_max;
     p.conv_cache = (int)conv_cache;
     p.revoke_window_s = revoke_window;
     p.db_wait_ms = 2000;
-    msg_batch_opts_t bo = {.workers = (int)workers, .batch_max = (int)batch_max,
+    msg_batch_opts_t bo = {.workers = (int)send_workers, .batch_max = (int)batch_max,
                            .queue_max = (int)queue_max, .wait_us = (int)wait_us,
                            .inline_batches = (int)inline_batches};
     /* The stage holds what the send queues held: a bound of the same size. */
     msg_fanout_opts_t fo = {.threads = (int)fanout_threads, .chunk = (int)fanout_chunk,
-                            .queue_max = (int)(queue_max * workers)};
+                            .queue_max = (int)(queue_max * send_workers)};
     /* Sends are limited on delivery threads, at most one Redis call each at
      * a time: a connection per worker is plenty (the pool waits for one). */
     if (role_rate_rule(ctx, "msg.send_rate", "20/40", &p.send_rate) != NT_OK ||
@@ -93,8 +94,9 @@ int role_msg(const role_ctx_t *ctx)
     if (role_ops_start(ctx, &od, &ops) != NT_OK)
         goto done;
     log_info("msg pool ready",
-             "id=%s workers=%ld text_max=%ld batch_max=%ld batch_wait_us=%ld send_rate=%s",
-             micro_id(m), workers, text_max, batch_max, wait_us,
+             "id=%s workers=%ld send_workers=%ld text_max=%ld batch_max=%ld batch_wait_us=%ld"
+             " send_rate=%s",
+             micro_id(m), workers, send_workers, text_max, batch_max, wait_us,
              config_str(ctx->cfg, "msg.send_rate", "20/40"));
     role_wait_stop(ctx);
     msg_owner_leave(p.owner); /* the others take our conversations from now on */

@@ -117,7 +117,10 @@ void db_rollback(MYSQL *conn);
  * db_conn_handle reconnects. */
 typedef struct db_conn db_conn_t;
 
-#define DB_CONN_STMTS 64
+/* Enough for every batch size of two statement kinds up to the default
+ * msg.batch_max (256), so a steady load prepares nothing; each costs the
+ * server a few KB (max_prepared_stmt_count bounds the total). */
+#define DB_CONN_STMTS 520
 
 /* A connection of pool's settings (connected on first use). */
 int db_conn_new(db_pool_t *pool, db_conn_t **out);
