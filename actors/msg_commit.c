@@ -146,8 +146,8 @@ static int fast_convs(const fast_t *f, conv_rec_t **out, int *nout)
     return NT_OK;
 }
 
-/* The owner's path.  NT_OK: stored and answered in v; NT_EAGAIN-like
- * NT_ECONFLICT: not stored, go the full way. */
+/* The owner's path.  NT_OK: stored, the outcome in v; NT_ECONFLICT: not
+ * stored (not eligible, or refused by the store), go the full way. */
 static int try_fast(msg_worker_t *w, msg_send_item_t *v, int n, conv_rec_t **convs,
                     int *nconvs, int *stmts)
 {
@@ -234,8 +234,8 @@ static void forget(msg_worker_t *w, const msg_send_item_t *v, int n)
 /* The full path, with a bounded number of attempts for transient failures
  * (deadlock, lock wait timeout, lost connection, or a COMMIT of unknown
  * outcome: the retry answers what did commit as duplicates). */
-static int full(msg_pool_t *p, msg_worker_t *w, msg_send_item_t *v, int n, conv_rec_t **convs,
-                int *nconvs, int *attempts)
+static int full(msg_worker_t *w, msg_send_item_t *v, int n, conv_rec_t **convs, int *nconvs,
+                int *attempts)
 {
     int rc = NT_EUNAVAIL;
     for (*attempts = 1; *attempts <= SEND_ATTEMPTS; (*attempts)++) {
@@ -256,7 +256,6 @@ static int full(msg_pool_t *p, msg_worker_t *w, msg_send_item_t *v, int n, conv_
     }
     if (*attempts > SEND_ATTEMPTS)
         *attempts = SEND_ATTEMPTS;
-    (void)p;
     return rc;
 }
 
@@ -274,7 +273,7 @@ int msg_commit(msg_pool_t *p, int worker, msg_send_item_t *v, int n, conv_rec_t 
         info->attempts = 1;
         w->fast++;
     } else {
-        rc = full(p, w, v, n, convs, nconvs, &info->attempts);
+        rc = full(w, v, n, convs, nconvs, &info->attempts);
         if (rc == NT_OK)
             reload(w, v, n, *convs, *nconvs);
         else
