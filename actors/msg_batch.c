@@ -6,6 +6,11 @@
  * move pointers, never while fn runs, so the delivery threads that submit
  * and the workers that take never wait on each other for longer than a
  * copy of at most batch_max pointers.
+ *
+ * A worker's batches are run by one runner at a time (`running`): its
+ * thread, or, with inline_batches, the submitter that found it idle.  A
+ * submit to a busy worker only queues: the runner takes it with its next
+ * batch, so no thread is woken per item.
  */
 #include "actors/msg_batch.h"
 
@@ -21,6 +26,8 @@
 typedef struct worker {
     struct msg_batch *b;
     int index;
+    int running;       /* someone (the thread or a submitter) runs batches; mu */
+    void **items;      /* batch_max slots for whoever runs (running) */
     void **ring;       /* queue_max slots; mu */
     int head, count;   /* mu */
     int64_t submitted; /* items ever queued here; mu */
@@ -74,23 +81,17 @@ static void linger(msg_batch_t *b, worker_t *w)
             break;
 }
 
-static void *worker_main(void *arg)
+/* Run batches of w (mu held on entry and exit, released while fn runs)
+ * until its queue is empty or max batches ran.  Then hand on: if work is
+ * left (or the batcher stops), wake the thread. */
+static void run_batches(msg_batch_t *b, worker_t *w, int max)
 {
-    worker_t *w = arg;
-    msg_batch_t *b = w->b;
-    void **items = calloc((size_t)b->o.batch_max, sizeof *items);
-    pthread_mutex_lock(&b->mu);
-    for (;;) {
-        while (w->count == 0 && !b->stopping)
-            pthread_cond_wait(&w->cv, &b->mu);
-        if (w->count == 0)
-            break; /* stopping and nothing left */
-        if (b->o.wait_us > 0)
-            linger(b, w);
+    w->running = 1;
+    for (int k = 0; k < max && w->count > 0; k++) {
         int n = 0;
-        int cap = items ? b->o.batch_max : 1; /* out of memory: one at a time */
+        int cap = w->items ? b->o.batch_max : 1; /* out of memory: one at a time */
         void *one = NULL;
-        void **dst = items ? items : &one;
+        void **dst = w->items ? w->items : &one;
         while (n < cap && w->count > 0) {
             dst[n++] = w->ring[w->head];
             w->head = (w->head + 1) % b->o.queue_max;
@@ -106,8 +107,27 @@ static void *worker_main(void *arg)
         w->completed += n;
         pthread_cond_broadcast(&b->done);
     }
+    w->running = 0;
+    if (w->count > 0 || b->stopping)
+        pthread_cond_signal(&w->cv);
+}
+
+static void *worker_main(void *arg)
+{
+    worker_t *w = arg;
+    msg_batch_t *b = w->b;
+    pthread_mutex_lock(&b->mu);
+    for (;;) {
+        while (w->running || (w->count == 0 && !b->stopping))
+            pthread_cond_wait(&w->cv, &b->mu);
+        if (w->count == 0)
+            break; /* stopping, nobody running, nothing left */
+        if (b->o.wait_us > 0)
+            linger(b, w);
+        if (!w->running) /* a submitter may have taken over while we lingered */
+            run_batches(b, w, 1);
+    }
     pthread_mutex_unlock(&b->mu);
-    free(items);
     if (b->o.thread_end)
         b->o.thread_end();
     return NULL;
@@ -145,6 +165,7 @@ int msg_batch_new(const msg_batch_opts_t *o, msg_batch_t **out)
             w->ring = NULL;
             goto fail;
         }
+        w->items = calloc((size_t)o->batch_max, sizeof *w->items); /* NULL: one at a time */
         if (pthread_create(&w->tid, NULL, worker_main, w) != 0)
             goto fail;
         w->started = 1;
@@ -155,6 +176,11 @@ fail:
     log_error("cannot start msg workers", "workers=%d", o->workers);
     msg_batch_free(b);
     return rc;
+}
+
+int msg_batch_worker_of(const msg_batch_t *b, const char *key)
+{
+    return (int)(fnv1a(key) % (uint32_t)b->o.workers);
 }
 
 int msg_batch_submit(msg_batch_t *b, const char *key, void *item, msg_batch_ticket_t *t)
@@ -168,7 +194,10 @@ int msg_batch_submit(msg_batch_t *b, const char *key, void *item, msg_batch_tick
         w->submitted++;
         if (t)
             *t = (msg_batch_ticket_t){w->index, w->submitted, b->draining};
-        pthread_cond_signal(&w->cv);
+        if (b->o.inline_batches > 0 && b->o.wait_us == 0 && !w->running)
+            run_batches(b, w, b->o.inline_batches); /* idle: no thread to wake */
+        else if (!w->running)
+            pthread_cond_signal(&w->cv); /* a runner takes what is queued anyway */
         rc = NT_OK;
     } else {
         b->st.refused++;
@@ -250,6 +279,7 @@ void msg_batch_free(msg_batch_t *b)
         if (b->w[i].ring) {
             pthread_cond_destroy(&b->w[i].cv);
             free(b->w[i].ring);
+            free(b->w[i].items);
         }
     }
     free(b->w);

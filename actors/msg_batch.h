@@ -8,6 +8,14 @@
  * in arrival order and never contend with each other for the row lock.
  * (Other processes may serve the same conversation; the store orders them.)
  *
+ * Who runs a batch: the worker's own thread, or (inline_batches) the
+ * thread that submitted to an idle worker, which then commits and answers
+ * itself: a lone send crosses no thread.  The msg pool leaves that off by
+ * default: its submitters are a few bus delivery threads, and one that
+ * commits cannot queue the next sends meanwhile, so batches shrink
+ * (docs/design.md "Conversations and messages").  Either way a submit to
+ * a busy worker only queues (no wake-up): its runner takes it next.
+ *
  * A worker takes everything queued (up to batch_max) in one go.  It adds
  * no delay when its queue was empty: a lone request is handled at once,
  * and under load the queue fills while the previous batch commits, so the
@@ -41,6 +49,11 @@ typedef struct msg_batch_opts {
     int batch_max;   /* items per fn call, >= 1 */
     int queue_max;   /* items queued per worker; submit refuses beyond */
     int wait_us;     /* linger for a fuller batch; 0: never wait */
+    int inline_batches; /* > 0 (and wait_us 0): a submit that finds its worker
+                           idle runs up to this many batches itself, on the
+                           submitting thread, before returning (no thread
+                           wake-up); what is left then goes to the worker's
+                           thread.  0: always the worker's thread. */
     msg_batch_fn fn;
     void *arg;
     void (*thread_end)(void); /* NULL, or run by each worker before it exits */
@@ -70,6 +83,9 @@ int msg_batch_new(const msg_batch_opts_t *o, msg_batch_t **out);
  * NT_EUNAVAIL: that worker's queue is full or the batcher is stopped; the
  * caller keeps item. */
 int msg_batch_submit(msg_batch_t *b, const char *key, void *item, msg_batch_ticket_t *t);
+
+/* The worker index msg_batch_submit would queue key for. */
+int msg_batch_worker_of(const msg_batch_t *b, const char *key);
 
 /* Block until the item of t has been handled (fn returned for it). */
 void msg_batch_wait(msg_batch_t *b, const msg_batch_ticket_t *t);

@@ -189,7 +189,12 @@ void msg_deliver(msg_pool_t *p, msg_deliver_hold_t *h, natsMsg **env, const msg_
     }
     j->env = *env;
     *env = NULL;
-    if (h && p->fanout) {
+    /* A direct conversation's pushes (two members) are cheaper to publish
+     * here than to hand to a fan-out thread: the hand-off (a wake-up, a
+     * context switch) costs more than two buffered publishes.  By type,
+     * which never changes, so a conversation always takes one road and its
+     * pushes keep their order. */
+    if (h && p->fanout && strcmp(c->type, "direct") != 0) {
         atomic_fetch_add(&h->refs, 1);
         j->hold = h;
         if (msg_fanout_submit(p->fanout, c->id, j, c->n_members) == NT_OK)

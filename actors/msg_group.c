@@ -296,6 +296,7 @@ int msg_group_h(bus_t *bus, natsMsg *msg, void *arg)
         ev.user_ids = r.added;
         /* a removed member hears of it from the list as it was */
         const conv_rec_t *to = strcmp(r.event, "removed") == 0 ? &r.before : &r.after;
+        msg_members_changed(p, r.after.id); /* owners drop their member lists */
         fan_out(p, msg, uid, &r.after, &r.sys, to, &ev);
         log_info("group changed", "cid=%s op=%s uid=%s user=%s seq=%lld", r.after.id, ch.op,
                  uid, ev.user_id, (long long)r.sys.seq);

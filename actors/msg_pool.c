@@ -15,6 +15,7 @@
 #include <string.h>
 
 #define CONV_PREFIX "im.conv."
+#define FWD_PREFIX "im.svc.msg.fwd."
 
 int msg_pool_register(msg_pool_t *p, micro_t *m, int workers)
 {
@@ -47,7 +48,57 @@ int msg_pool_register(msg_pool_t *p, micro_t *m, int workers)
         if ((rc = micro_add_endpoint(m, eps[i].name, subject, workers, eps[i].fn, p)) != NT_OK)
             return rc;
     }
-    return NT_OK;
+    char subject[SUBJECT_MAX];
+    snprintf(subject, sizeof subject, FWD_PREFIX "%s.*", micro_id(m));
+    return micro_add_endpoint(m, "send_owned", subject, workers, msg_send_h, p);
+}
+
+int msg_subject_cid(const char *subject, const char **cid, size_t *len)
+{
+    const char *c = NULL;
+    if (strncmp(subject, CONV_PREFIX, strlen(CONV_PREFIX)) == 0) {
+        c = subject + strlen(CONV_PREFIX);
+        const char *dot = strchr(c, '.');
+        *len = dot ? (size_t)(dot - c) : 0;
+    } else if (strncmp(subject, FWD_PREFIX, strlen(FWD_PREFIX)) == 0) {
+        const char *dot = strchr(subject + strlen(FWD_PREFIX), '.');
+        c = dot ? dot + 1 : "";
+        *len = strchr(c, '.') ? 0 : strlen(c);
+    }
+    *cid = c;
+    return c && *len > 0;
+}
+
+/* im.evt.conv_members.<cid>: drop that conversation's state. */
+static void on_members_changed(bus_t *bus, natsMsg *msg, void *arg)
+{
+    (void)bus;
+    msg_pool_t *p = arg;
+    const char *cid = strrchr(natsMsg_GetSubject(msg), '.');
+    int64_t id;
+    if (!cid || db_parse_id(cid + 1, &id) != NT_OK || !p->sends)
+        return;
+    msg_state_invalidate(p->workers[msg_batch_worker_of(p->sends, cid + 1)].state, id);
+}
+
+int msg_pool_watch(msg_pool_t *p)
+{
+    char subject[SUBJECT_MAX];
+    int rc = subject_evt_all(subject, sizeof subject, "conv_members");
+    return rc == NT_OK ? bus_subscribe(p->bus, subject, NULL, on_members_changed, p) : rc;
+}
+
+void msg_members_changed(msg_pool_t *p, const char *cid)
+{
+    char subject[SUBJECT_MAX];
+    natsMsg *m = NULL;
+    int rc = subject_evt(subject, sizeof subject, "conv_members", cid);
+    if (rc == NT_OK)
+        rc = bus_msg_new(subject, NULL, NULL, NULL, NULL, 0, &m);
+    if (rc == NT_OK)
+        rc = bus_publish(p->bus, m);
+    if (rc != NT_OK) /* the owner's fence still catches the change (msg_commit.c) */
+        log_warn("member change event failed", "cid=%s err=\"%s\"", cid, nt_strerror(rc));
 }
 
 const char *msg_caller(bus_t *bus, natsMsg *msg)
@@ -62,11 +113,10 @@ const char *msg_caller(bus_t *bus, natsMsg *msg)
 
 int msg_check_cid(bus_t *bus, natsMsg *msg, const char *payload_cid)
 {
-    const char *s = natsMsg_GetSubject(msg);
-    size_t plen = strlen(CONV_PREFIX);
-    const char *cid = strncmp(s, CONV_PREFIX, plen) == 0 ? s + plen : "";
-    const char *dot = strchr(cid, '.');
-    size_t n = dot ? (size_t)(dot - cid) : 0;
+    const char *cid;
+    size_t n;
+    if (!msg_subject_cid(natsMsg_GetSubject(msg), &cid, &n))
+        n = 0;
     if (!payload_cid || n == 0 || strlen(payload_cid) != n || strncmp(cid, payload_cid, n) != 0)
         return pool_fail(bus, msg, NT_EINVAL, "conversation_id does not match the subject");
     return NT_OK;

@@ -12,14 +12,17 @@
  * (bad_request), so what `nats sub 'im.conv.>'` shows is what is done.
  *
  * Handlers run on bus delivery threads and take a database connection for
- * one request, except send: it is queued for the send worker of its
- * conversation (hash(cid) % msg.workers, msg_batch.h), which stores many
- * sends in one transaction (group commit) and hands what committed to the
- * fan-out stage (msg_deliver.c, msg_fanout.h): it pushes each message to
- * the members, then answers the sender.
- * Ordering and exactly-once storage come from the store (the conversation
- * row lock, the client_msg_id key), not from this process, so two msg
- * processes may serve the same conversation.  After a send commits,
+ * one request, except send: a send for a conversation another msg process
+ * owns is handed on to it (msg_owner.h); the owner queues it for the send
+ * worker of its conversation (hash(cid) % msg.send_workers, msg_batch.h),
+ * which stores many sends in one transaction (group commit) from the
+ * conversation state it keeps (msg_state.h, msg_commit.c) and then pushes
+ * each message to the members and answers the sender (msg_deliver.c; a
+ * group's pushes on the fan-out stage, msg_fanout.h).
+ * Exactly-once storage and dense seqs are guaranteed by the store (the
+ * fenced last_seq update, the unique keys, the full path's row locks),
+ * so two msg processes that both think they own a conversation while
+ * ownership moves cannot break them.  After a send commits,
  * a natter.Push {kind:"message"} goes to im.user.<uid>.push of every member
  * (the sender too: their other sessions); a read that moves the position
  * sends Push {kind:"read"} to the other members.
@@ -31,6 +34,8 @@
 
 #include "actors/msg_batch.h"
 #include "actors/msg_fanout.h"
+#include "actors/msg_owner.h"
+#include "actors/msg_state.h"
 #include "bus/bus.h"
 #include "bus/micro.h"
 #include "proto/natter.pb-c.h"
@@ -41,6 +46,20 @@
 #include "store/ratelimit.h"
 #include "store/redis.h"
 
+/* What one send worker owns (msg_commit.c): the conversations hashed to
+ * it and its own database connection.  Used only by whoever runs the
+ * worker's batches (one at a time, msg_batch.h), except state's
+ * invalidation queue (msg_state.h).  The counters are that runner's too;
+ * read them after the workers stopped. */
+typedef struct msg_worker {
+    msg_state_t *state;
+    db_conn_t *conn;
+    int64_t fast;        /* batches stored from the state */
+    int64_t full;        /* batches stored the full way (msg_send_batch) */
+    int64_t conflicts;   /* owner's attempts refused by the fence or a key */
+    int64_t statements;  /* statements of the owner's path */
+} msg_worker_t;
+
 /* Read-only after msg_sends_start and msg_pool_register; shared by all
  * handler and worker threads (sends is thread-safe itself). */
 typedef struct msg_pool {
@@ -49,6 +68,10 @@ typedef struct msg_pool {
     int db_wait_ms;       /* how long a request waits for a connection */
     long text_max;        /* msg.text_max: characters of a text message */
     msg_batch_t *sends;   /* the send workers (msg_sends_start) */
+    msg_worker_t *workers; /* nworkers, what each send worker owns */
+    int nworkers;
+    int conv_cache;       /* msg.conv_cache: conversations held in memory per process */
+    msg_owner_t *owner;   /* who owns which conversation; NULL: this process, all */
     msg_fanout_t *fanout; /* pushes and replies of committed sends (msg_deliver_start) */
     redis_pool_t *redis;  /* rate-limit buckets; NULL: no limit */
     ratelimit_rule_t send_rate; /* msg.send_rate: sends per user */
@@ -59,8 +82,26 @@ typedef struct msg_pool {
 /* Start the send workers into p->sends (msg_send.c); o's fn and arg are
  * set here, batch_max is capped at MSG_BATCH_MAX.  Before registering:
  * the send handler needs them.  The caller frees p->sends
- * (msg_batch_free) after the bus, which may still run handlers. */
+ * (msg_batch_free) after the bus, which may still run handlers, then
+ * msg_sends_free. */
 int msg_sends_start(msg_pool_t *p, msg_batch_opts_t o);
+
+/* Free what msg_sends_start made besides p->sends (the workers' state and
+ * connections).  After msg_batch_free. */
+void msg_sends_free(msg_pool_t *p);
+
+/* How msg_commit stored a batch. */
+typedef struct msg_commit_info {
+    int fast;        /* 1: from the owner's state (msg_append) */
+    int attempts;    /* of the full path, or 1 */
+    int statements;  /* of the owner's path */
+} msg_commit_info_t;
+
+/* Store v[0..n) on worker `worker` (msg_commit.c), from its state if it
+ * can, else the full way; the outputs as msg_send_batch's
+ * (store/msg_batch_store.h). */
+int msg_commit(msg_pool_t *p, int worker, msg_send_item_t *v, int n, conv_rec_t **convs,
+               int *nconvs, msg_commit_info_t *info);
 
 /* Start the fan-out stage into p->fanout (msg_deliver.c); o's step, done
  * and arg are set here.  Before msg_sends_start: the workers hand to it.
@@ -87,8 +128,21 @@ void msg_deliver_release(msg_deliver_hold_t *h);
 void msg_deliver(msg_pool_t *p, msg_deliver_hold_t *h, natsMsg **env, const msg_rec_t *m,
                  int dup, const conv_rec_t *c);
 
-/* Add the endpoints to m, `workers` subscriptions each. */
+/* Add the endpoints to m, `workers` subscriptions each, among them
+ * send_owned: im.svc.msg.fwd.<this instance>.<cid>, the sends other msg
+ * processes hand on to us as the owner (msg_send_h). */
 int msg_pool_register(msg_pool_t *p, micro_t *m, int workers);
+
+/* Watch im.evt.conv_members.<cid> (every instance): a group change drops
+ * the conversation's state in whichever worker holds it. */
+int msg_pool_watch(msg_pool_t *p);
+
+/* Announce a group change of cid (msg_group.c), after its COMMIT. */
+void msg_members_changed(msg_pool_t *p, const char *cid);
+
+/* The cid token of a conversation subject: im.conv.<cid>.<verb> or
+ * im.svc.msg.fwd.<instance>.<cid>.  1 and *cid, *len set, or 0. */
+int msg_subject_cid(const char *subject, const char **cid, size_t *len);
 
 /* Handlers (msg_conv.c, msg_send.c). */
 int msg_conv_create(bus_t *bus, natsMsg *msg, void *arg);

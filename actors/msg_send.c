@@ -2,13 +2,14 @@
  * msg_send.c - the conversation actor's verbs on messages: send, sync,
  * history, read (API.md "Messages", DESIGN.md "Messages: the invariants").
  *
- * send is split in two.  On the bus delivery thread msg_send_h decodes the
- * request, applies the rules that need no database and queues it for the
- * worker hash(cid) % N (msg_batch.h); the thread is free again at once.
- * The worker stores everything it took in one transaction (group commit,
- * msg_batch_store.h), retrying a transient failure a few times, and only
- * then hands each new message to the fan-out stage (msg_deliver.c), which
- * pushes it to the members and then answers the request: the reply and
+ * send is split in two.  On the bus delivery thread msg_send_h hands the
+ * request on to the conversation's owner if that is another msg process
+ * (msg_owner.h), else decodes it, applies the rules that need no database
+ * and queues it for the worker hash(cid) % N (msg_batch.h); the thread is
+ * free again at once.  The worker stores everything it took in one
+ * transaction (group commit, msg_commit.c), retrying a transient failure a
+ * few times, and only then delivers each new message (msg_deliver.c),
+ * which pushes it to the members and then answers the request: the reply and
  * the pushes both describe a durable message, and a request whose batch
  * could not be stored gets unavailable, never 'sent'.
  * A retried client_msg_id gets the original (duplicate = true) and its push
@@ -31,7 +32,6 @@
 #include <time.h>
 
 #define PAGE_DEFAULT 50
-#define SEND_ATTEMPTS 3  /* tries of one batch before its requests get unavailable */
 
 /* Type, body, client_msg_id and mention rules; NT_OK or NT_EINVAL with err set. */
 static int send_rules(const msg_pool_t *p, Natter__SendReq *req, char *err, size_t n)
@@ -114,9 +114,29 @@ static int envelope_copy(natsMsg *msg, natsMsg **out)
 /* The delivery thread's part: decode, check what needs no database, take
  * a token from the sender's bucket (msg_rate.c), queue for the worker of
  * this conversation.  The answer comes from send_batch. */
+/* Not the owner of the conversation: hand the request on to the owner's
+ * send_owned endpoint, which answers the edge directly (same reply
+ * subject, same headers).  A request that was handed on once is never
+ * handed on again: if the views of the live instances differ, the one it
+ * reached stores it (the store's fence keeps that correct).  1 if it went. */
+static int forward(msg_pool_t *p, natsMsg *msg)
+{
+    const char *cid, *subject = natsMsg_GetSubject(msg);
+    size_t len;
+    char inst[MSG_OWNER_ID_MAX], to[SUBJECT_MAX];
+    if (!p->owner || strncmp(subject, "im.conv.", 8) != 0 ||
+        !msg_subject_cid(subject, &cid, &len) || len > MSG_ID_MAX ||
+        !msg_owner_other(p->owner, cid, len, inst, sizeof inst))
+        return 0;
+    snprintf(to, sizeof to, "im.svc.msg.fwd.%s.%.*s", inst, (int)len, cid);
+    return bus_forward(p->bus, msg, to) == NT_OK;
+}
+
 int msg_send_h(bus_t *bus, natsMsg *msg, void *arg)
 {
     msg_pool_t *p = arg;
+    if (forward(p, msg))
+        return NT_OK;
     Natter__SendReq *req = pool_unpack(bus, msg, &natter__send_req__descriptor);
     if (!req)
         return NT_EINVAL;
@@ -158,33 +178,6 @@ fail:
     return rc;
 }
 
-/* msg_send_batch with a bounded number of attempts for transient failures
- * (deadlock, lock wait timeout, lost connection, or a COMMIT of unknown
- * outcome: the retry answers what did commit as duplicates). */
-static int store_batch(msg_pool_t *p, msg_send_item_t *v, int n, conv_rec_t **convs,
-                       int *nconvs, int *attempts)
-{
-    int rc = NT_EUNAVAIL;
-    for (*attempts = 1; *attempts <= SEND_ATTEMPTS; (*attempts)++) {
-        if (*attempts > 1) {
-            log_warn("send batch retry", "size=%d attempt=%d err=\"%s\"", n, *attempts,
-                     nt_strerror(rc));
-            struct timespec ts = {0, (long)(*attempts - 1) * 5000000L}; /* 5 ms, 10 ms */
-            nanosleep(&ts, NULL);
-        }
-        MYSQL *db = NULL;
-        if ((rc = db_acquire(p->db, p->db_wait_ms, &db)) != NT_OK)
-            continue;
-        rc = msg_send_batch(db, v, n, convs, nconvs);
-        db_release(p->db, db, db_is_broken(rc));
-        if (rc != NT_EUNAVAIL && rc != NT_ECONFLICT)
-            break; /* done, or an error a retry would not cure */
-    }
-    if (*attempts > SEND_ATTEMPTS)
-        *attempts = SEND_ATTEMPTS;
-    return rc;
-}
-
 /* The worker's part (msg_batch_fn): store the batch, then answer every
  * failed request and hand the rest to the fan-out stage; a request is
  * answered 'sent' only if committed. */
@@ -193,7 +186,8 @@ static void send_batch(void *arg, int worker, void **items, int n)
     msg_pool_t *p = arg;
     msg_send_item_t *v = calloc((size_t)n, sizeof *v);
     conv_rec_t *convs = NULL;
-    int nconvs = 0, attempts = 0, stored = 0, rc = NT_ENOMEM;
+    int nconvs = 0, stored = 0, rc = NT_ENOMEM;
+    msg_commit_info_t info = {0};
     struct timespec t0, t1;
     clock_gettime(CLOCK_MONOTONIC, &t0);
     for (int i = 0; v && i < n; i++) {
@@ -207,7 +201,7 @@ static void send_batch(void *arg, int worker, void **items, int n)
         v[i].n_mentions = (int)j->req->n_mentions;
     }
     if (v)
-        rc = store_batch(p, v, n, &convs, &nconvs, &attempts);
+        rc = msg_commit(p, worker, v, n, &convs, &nconvs, &info);
     int answer = rc == NT_ECONFLICT ? NT_EUNAVAIL : rc; /* a conflict that retries did not cure */
     msg_deliver_hold_t *hold = NULL; /* NULL: deliver here, not on the fan-out stage */
     if (rc == NT_OK && msg_deliver_hold(convs, nconvs, &hold) != NT_OK)
@@ -228,8 +222,10 @@ static void send_batch(void *arg, int worker, void **items, int n)
     }
     clock_gettime(CLOCK_MONOTONIC, &t1);
     double ms = (double)(t1.tv_sec - t0.tv_sec) * 1e3 + (double)(t1.tv_nsec - t0.tv_nsec) / 1e6;
-    log_debug("send batch", "worker=%d size=%d ok=%d convs=%d attempts=%d ms=%.2f err=\"%s\"",
-              worker, n, stored, nconvs, attempts, ms, rc == NT_OK ? "" : nt_strerror(rc));
+    log_debug("send batch",
+              "worker=%d size=%d ok=%d convs=%d path=%s attempts=%d ms=%.2f err=\"%s\"", worker,
+              n, stored, nconvs, info.fast ? "owner" : "full", info.attempts, ms,
+              rc == NT_OK ? "" : nt_strerror(rc));
     if (v)
         msg_send_items_fini(v, n);
     free(v);
@@ -243,12 +239,31 @@ static void send_batch(void *arg, int worker, void **items, int n)
 
 int msg_sends_start(msg_pool_t *p, msg_batch_opts_t o)
 {
+    if (!(p->workers = calloc((size_t)o.workers, sizeof *p->workers)))
+        return NT_ENOMEM;
+    p->nworkers = o.workers;
+    int per = (p->conv_cache > 0 ? p->conv_cache : 20000) / o.workers;
+    for (int i = 0; i < o.workers; i++)
+        if (msg_state_new(per, &p->workers[i].state) != NT_OK ||
+            db_conn_new(p->db, &p->workers[i].conn) != NT_OK)
+            return NT_ENOMEM; /* msg_sends_free cleans up */
     o.fn = send_batch;
     o.arg = p;
     o.thread_end = db_thread_end;
     if (o.batch_max > MSG_BATCH_MAX)
         o.batch_max = MSG_BATCH_MAX;
     return msg_batch_new(&o, &p->sends);
+}
+
+void msg_sends_free(msg_pool_t *p)
+{
+    for (int i = 0; p->workers && i < p->nworkers; i++) {
+        msg_state_free(p->workers[i].state);
+        db_conn_free(p->workers[i].conn);
+    }
+    free(p->workers);
+    p->workers = NULL;
+    p->nworkers = 0;
 }
 
 /* Reply with MessagePage of n records. */

@@ -515,6 +515,34 @@ int bus_connected(bus_t *bus)
 
 /* ---- messages ---- */
 
+int bus_forward(bus_t *bus, natsMsg *msg, const char *subject)
+{
+    natsMsg *m = NULL;
+    const char **keys = NULL;
+    int nkeys = 0;
+    natsStatus s = natsMsg_Create(&m, subject, natsMsg_GetReply(msg), natsMsg_GetData(msg),
+                                  natsMsg_GetDataLength(msg));
+    if (s == NATS_OK) {
+        s = natsMsgHeader_Keys(msg, &keys, &nkeys);
+        if (s == NATS_NOT_FOUND)
+            s = NATS_OK; /* no headers */
+    }
+    for (int i = 0; s == NATS_OK && i < nkeys; i++) {
+        const char **vals = NULL;
+        int nvals = 0;
+        s = natsMsgHeader_Values(msg, keys[i], &vals, &nvals);
+        for (int k = 0; s == NATS_OK && k < nvals; k++)
+            s = natsMsgHeader_Add(m, keys[i], vals[k]);
+        free((void *)vals);
+    }
+    free((void *)keys);
+    if (s != NATS_OK) {
+        natsMsg_Destroy(m);
+        return status_to_err(s);
+    }
+    return bus_publish(bus, m);
+}
+
 int bus_msg_new(const char *subject, const char *type, const char *uid, const char *traceparent,
                 const void *data, int len, natsMsg **out)
 {

@@ -88,6 +88,11 @@ const char *bus_header(natsMsg *msg, const char *name);
 /* Publish msg; consumes it (destroys it) in all cases. */
 int bus_publish(bus_t *bus, natsMsg *msg);
 
+/* Publish a copy of msg (data, every header, the same reply subject) to
+ * subject: hand a request on to the one that should answer it, which then
+ * answers the original requester directly.  msg stays the caller's. */
+int bus_forward(bus_t *bus, natsMsg *msg, const char *subject);
+
 /* Synchronous request: consumes req; on success *reply is owned by the
  * caller.  No responder -> NT_EUNAVAIL at once; no reply in timeout_ms ->
  * NT_ETIMEDOUT. */

@@ -39,3 +39,19 @@ const char *conv_member_role(const conv_rec_t *c, const char *uid)
             return c->members[i].role;
     return NULL;
 }
+
+int conv_rec_copy(conv_rec_t *dst, const conv_rec_t *src)
+{
+    *dst = *src;
+    dst->members = NULL;
+    dst->n_members = dst->cap_members = 0;
+    dst->has_last = 0;
+    memset(&dst->last, 0, sizeof dst->last);
+    if (src->n_members == 0)
+        return NT_OK;
+    if (!(dst->members = malloc((size_t)src->n_members * sizeof *dst->members)))
+        return NT_ENOMEM;
+    memcpy(dst->members, src->members, (size_t)src->n_members * sizeof *dst->members);
+    dst->n_members = dst->cap_members = src->n_members;
+    return NT_OK;
+}

@@ -57,6 +57,11 @@ void conv_rec_fini(conv_rec_t *c);
  * NT_ENOMEM, or NT_EINVAL past the cap. */
 int conv_member_add(conv_rec_t *c, const char *uid, const char *role);
 
+/* dst = src with its own copy of the member list, without the last
+ * message (dst's old contents are not freed).  On NT_ENOMEM dst has no
+ * members. */
+int conv_rec_copy(conv_rec_t *dst, const conv_rec_t *src);
+
 /* The role of uid in c ("owner" | "admin" | "member"), or NULL if uid is
  * not a member. */
 const char *conv_member_role(const conv_rec_t *c, const char *uid);

@@ -202,6 +202,11 @@ static int db_connect(const db_pool_t *pool, MYSQL **out)
     return NT_OK;
 }
 
+int db_pool_connect(const db_pool_t *pool, MYSQL **out)
+{
+    return db_connect(pool, out);
+}
+
 static char *dup_or_empty(const char *s)
 {
     return strdup(s ? s : "");

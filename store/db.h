@@ -104,10 +104,70 @@ int db_begin_read_committed(MYSQL *conn);
 int db_commit(MYSQL *conn);
 void db_rollback(MYSQL *conn);
 
+/* --- a dedicated connection with reused prepared statements (db_conn.c) --- */
+
+/* One connection outside the pool, for one owner at a time (a send
+ * worker), in READ COMMITTED with autocommit off: every statement runs in
+ * the current transaction, which db_commit or db_rollback ends, so a
+ * batch needs no START TRANSACTION.  Statements made through db_conn_exec
+ * are prepared once per (kind, rows) and kept (at most DB_CONN_STMTS,
+ * least recently used closed first), so the server parses a batch's
+ * statements once per connection, not once per batch.  When the
+ * connection breaks, db_conn_broken drops it with its statements; the next
+ * db_conn_handle reconnects. */
+typedef struct db_conn db_conn_t;
+
+/* Enough for every batch size of two statement kinds up to the default
+ * msg.batch_max (256), so a steady load prepares nothing; each costs the
+ * server a few KB (max_prepared_stmt_count bounds the total). */
+#define DB_CONN_STMTS 520
+
+/* A connection of pool's settings (connected on first use). */
+int db_conn_new(db_pool_t *pool, db_conn_t **out);
+void db_conn_free(db_conn_t *c);
+
+/* The handle, connected (NT_EUNAVAIL if that fails). */
+int db_conn_handle(db_conn_t *c, MYSQL **out);
+
+/* Close it and its statements; the next db_conn_handle reconnects. */
+void db_conn_broken(db_conn_t *c);
+
+/* Builds the SQL of statement kind for rows rows (caller frees; NULL: ENOMEM). */
+typedef char *(*db_sql_fn)(int rows);
+
+/* Execute statement (kind, rows), prepared from make(rows) on first use,
+ * with params; affected and insert_id may be NULL.  kind is any small
+ * number the caller gives each statement shape. */
+int db_conn_exec(db_conn_t *c, int kind, int rows, db_sql_fn make, const db_param_t *params,
+                 int nparams, uint64_t *affected, uint64_t *insert_id);
+
+/* Statements executed through this connection since it was made (for
+ * statistics; includes COMMIT and ROLLBACK counted by the caller). */
+typedef struct db_conn_stats {
+    int64_t executed;   /* db_conn_exec calls that reached the server */
+    int64_t prepared;   /* of them, how many had to prepare first */
+    int64_t reconnects;
+} db_conn_stats_t;
+void db_conn_stats(const db_conn_t *c, db_conn_stats_t *out);
+
+/* How this server numbers the rows of one multi-row INSERT, asked once per
+ * connection: *step = auto_increment_increment if the ids of one statement
+ * are first, first + step, ... (innodb_autoinc_lock_mode 0 or 1), or 0 if
+ * they may interleave with another statement's (mode 2): read them back. */
+int db_conn_autoinc(db_conn_t *c, int64_t *step);
+
 /* Milliseconds since the epoch (wall clock): how times are stored. */
 int64_t db_now_ms(void);
 
 /* --- helpers shared by the store modules ------------------------------- */
+
+/* Open one more connection with pool's settings, outside the pool. */
+int db_pool_connect(const db_pool_t *pool, MYSQL **out);
+
+/* Bind params to a prepared statement; *binds and *lens (caller frees)
+ * must live until it has executed. */
+int db_stmt_bind(MYSQL_STMT *st, const db_param_t *params, int nparams, MYSQL_BIND **binds,
+                 unsigned long **lens);
 
 /* A thread that used db_acquire should call this before it exits (frees the
  * client library's per-thread state; harmless if the thread never used the

@@ -20,6 +20,57 @@
 
 /* --- statements --------------------------------------------------------- */
 
+int db_stmt_bind(MYSQL_STMT *st, const db_param_t *params, int nparams, MYSQL_BIND **binds,
+                 unsigned long **lens)
+{
+    *binds = NULL;
+    *lens = NULL;
+    if (nparams < 0 || mysql_stmt_param_count(st) != (unsigned long)nparams) {
+        log_error("db statement parameter count mismatch", "want=%lu got=%d",
+                  mysql_stmt_param_count(st), nparams);
+        return NT_EINTERNAL;
+    }
+    if (nparams == 0)
+        return NT_OK;
+    *binds = calloc((size_t)nparams, sizeof **binds);
+    *lens = calloc((size_t)nparams, sizeof **lens);
+    if (!*binds || !*lens)
+        goto fail;
+    for (int i = 0; i < nparams; i++) {
+        MYSQL_BIND *b = &(*binds)[i];
+        switch (params[i].type) {
+        case DB_STR:
+            b->buffer_type = MYSQL_TYPE_STRING;
+            b->buffer = (void *)(params[i].s ? params[i].s : "");
+            (*lens)[i] = params[i].s ? params[i].len : 0;
+            b->buffer_length = (*lens)[i];
+            b->length = &(*lens)[i];
+            break;
+        case DB_I64:
+            b->buffer_type = MYSQL_TYPE_LONGLONG;
+            b->buffer = (void *)&params[i].i;
+            break;
+        default:
+            b->buffer_type = MYSQL_TYPE_NULL;
+            break;
+        }
+    }
+    if (mysql_stmt_bind_param(st, *binds) == 0)
+        return NT_OK;
+    int rc = db_stmt_error(st, "bind");
+    free(*binds);
+    free(*lens);
+    *binds = NULL;
+    *lens = NULL;
+    return rc;
+fail:
+    free(*binds);
+    free(*lens);
+    *binds = NULL;
+    *lens = NULL;
+    return NT_ENOMEM;
+}
+
 /* Prepare sql and bind params; the binds live in binds and lens (caller frees). */
 static int stmt_open(MYSQL *conn, const char *sql, const db_param_t *params, int nparams,
                      MYSQL_STMT **out, MYSQL_BIND **binds, unsigned long **lens)
@@ -30,56 +81,16 @@ static int stmt_open(MYSQL *conn, const char *sql, const db_param_t *params, int
     if (!st)
         return NT_ENOMEM;
     int rc;
-    if (mysql_stmt_prepare(st, sql, strlen(sql)) != 0) {
+    if (mysql_stmt_prepare(st, sql, strlen(sql)) != 0)
         rc = db_stmt_error(st, "prepare");
-        goto fail;
-    }
-    if (nparams < 0 || mysql_stmt_param_count(st) != (unsigned long)nparams) {
-        log_error("db statement parameter count mismatch", "want=%lu got=%d",
-                  mysql_stmt_param_count(st), nparams);
-        rc = NT_EINTERNAL;
-        goto fail;
-    }
-    if (nparams > 0) {
-        *binds = calloc((size_t)nparams, sizeof **binds);
-        *lens = calloc((size_t)nparams, sizeof **lens);
-        if (!*binds || !*lens) {
-            rc = NT_ENOMEM;
-            goto fail;
-        }
-        for (int i = 0; i < nparams; i++) {
-            MYSQL_BIND *b = &(*binds)[i];
-            switch (params[i].type) {
-            case DB_STR:
-                b->buffer_type = MYSQL_TYPE_STRING;
-                b->buffer = (void *)(params[i].s ? params[i].s : "");
-                (*lens)[i] = params[i].s ? params[i].len : 0;
-                b->buffer_length = (*lens)[i];
-                b->length = &(*lens)[i];
-                break;
-            case DB_I64:
-                b->buffer_type = MYSQL_TYPE_LONGLONG;
-                b->buffer = (void *)&params[i].i;
-                break;
-            default:
-                b->buffer_type = MYSQL_TYPE_NULL;
-                break;
-            }
-        }
-        if (mysql_stmt_bind_param(st, *binds) != 0) {
-            rc = db_stmt_error(st, "bind");
-            goto fail;
-        }
+    else
+        rc = db_stmt_bind(st, params, nparams, binds, lens);
+    if (rc != NT_OK) {
+        mysql_stmt_close(st);
+        return rc;
     }
     *out = st;
     return NT_OK;
-fail:
-    free(*binds);
-    free(*lens);
-    *binds = NULL;
-    *lens = NULL;
-    mysql_stmt_close(st);
-    return rc;
 }
 
 int db_exec(MYSQL *conn, const char *sql, const db_param_t *params, int nparams,

@@ -353,7 +353,7 @@ static int id_row(void *arg, int ncols, char **cols, unsigned long *lens)
 
 /* Auto-increment ids of a multi-row INSERT are consecutive only in some
  * innodb_autoinc_lock_mode settings, so they are read, not computed. */
-static int read_ids(MYSQL *db, msg_rec_t *const *recs, int n)
+int msg_read_ids(MYSQL *db, msg_rec_t *const *recs, int n)
 {
     db_param_t *p = calloc((size_t)n * 2, sizeof *p);
     char *sql = sqlb_list("SELECT conversation_id, seq, id FROM messages WHERE ",
@@ -388,6 +388,6 @@ int msg_insert_many(MYSQL *db, msg_rec_t *const *recs, int n)
         from = to;
     }
     if (rc == NT_OK && n > 0)
-        rc = read_ids(db, recs, n);
+        rc = msg_read_ids(db, recs, n);
     return rc == NT_OK ? msg_mentions_insert(db, recs, n) : rc;
 }

@@ -116,4 +116,8 @@ int msg_mentions_insert(MYSQL *db, msg_rec_t *const *recs, int n);
  * id to the one the table gave it, and add their message_mentions rows. */
 int msg_insert_many(MYSQL *db, msg_rec_t *const *recs, int n);
 
+/* Set the ids of the n inserted records (sorted by conversation, then
+ * seq) from the table, in one statement. */
+int msg_read_ids(MYSQL *db, msg_rec_t *const *recs, int n);
+
 #endif

@@ -230,3 +230,54 @@ Test(msg_batch, drain_waits_for_queued_and_stop_handles_the_rest)
     cr_assert_eq(msg_batch_submit(b, "a", (void *)(intptr_t)21, NULL), NT_EUNAVAIL);
     msg_batch_free(b);
 }
+
+/* inline_batches: who ran each item (1: the submitting thread). */
+static pthread_t submitter;
+static int ran_inline[MAXLOG];
+
+static void fn_who(void *arg, int worker, void **items, int n)
+{
+    for (int i = 0; i < n; i++)
+        ran_inline[(int)(intptr_t)items[i]] = pthread_equal(pthread_self(), submitter);
+    fn(arg, worker, items, n);
+}
+
+static void *submit_one(void *arg)
+{
+    submit(arg, "k", 2); /* the worker is idle: runs it here, held at the gate */
+    return NULL;
+}
+
+Test(msg_batch, an_idle_worker_is_run_by_the_submitter_a_busy_one_is_not)
+{
+    msg_batch_opts_t o = {.workers = 1, .batch_max = 8, .queue_max = 64, .inline_batches = 1,
+                          .fn = fn_who, .arg = &r};
+    msg_batch_t *b = NULL;
+    cr_assert_eq(msg_batch_new(&o, &b), NT_OK);
+    submitter = pthread_self();
+    submit(b, "k", 1);                    /* idle: done before submit returns */
+    cr_assert_eq(r.items, 1);
+    cr_assert_eq(ran_inline[1], 1, "ran on the submitting thread");
+    /* Busy: another thread runs the worker (held at the gate in fn); our
+     * submit only queues, and the worker's thread takes it afterwards. */
+    gate(1);
+    pthread_t t;
+    submitter = (pthread_t)0;
+    msg_batch_ticket_t tk;
+    pthread_create(&t, NULL, submit_one, b);
+    pthread_mutex_lock(&r.mu);
+    while (r.in_fn == 0)
+        pthread_cond_wait(&r.cv, &r.mu);   /* item 2 is in fn, on that thread */
+    pthread_mutex_unlock(&r.mu);
+    submitter = pthread_self();
+    cr_assert_eq(msg_batch_submit(b, "k", (void *)(intptr_t)3, &tk), NT_OK);
+    cr_assert_eq(r.items, 1, "a busy worker's submit does not run it");
+    gate(0);
+    pthread_join(t, NULL);
+    msg_batch_wait(b, &tk);
+    cr_assert_eq(r.items, 3);
+    cr_assert_eq(ran_inline[3], 0, "item 3 ran on the runner, not on its submitter");
+    cr_assert_eq(r.seq[1], 2);
+    cr_assert_eq(r.seq[2], 3);
+    msg_batch_free(b);
+}
