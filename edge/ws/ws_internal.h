@@ -122,6 +122,8 @@ struct ws_pending {
     ws_pending_t *w_next;                  /* session's wait list */
     uint8_t *req;                          /* waiting only: the packed SendReq */
     size_t req_len;
+    char *held;                            /* an access check: the bad_request frame to
+                                              send if the caller may see cid; owned */
     char rid[WS_RID_MAX * 4 + 1];
     char cid[WS_ID_MAX * 4 + 1];
 };
@@ -276,6 +278,12 @@ void ws_users_forget(ws_state_t *st, const char *uid, const char *cid, int64_t s
 int ws_requests_start(ws_state_t *st);      /* the reply subscription */
 void ws_requests_stop(ws_state_t *st);
 int ws_request(ws_state_t *st, ws_session_t *s, const ws_frame_t *f);
+/* Authorization before validation (docs/ws.md): error_text, a bad_request
+ * frame for a frame that names conversation cid, is sent only after the
+ * conversation's "get" says s may see cid; otherwise its forbidden /
+ * not_found goes instead.  Takes error_text (frees it). */
+void ws_request_access(ws_state_t *st, ws_session_t *s, const char *rid, const char *cid,
+                       char *error_text);
 void ws_requests_reply(ws_state_t *st, natsMsg *msg);
 void ws_requests_sweep(ws_state_t *st, int64_t now_us);
 void ws_requests_drop_session(ws_state_t *st, ws_session_t *s);

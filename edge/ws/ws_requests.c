@@ -85,6 +85,7 @@ static void pending_free(ws_state_t *st, ws_pending_t *p)
         p->s_next->s_prev = p->s_prev;
     p->s->n_pend--;
     free(p->req);
+    free(p->held);
     free(p);
 }
 
@@ -157,14 +158,12 @@ static int pack_req(const ws_frame_t *f, uint8_t **buf, size_t *len)
     return NT_OK;
 }
 
-/* Publish p's packed request on im.conv.<cid>.<verb> with its reply subject. */
-static int publish(ws_state_t *st, const ws_pending_t *p, const uint8_t *buf, size_t len)
+/* Publish buf, a packed message of type, on im.conv.<p->cid>.<verb> with
+ * p's reply subject. */
+static int publish_conv(ws_state_t *st, const ws_pending_t *p, const char *verb,
+                        const char *type, const uint8_t *buf, size_t len)
 {
     char subj[SUBJECT_MAX], reply[128], tp[64];
-    const char *verb = p->op == WS_OP_SEND ? "send" : p->op == WS_OP_SYNC ? "sync" : "read";
-    const char *type = p->op == WS_OP_SEND   ? natter__send_req__descriptor.name
-                       : p->op == WS_OP_SYNC ? natter__page_req__descriptor.name
-                                             : natter__read_req__descriptor.name;
     natsMsg *m = NULL;
     int rc = subject_conv(subj, sizeof subj, p->cid, verb);
     if (rc != NT_OK)
@@ -182,6 +181,16 @@ static int publish(ws_state_t *st, const ws_pending_t *p, const uint8_t *buf, si
 fail:
     natsMsg_Destroy(m);
     return rc;
+}
+
+/* Publish p's packed request on im.conv.<cid>.<verb> with its reply subject. */
+static int publish(ws_state_t *st, const ws_pending_t *p, const uint8_t *buf, size_t len)
+{
+    const char *verb = p->op == WS_OP_SEND ? "send" : p->op == WS_OP_SYNC ? "sync" : "read";
+    const char *type = p->op == WS_OP_SEND   ? natter__send_req__descriptor.name
+                       : p->op == WS_OP_SYNC ? natter__page_req__descriptor.name
+                                             : natter__read_req__descriptor.name;
+    return publish_conv(st, p, verb, type, buf, len);
 }
 
 /* Is a send of s on cid in flight (then the next one waits)? */
@@ -283,6 +292,46 @@ int ws_request(ws_state_t *st, ws_session_t *s, const ws_frame_t *f)
     return rc;
 }
 
+void ws_request_access(ws_state_t *st, ws_session_t *s, const char *rid, const char *cid,
+                       char *error_text)
+{
+    /* The same rule as edge-http's http_access.c: one request on the error
+     * path only, to the verb every conversation answers by membership. */
+    if (!subject_token_ok(cid) || strlen(cid) >= WS_ID_MAX) {
+        free(error_text);
+        send_error(st, s, rid, "not_found", "conversation not found");
+        return;
+    }
+    if (s->n_pend >= WS_MAX_INFLIGHT) { /* cannot ask now: tell nothing */
+        free(error_text);
+        send_error(st, s, rid, "rate_limited", "too many requests in flight");
+        return;
+    }
+    Natter__ConvGetReq req = NATTER__CONV_GET_REQ__INIT;
+    req.conversation_id = (char *)cid;
+    size_t len = protobuf_c_message_get_packed_size(&req.base);
+    uint8_t *buf = malloc(len ? len : 1);
+    ws_pending_t *p = buf ? calloc(1, sizeof *p) : NULL;
+    if (!p) {
+        free(buf);
+        free(error_text);
+        send_error(st, s, rid, "unavailable", "internal error");
+        return;
+    }
+    protobuf_c_message_pack(&req.base, buf);
+    p->s = s;
+    p->held = error_text;
+    snprintf(p->rid, sizeof p->rid, "%s", rid ? rid : "");
+    snprintf(p->cid, sizeof p->cid, "%s", cid);
+    pending_link(st, p);
+    int rc = publish_conv(st, p, "get", natter__conv_get_req__descriptor.name, buf, len);
+    free(buf);
+    if (rc != NT_OK) {
+        send_error(st, s, p->rid, "unavailable", "service unavailable, try again");
+        pending_free(st, p);
+    }
+}
+
 /* Free a finished request; a send lets the next waiting one of its
  * conversation go. */
 static void pending_done(ws_state_t *st, ws_pending_t *p)
@@ -343,7 +392,25 @@ void ws_requests_reply(ws_state_t *st, natsMsg *msg)
     } else {
         err = bus_reply_status(msg, errmsg, sizeof errmsg);
     }
-    if (err != NT_OK) {
+    if (p->held) {                  /* an access check: its answer, or the held 400 */
+        if (err == NT_OK) {
+            text = p->held;
+            p->held = NULL;
+        } else {
+            text = ws_frame_error(p->rid, api_code(err), errmsg[0] ? errmsg : NULL);
+        }
+    } else if (err == NT_EINVAL && p->cid[0]) {
+        /* A pool's 400 about a conversation goes through the same check. */
+        char *held = ws_frame_error(p->rid, api_code(err), errmsg[0] ? errmsg : NULL);
+        ws_session_t *s = p->s;
+        char rid[sizeof p->rid], cid[sizeof p->cid];
+        memcpy(rid, p->rid, sizeof rid);
+        memcpy(cid, p->cid, sizeof cid);
+        pending_done(st, p);
+        if (held)
+            ws_request_access(st, s, rid, cid, held);
+        return;
+    } else if (err != NT_OK) {
         text = ws_frame_error(p->rid, api_code(err), errmsg[0] ? errmsg : NULL);
     } else {
         json_t *o = render_ok(p, msg);

@@ -59,7 +59,13 @@ static void on_frame(ws_state_t *st, ws_session_t *s, const char *buf, size_t le
     char msg[256], rid[WS_RID_MAX * 4 + 1];
     if (ws_frame_parse(buf, len, (int64_t)st->e->max_frame, &f, &code, msg, sizeof msg, rid,
                        sizeof rid) != NT_OK) {
-        send_error(st, s, rid, code, msg);
+        char cid[WS_ID_MAX * 4 + 1];
+        char *text;
+        if (strcmp(code, "bad_request") == 0 && ws_frame_conversation(buf, len, cid, sizeof cid) &&
+            (text = ws_frame_error(rid, code, msg)) != NULL)
+            ws_request_access(st, s, rid, cid, text); /* authorization first */
+        else
+            send_error(st, s, rid, code, msg);
         return;
     }
     if (f.op == WS_OP_PING) {

@@ -179,8 +179,9 @@ class StrangerTest(StackTestCase):
 
     # -- WebSocket ---------------------------------------------------------
 
-    def ws(self):
-        ws = WsClient.connect("127.0.0.1", self.ws_edge.port, "/ws?token=" + self.s[1])
+    def ws(self, who=None):
+        ws = WsClient.connect("127.0.0.1", self.ws_edge.port,
+                              "/ws?token=" + (who or self.s)[1])
         self.addCleanup(ws.close)
         self.assertEqual(ws.recv_json()["op"], "hello")
         return ws
@@ -213,11 +214,9 @@ class StrangerTest(StackTestCase):
                           {"op": "typing", "conversation_id": cid}):
                 self.ws_denied(ws, frame)
 
-    @unittest.expectedFailure
     def test_ws_ops_invalid_frames(self):
-        # Needs the WebSocket edge to ask before it answers bad_request
-        # (ws_frame_conversation gives it the id; docs/ws.md): not wired
-        # yet, the edge loop is being rewritten.  Remove the decorator then.
+        # The edge asks the conversation before it answers bad_request
+        # (ws_request_access; docs/ws.md).
         ws = self.ws()
         for cid in (self.direct, self.group):
             for frame in ({"op": "send", "conversation_id": cid, "client_msg_id": "w1",
@@ -227,3 +226,23 @@ class StrangerTest(StackTestCase):
                           {"op": "read", "conversation_id": cid, "seq": -1},
                           {"op": "typing", "conversation_id": cid, "extra": 1}):
                 self.ws_denied(ws, frame)
+
+    def test_ws_members_still_get_bad_request(self):
+        # The same invalid frames from a member: the check passes and the
+        # held bad_request is what arrives (not a blanket forbidden).
+        ws = self.ws(self.a)
+        for cid in (self.direct, self.group):
+            for frame in ({"op": "send", "conversation_id": cid, "client_msg_id": "w1",
+                           "type": "system", "body": "x"},
+                          {"op": "send", "conversation_id": cid},
+                          {"op": "sync", "conversation_id": cid, "limit": 0},
+                          {"op": "read", "conversation_id": cid, "seq": -1},
+                          {"op": "typing", "conversation_id": cid, "extra": 1}):
+                rid = "m" + secrets.token_hex(4)
+                ws.send_json(dict(frame, rid=rid))
+                while True:
+                    m = ws.recv_json()
+                    if m.get("rid") == rid:
+                        break
+                self.assertEqual((m.get("op"), m.get("code")), ("error", "bad_request"),
+                                 (frame, m))
