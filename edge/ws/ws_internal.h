@@ -124,6 +124,7 @@ struct ws_pending {
     size_t req_len;
     char *held;                            /* an access check: the bad_request frame to
                                               send if the caller may see cid; owned */
+    unsigned char hello;                   /* the hello barrier (ws_request_hello) */
     char rid[WS_RID_MAX * 4 + 1];
     char cid[WS_ID_MAX * 4 + 1];
 };
@@ -284,6 +285,13 @@ int ws_request(ws_state_t *st, ws_session_t *s, const ws_frame_t *f);
  * not_found goes instead.  Takes error_text (frees it). */
 void ws_request_access(ws_state_t *st, ws_session_t *s, const char *rid, const char *cid,
                        char *error_text);
+/* Send s its hello once nats-server has the session's push subscription:
+ * a probe published to the edge's own reply inbox comes back only after
+ * the server processed every SUB this connection sent before it (one
+ * connection's protocol is handled in order).  A client that sends
+ * right after hello then cannot miss a push (docs/ws.md "hello").  On a
+ * deadline, hello goes anyway. */
+void ws_request_hello(ws_state_t *st, ws_session_t *s);
 void ws_requests_reply(ws_state_t *st, natsMsg *msg);
 void ws_requests_sweep(ws_state_t *st, int64_t now_us);
 void ws_requests_drop_session(ws_state_t *st, ws_session_t *s);
@@ -295,6 +303,7 @@ int ws_server_callback(struct lws *wsi, enum lws_callback_reasons reason, void *
 /* Stop / start reading s's socket (a paused session is never closed as
  * idle: the edge is the one not reading).  Idempotent. */
 void ws_server_rx_pause(ws_session_t *s);
+void ws_server_hello(ws_state_t *st, ws_session_t *s); /* the hello frame, now */
 void ws_server_rx_resume(ws_state_t *st, ws_session_t *s);
 /* s has frames queued: write them at the end of this loop turn. */
 void ws_server_want_flush(ws_state_t *st, ws_session_t *s);

@@ -332,6 +332,24 @@ void ws_request_access(ws_state_t *st, ws_session_t *s, const char *rid, const c
     }
 }
 
+void ws_request_hello(ws_state_t *st, ws_session_t *s)
+{
+    char subj[128];
+    ws_pending_t *p = s->n_pend < WS_MAX_INFLIGHT ? calloc(1, sizeof *p) : NULL;
+    if (!p) {
+        ws_server_hello(st, s);
+        return;
+    }
+    p->s = s;
+    p->hello = 1;
+    pending_link(st, p);
+    snprintf(subj, sizeof subj, "%s.%" PRIu64, st->inbox_prefix, p->corr);
+    if (natsConnection_Publish(bus_conn(st->e->bus), subj, "", 0) != NATS_OK) {
+        pending_free(st, p);
+        ws_server_hello(st, s);
+    }
+}
+
 /* Free a finished request; a send lets the next waiting one of its
  * conversation go. */
 static void pending_done(ws_state_t *st, ws_pending_t *p)
@@ -384,6 +402,11 @@ void ws_requests_reply(ws_state_t *st, natsMsg *msg)
         p = p->h_next;
     if (!p)
         return;                     /* timed out or the session is gone */
+    if (p->hello) {                 /* the barrier's probe is back */
+        ws_server_hello(st, p->s);
+        pending_free(st, p);
+        return;
+    }
     char *text = NULL, errmsg[200];
     int err;
     if (natsMsg_IsNoResponders(msg)) {
@@ -433,7 +456,10 @@ void ws_requests_sweep(ws_state_t *st, int64_t now_us)
 {
     while (st->fifo_head && st->fifo_head->deadline_us <= now_us) {
         ws_pending_t *p = st->fifo_head;
-        send_error(st, p->s, p->rid, "unavailable", "service unavailable, try again");
+        if (p->hello)
+            ws_server_hello(st, p->s);
+        else
+            send_error(st, p->s, p->rid, "unavailable", "service unavailable, try again");
         pending_done(st, p);        /* a waiting send gets a fresh deadline: > now_us */
     }
 }

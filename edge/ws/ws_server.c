@@ -212,13 +212,18 @@ static void on_established(ws_state_t *st, ws_session_t *s)
     idle_reset(st, s);
     if (st->e->idle_timeout_s > 0)
         idle_arm(s, (int64_t)st->e->idle_timeout_s * LWS_US_PER_SEC);
+    ws_request_hello(st, s); /* once the push subscription is in place */
+    log_debug("ws session open", "uid=%s sid=%s", s->who.uid, s->who.sid);
+}
+
+void ws_server_hello(ws_state_t *st, ws_session_t *s)
+{
     json_t *o = json_pack("{s:s, s:s, s:s, s:I}", "op", "hello", "session_id", s->who.sid,
                           "user_id", s->who.uid, "server_time", (json_int_t)now_ms());
     char *text = o ? json_dumps(o, JSON_COMPACT) : NULL;
     ws_session_send(st, s, text);
     free(text);
     json_decref(o);
-    log_debug("ws session open", "uid=%s sid=%s", s->who.uid, s->who.sid);
 }
 
 /* The header of an unmasked final text frame of len bytes into h (>= 10

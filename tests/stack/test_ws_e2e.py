@@ -39,6 +39,29 @@ class WsEndToEndTest(StackTestCase):
         self.assertEqual(ws.recv_op("pong")["rid"], "ready")
         return ws
 
+    def test_push_right_after_hello(self):
+        # hello is sent only once nats-server has the session's push
+        # subscription (ws_request_hello): a message sent the moment the
+        # peer's hello arrives must reach it as a push, with no sync.  Each
+        # round opens a fresh socket, so each needs a new subscription.
+        (ua, ta), (ub, tb) = self.user(), self.user()
+        r = self.api.call("POST", "/api/conversations", {"type": "direct", "peer_id": ub},
+                          token=ta)
+        self.assertEqual(r.status, 201, r)
+        cid = r.json["conversation"]["id"]
+        a = self.open(self.a, ta)
+        for i in range(40):
+            b = WsClient.connect("127.0.0.1", self.b.port, "/ws?token=" + tb)
+            try:
+                self.assertEqual(b.recv_json()["op"], "hello")
+                a.send_json({"op": "send", "rid": "h%d" % i, "conversation_id": cid,
+                             "client_msg_id": "h%d" % i, "type": "text", "body": "now"})
+                self.assertEqual(a.recv_op("sent", timeout=10)["rid"], "h%d" % i)
+                m = b.recv_op("message", timeout=5)
+                self.assertEqual(m["message"]["client_msg_id"], "h%d" % i, m)
+            finally:
+                b.close()
+
     def test_send_push_sync_read(self):
         (ua, ta), (ub, tb) = self.user(), self.user()
         r = self.api.call("POST", "/api/conversations", {"type": "direct", "peer_id": ub},
