@@ -364,14 +364,21 @@ class Stack:
         d = os.path.join(self.tmp, "mariadb")
         self.db_socket = os.path.join(self.tmp, "mariadb.sock")
         user_args = ["--user=root"] if os.geteuid() == 0 else []
+        # A private tmpdir: with the shared /tmp, a bootstrap of one stack
+        # failed deleting its own temporary table file while other stacks
+        # ran ("Error on delete of '/tmp/#sql-temptable-...'", once in CI).
+        tmpd = os.path.join(self.tmp, "mariadb-tmp")
+        os.makedirs(tmpd, exist_ok=True)
         self._run(["mariadb-install-db", "--no-defaults", "--datadir=" + d] + user_args +
-                  ["--auth-root-authentication-method=socket", "--skip-test-db"],
+                  ["--auth-root-authentication-method=socket", "--skip-test-db",
+                   "--tmpdir=" + tmpd],
                   "mariadb-install-db", timeout=120)
         p = self._spawn("mariadbd", [
             "mariadbd", "--no-defaults", "--datadir=" + d, "--socket=" + self.db_socket,
             "--port=%d" % self.db_port, "--bind-address=127.0.0.1", "--skip-log-bin",
             "--character-set-server=utf8mb4", "--collation-server=utf8mb4_unicode_ci",
-            "--innodb-buffer-pool-size=64M", "--pid-file=" + os.path.join(d, "mariadbd.pid")]
+            "--innodb-buffer-pool-size=64M", "--pid-file=" + os.path.join(d, "mariadbd.pid"),
+            "--tmpdir=" + tmpd]
             + user_args)
         self.servers["mariadb"] = p
 
