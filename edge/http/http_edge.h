@@ -83,6 +83,7 @@ enum {
     HTTP_ACCESS_CONV_BODY,       /* "conversation_id" of the JSON body */
     HTTP_ACCESS_CONV_QUERY,      /* conversation_id= in the query */
     HTTP_ACCESS_CONTACT_REQUEST, /* "request_id" of the JSON body */
+    HTTP_ACCESS_ADMIN,           /* the admin routes: the caller must be an admin */
 };
 /* NT_OK if r's caller may see the id of r's route (or there is no id to
  * check), else NT_EFORBIDDEN / NT_ENOTFOUND / NT_EUNAVAIL with the message
@@ -98,6 +99,9 @@ void http_edge_stop(http_edge_t *e);
 /* Responses (http_reply.c).  Each answers once; r->status records it. */
 void http_reply_json(http_req_t *r, int status, json_t *body);  /* steals body */
 void http_reply_error(http_req_t *r, int err, const char *message); /* NT_E* code */
+/* The same with the members of detail (a JSON object text from the pool,
+ * natter.Error.detail; "" or anything else: none) added to the error object. */
+void http_reply_error_detail(http_req_t *r, int err, const char *message, const char *detail);
 /* Same with an explicit status (405, which has no API code of its own). */
 void http_reply_error_at(http_req_t *r, int status, int err, const char *message);
 void http_reply_status(http_req_t *r, int status);              /* no body (204) */
@@ -144,6 +148,14 @@ void route_group_remove(http_req_t *r);
 void route_group_role(http_req_t *r);
 void route_group_owner(http_req_t *r);
 void route_msg_revoke(http_req_t *r);
+
+/* Admin routes (routes_admin.c, docs/API.md "Admin"). */
+void route_admin_users(http_req_t *r);
+void route_admin_ban(http_req_t *r);
+void route_admin_unban(http_req_t *r);
+void route_admin_audit(http_req_t *r);
+void route_admin_sessions(http_req_t *r);
+void route_admin_kick(http_req_t *r);
 
 /* Contact routes (routes_contacts.c). */
 void route_contact_apply(http_req_t *r);

@@ -36,6 +36,7 @@ static void route_metrics(http_req_t *r);
 #define CONV_BODY HTTP_ACCESS_CONV_BODY
 #define CONV_QUERY HTTP_ACCESS_CONV_QUERY
 #define CONTACT_REQ HTTP_ACCESS_CONTACT_REQUEST
+#define ADMIN HTTP_ACCESS_ADMIN
 
 static const struct route {
     const char *method;
@@ -72,6 +73,12 @@ static const struct route {
     {"POST", "/api/contacts/handle", 1, route_contact_handle, CONTACT_REQ},
     {"DELETE", "/api/contacts/{id}", 1, route_contact_delete, 0},
     {"GET", "/api/presence", 1, route_presence, 0},
+    {"GET", "/api/admin/users", AUTH, route_admin_users, ADMIN},
+    {"POST", "/api/admin/users/{id}/ban", AUTH, route_admin_ban, ADMIN},
+    {"POST", "/api/admin/users/{id}/unban", AUTH, route_admin_unban, ADMIN},
+    {"GET", "/api/admin/audit", AUTH, route_admin_audit, ADMIN},
+    {"GET", "/api/admin/sessions", AUTH, route_admin_sessions, ADMIN},
+    {"DELETE", "/api/admin/sessions/{id}", AUTH, route_admin_kick, ADMIN},
     {"POST", "/api/files/upload", AUTH | RAW, route_file_upload, 0},
     {"GET", "/api/files/{id}", AUTH, route_file_get, 0},
     {"HEAD", "/api/files/{id}", AUTH, route_file_get, 0},

@@ -155,7 +155,8 @@ void ws_kicks_stop(ws_state_t *st)
     }
 }
 
-/* Every reason gets {"op":"kicked","reason"} then close 4002, except
+/* Every reason gets {"op":"kicked","reason"} then close 4002 (4003 for
+ * "banned" and "kicked_by_admin", ws_users_kick), except
  * "renewed": the same device logged in again, so the client that owns the
  * old socket is the one holding the new session, and telling it that it
  * was kicked would only make it show a logout it did not suffer.  Its old
@@ -163,13 +164,13 @@ void ws_kicks_stop(ws_state_t *st)
 void ws_kick_deliver(ws_state_t *st, ws_in_t *in)
 {
     if (strcmp(in->reason, "renewed") == 0) {
-        ws_users_kick(st, in->uid, in->sid, NULL); /* NULL text: close only */
+        ws_users_kick(st, in->uid, in->sid, in->reason, NULL); /* NULL text: close only */
         return;
     }
     json_t *o = json_pack("{s:s, s:s}", "op", "kicked", "reason", in->reason);
     char *text = o ? json_dumps(o, JSON_COMPACT) : NULL;
     if (text)
-        ws_users_kick(st, in->uid, in->sid, text);
+        ws_users_kick(st, in->uid, in->sid, in->reason, text);
     free(text);
     json_decref(o);
 }
