@@ -91,7 +91,6 @@ void route_admin_users(http_req_t *r)
 
 void route_admin_ban(http_req_t *r)
 {
-    static const char *const allowed[] = {"reason", "until", NULL};
     char err[160];
     const char *reason = NULL;
     int64_t until = 0;
@@ -99,8 +98,8 @@ void route_admin_ban(http_req_t *r)
     if (!obj)
         return;
     json_t *u = json_object_get(obj, "until");
-    if (jsonv_unknown_keys(obj, allowed, err, sizeof err) != NT_OK ||
-        jsonv_str(obj, "reason", 0, 0, 500, &reason, err, sizeof err) != NT_OK ||
+    /* Unknown fields are ignored, as everywhere (API.md). */
+    if (jsonv_str(obj, "reason", 0, 0, 500, &reason, err, sizeof err) != NT_OK ||
         (u && !json_is_null(u) &&
          jsonv_int(obj, "until", 0, 1, INT64_MAX, &until, err, sizeof err) != NT_OK)) {
         http_reply_error(r, NT_EINVAL, err);

@@ -195,7 +195,7 @@ class AccessTest(AdminBase):
         for raw, why in ((b"{", "not valid JSON"), (b"[]", "JSON object"),
                          (b'{"reason": 5}', "reason"), (b'{"until": "soon"}', "until"),
                          (b'{"until": 1.5}', "until"), (b'{"until": -1}', "until"),
-                         (b'{"bogus": 1}', "unknown field")):
+                         (b'{"until": 0}', "until"), (b'{"reason": null}', "reason")):
             err = self.assert_error(self.call("POST", ban, tok, raw=raw), 400, "bad_request")
             self.assertIn(why, err["message"], raw)
         err = self.assert_error(self.call("POST", ban, tok, {"reason": "x" * 501}), 400,
