@@ -20,6 +20,7 @@
 #include "actors/pool.h"
 #include "bus/pb.h"
 #include "bus/subject.h"
+#include "common/cidr.h"
 #include "common/err.h"
 #include "common/log.h"
 #include "store/admin_store.h"
@@ -320,6 +321,141 @@ out:
     return rc;
 }
 
+/* ---- IP rules ---- */
+
+/* Reply with rules[0..n) as an IpRuleList. */
+static int reply_rules(bus_t *bus, natsMsg *msg, const admin_ip_rule_t *rules, int n)
+{
+    Natter__IpRule *pbs = calloc((size_t)(n ? n : 1), sizeof *pbs);
+    Natter__IpRule **ptrs = calloc((size_t)(n ? n : 1), sizeof *ptrs);
+    int rc;
+    if (!pbs || !ptrs) {
+        rc = auth_fail(bus, msg, NT_ENOMEM, "");
+        goto out;
+    }
+    for (int i = 0; i < n; i++) {
+        natter__ip_rule__init(&pbs[i]);
+        pbs[i].id = (char *)rules[i].id;
+        pbs[i].cidr = (char *)rules[i].cidr;
+        pbs[i].action = (char *)rules[i].action;
+        pbs[i].created_at = rules[i].created_at;
+        ptrs[i] = &pbs[i];
+    }
+    Natter__IpRuleList list = NATTER__IP_RULE_LIST__INIT;
+    list.n_rules = (size_t)n;
+    list.rules = ptrs;
+    rc = bus_reply_pb(bus, msg, &list.base);
+out:
+    free(pbs);
+    free(ptrs);
+    return rc;
+}
+
+/* Every rule, for admins (admin) or for edges (no role check). */
+static int rules_list(auth_pool_t *p, bus_t *bus, natsMsg *msg, int admin_only)
+{
+    char name[USERNAME_MAX + 1];
+    int n = 0, rc;
+    MYSQL *db = NULL;
+    admin_ip_rule_t *rules = calloc(ADMIN_IP_RULES_MAX, sizeof *rules);
+    if (!rules)
+        return auth_fail(bus, msg, NT_ENOMEM, "");
+    rc = admin_only ? admin_take(p, bus, msg, &db, name) : auth_db_take(p, bus, msg, &db);
+    if (rc != NT_OK)
+        goto out;
+    rc = admin_ip_rule_list(db, ADMIN_IP_RULES_MAX, rules, &n);
+    db_release(p->db, db, db_is_broken(rc));
+    rc = rc == NT_OK ? reply_rules(bus, msg, rules, n) : auth_fail(bus, msg, rc, "");
+out:
+    free(rules);
+    return rc;
+}
+
+int admin_ip_rules(bus_t *bus, natsMsg *msg, void *arg)
+{
+    return rules_list(arg, bus, msg, 1);
+}
+
+int auth_ip_rules(bus_t *bus, natsMsg *msg, void *arg)
+{
+    return rules_list(arg, bus, msg, 0);
+}
+
+/* Tell every edge to reload its rules. */
+static void rules_changed(auth_pool_t *p, natsMsg *msg)
+{
+    char subject[SUBJECT_MAX], trace[40];
+    Natter__Empty empty = NATTER__EMPTY__INIT;
+    bus_trace_id(bus_header(msg, BUS_H_TRACE), trace, sizeof trace);
+    if (subject_evt(subject, sizeof subject, "ip_rules", "changed") != NT_OK ||
+        bus_publish_pb(p->bus, subject, &empty.base, NULL, trace) != NT_OK)
+        log_warn("ip rules change not announced", "trace=%s", trace);
+}
+
+int admin_ip_rule_add_op(bus_t *bus, natsMsg *msg, void *arg)
+{
+    auth_pool_t *p = arg;
+    Natter__AdminReq *req = auth_unpack(bus, msg, &natter__admin_req__descriptor);
+    if (!req)
+        return NT_EINVAL;
+    char name[USERNAME_MAX + 1], canon[CIDR_TEXT_MAX];
+    admin_ip_rule_t rule;
+    cidr_t c;
+    MYSQL *db = NULL;
+    int rc;
+    if ((rc = admin_take(p, bus, msg, &db, name)) != NT_OK)
+        goto out;
+    if (cidr_parse(req->cidr, &c) != NT_OK || cidr_format(&c, canon, sizeof canon) != NT_OK ||
+        strcmp(req->action, "deny") != 0) {
+        db_release(p->db, db, 0);
+        rc = auth_fail(bus, msg, NT_EINVAL,
+                       strcmp(req->action, "deny") != 0 ? "action must be \"deny\""
+                                                        : "cidr is not an IPv4 or IPv6 block");
+        goto out;
+    }
+    rc = admin_ip_rule_add(db, canon, req->action, bus_header(msg, BUS_H_UID), db_now_ms(),
+                           &rule);
+    if (rc == NT_OK)
+        audit(db, msg, name, "ip_rule_add", rule.id, canon, req->ip);
+    db_release(p->db, db, db_is_broken(rc));
+    if (rc != NT_OK) {
+        rc = auth_fail(bus, msg, rc, "a rule for this cidr exists");
+        goto out;
+    }
+    rules_changed(p, msg);
+    rc = reply_rules(bus, msg, &rule, 1);
+out:
+    protobuf_c_message_free_unpacked(&req->base, NULL);
+    return rc;
+}
+
+int admin_ip_rule_delete_op(bus_t *bus, natsMsg *msg, void *arg)
+{
+    auth_pool_t *p = arg;
+    Natter__AdminReq *req = auth_unpack(bus, msg, &natter__admin_req__descriptor);
+    if (!req)
+        return NT_EINVAL;
+    char name[USERNAME_MAX + 1];
+    admin_ip_rule_t rule;
+    MYSQL *db = NULL;
+    int rc;
+    if ((rc = admin_take(p, bus, msg, &db, name)) != NT_OK)
+        goto out;
+    rc = admin_ip_rule_delete(db, req->rule_id, &rule);
+    if (rc == NT_OK)
+        audit(db, msg, name, "ip_rule_delete", rule.id, rule.cidr, req->ip);
+    db_release(p->db, db, db_is_broken(rc));
+    if (rc != NT_OK) {
+        rc = auth_fail(bus, msg, rc, "no such rule");
+        goto out;
+    }
+    rules_changed(p, msg);
+    rc = reply_empty(bus, msg);
+out:
+    protobuf_c_message_free_unpacked(&req->base, NULL);
+    return rc;
+}
+
 /* Only the role check: the edge asks it before it answers an admin route
  * with 400, so a non-admin learns nothing from validation. */
 int admin_check(bus_t *bus, natsMsg *msg, void *arg)
@@ -342,7 +478,8 @@ int admin_ops_register(auth_pool_t *p, micro_t *m, int workers)
     } ops[] = {
         {"users", admin_users},       {"ban", admin_ban_user}, {"unban", admin_unban_user},
         {"audit", admin_audit_get},   {"sessions", admin_sessions}, {"kick", admin_kick},
-        {"check", admin_check},
+        {"check", admin_check},       {"ip_rules", admin_ip_rules},
+        {"ip_rule_add", admin_ip_rule_add_op}, {"ip_rule_delete", admin_ip_rule_delete_op},
     };
     for (size_t i = 0; i < sizeof ops / sizeof ops[0]; i++) {
         char subject[SUBJECT_MAX], name[32];
@@ -353,5 +490,9 @@ int admin_ops_register(auth_pool_t *p, micro_t *m, int workers)
         if ((rc = micro_add_endpoint(m, name, subject, workers, ops[i].fn, p)) != NT_OK)
             return rc;
     }
-    return NT_OK;
+    /* The edges' load of the rules: on im.svc.auth (no role, no Natter-Uid). */
+    char subject[SUBJECT_MAX];
+    int rc = subject_svc(subject, sizeof subject, "auth", "ip_rules");
+    return rc == NT_OK ? micro_add_endpoint(m, "ip_rules", subject, workers, auth_ip_rules, p)
+                       : rc;
 }

@@ -18,5 +18,10 @@ int admin_audit_get(bus_t *bus, natsMsg *msg, void *arg);
 int admin_sessions(bus_t *bus, natsMsg *msg, void *arg);
 int admin_kick(bus_t *bus, natsMsg *msg, void *arg);
 int admin_check(bus_t *bus, natsMsg *msg, void *arg);
+int admin_ip_rules(bus_t *bus, natsMsg *msg, void *arg);
+int admin_ip_rule_add_op(bus_t *bus, natsMsg *msg, void *arg);
+int admin_ip_rule_delete_op(bus_t *bus, natsMsg *msg, void *arg);
+/* im.svc.auth.ip_rules: every rule, for edges (no role check). */
+int auth_ip_rules(bus_t *bus, natsMsg *msg, void *arg);
 
 #endif

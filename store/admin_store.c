@@ -371,3 +371,78 @@ int admin_audit_list(MYSQL *db, int64_t before, int max, admin_audit_rec_t *out,
     *n = a.n;
     return rc;
 }
+
+/* ---- IP rules ---- */
+
+typedef struct rule_acc {
+    admin_ip_rule_t *out;
+    int max, n;
+} rule_acc_t;
+
+static int rule_row(void *arg, int ncols, char **cols, unsigned long *lens)
+{
+    (void)lens;
+    rule_acc_t *a = arg;
+    if (ncols < 4)
+        return NT_EINTERNAL;
+    if (a->n >= a->max)
+        return 1;
+    admin_ip_rule_t *r = &a->out[a->n++];
+    db_copy(r->id, sizeof r->id, cols[0]);
+    db_copy(r->cidr, sizeof r->cidr, cols[1]);
+    db_copy(r->action, sizeof r->action, cols[2]);
+    r->created_at = db_col_i64(cols[3]);
+    return 0;
+}
+
+#define RULE_COLS "SELECT id, cidr, action, created_at FROM ip_rules"
+
+int admin_ip_rule_add(MYSQL *db, const char *cidr, const char *action, const char *actor_id,
+                      int64_t now, admin_ip_rule_t *out)
+{
+    int64_t actor = 0;
+    uint64_t id = 0;
+    if (!cidr || strlen(cidr) >= sizeof out->cidr || !action || strcmp(action, "deny") != 0)
+        return NT_EINVAL;
+    if (actor_id && *actor_id && db_parse_id(actor_id, &actor) != NT_OK)
+        return NT_EINVAL;
+    db_param_t p[] = {DB_P_STR(cidr), DB_P_STR(action), DB_P_I64(actor), DB_P_I64(now)};
+    int rc = db_exec(db, "INSERT INTO ip_rules (cidr, action, created_by, created_at)"
+                         " VALUES (?, ?, ?, ?)", p, 4, NULL, &id);
+    if (rc != NT_OK)
+        return rc; /* NT_ECONFLICT: the cidr has a rule (unique key) */
+    snprintf(out->id, sizeof out->id, "%llu", (unsigned long long)id);
+    snprintf(out->cidr, sizeof out->cidr, "%s", cidr);
+    snprintf(out->action, sizeof out->action, "%s", action);
+    out->created_at = now;
+    return NT_OK;
+}
+
+int admin_ip_rule_delete(MYSQL *db, const char *id, admin_ip_rule_t *out)
+{
+    int64_t rid;
+    admin_ip_rule_t tmp;
+    rule_acc_t a = {.out = out ? out : &tmp, .max = 1};
+    uint64_t affected = 0;
+    if (db_parse_id(id, &rid) != NT_OK)
+        return NT_ENOTFOUND;
+    db_param_t p[] = {DB_P_I64(rid)};
+    int rc = db_query(db, RULE_COLS " WHERE id = ?", p, 1, rule_row, &a, 1, NULL);
+    if (rc != NT_OK)
+        return rc;
+    if ((rc = db_exec(db, "DELETE FROM ip_rules WHERE id = ?", p, 1, &affected, NULL)) != NT_OK)
+        return rc;
+    return affected ? NT_OK : NT_ENOTFOUND;
+}
+
+int admin_ip_rule_list(MYSQL *db, int max, admin_ip_rule_t *out, int *n)
+{
+    *n = 0;
+    if (max <= 0)
+        return NT_OK;
+    rule_acc_t a = {.out = out, .max = max};
+    db_param_t p[] = {DB_P_I64(max)};
+    int rc = db_query(db, RULE_COLS " ORDER BY id LIMIT ?", p, 1, rule_row, &a, max, NULL);
+    *n = a.n;
+    return rc;
+}

@@ -86,4 +86,25 @@ int admin_audit_add(MYSQL *db, const char *actor_id, const char *actor_name,
 /* Entries with id < before (0: from the newest), newest first, at most max. */
 int admin_audit_list(MYSQL *db, int64_t before, int max, admin_audit_rec_t *out, int *n);
 
+/* IP rules (sql/008_ip_rules.sql). */
+#define ADMIN_IP_RULES_MAX 10000   /* rows an edge loads; more are ignored */
+
+typedef struct admin_ip_rule {
+    char id[24];
+    char cidr[64];
+    char action[9];
+    int64_t created_at;
+} admin_ip_rule_t;
+
+/* Add a rule (cidr canonical, action "deny"); *out gets the row.
+ * NT_ECONFLICT if that cidr has a rule already. */
+int admin_ip_rule_add(MYSQL *db, const char *cidr, const char *action, const char *actor_id,
+                      int64_t now, admin_ip_rule_t *out);
+
+/* Delete rule id; *out (may be NULL) gets it.  NT_ENOTFOUND if absent. */
+int admin_ip_rule_delete(MYSQL *db, const char *id, admin_ip_rule_t *out);
+
+/* All rules, oldest first, at most max; *n gets the count. */
+int admin_ip_rule_list(MYSQL *db, int max, admin_ip_rule_t *out, int *n);
+
 #endif

@@ -16,6 +16,7 @@
 #include "common/metrics.h"
 #include "common/token.h"
 #include "edge/denylist.h"
+#include "edge/iprules.h"
 
 #include <civetweb.h>
 #include <jansson.h>
@@ -32,6 +33,7 @@ typedef struct http_edge {
     const token_keys_t *keys;  /* public key only */
     denylist_t *deny;
     struct revocations *revs;  /* the deny-list feed; /healthz waits for its first load */
+    iprules_t *iprules;        /* the admin's IP rules (NULL: none applied) */
     metrics_t *metrics;
     size_t max_body;           /* bytes */
     int timeout_ms;            /* bus request timeout */
@@ -156,6 +158,9 @@ void route_admin_unban(http_req_t *r);
 void route_admin_audit(http_req_t *r);
 void route_admin_sessions(http_req_t *r);
 void route_admin_kick(http_req_t *r);
+void route_admin_rules(http_req_t *r);
+void route_admin_rule_add(http_req_t *r);
+void route_admin_rule_delete(http_req_t *r);
 
 /* Contact routes (routes_contacts.c). */
 void route_contact_apply(http_req_t *r);

@@ -193,3 +193,65 @@ void route_admin_kick(http_req_t *r)
         http_reply_status(r, 204);
     }
 }
+
+/* ---- IP rules ---- */
+
+static json_t *rule_json(const Natter__IpRule *x)
+{
+    return json_pack("{s:s,s:s,s:s,s:I}", "id", x->id, "cidr", x->cidr, "action", x->action,
+                     "created_at", (json_int_t)x->created_at);
+}
+
+void route_admin_rules(http_req_t *r)
+{
+    Natter__AdminReq req = NATTER__ADMIN_REQ__INIT;
+    ProtobufCMessage *reply = NULL;
+    if (admin_call(r, "ip_rules", &req, &natter__ip_rule_list__descriptor, &reply) != NT_OK)
+        return;
+    Natter__IpRuleList *list = (Natter__IpRuleList *)reply;
+    json_t *arr = json_array();
+    for (size_t i = 0; arr && i < list->n_rules; i++)
+        json_array_append_new(arr, rule_json(list->rules[i]));
+    protobuf_c_message_free_unpacked(reply, NULL);
+    http_reply_json(r, 200, json_pack("{s:o}", "rules", arr));
+}
+
+void route_admin_rule_add(http_req_t *r)
+{
+    char err[160];
+    const char *cidr = NULL, *action = NULL;
+    json_t *obj = http_body_object(r);
+    if (!obj)
+        return;
+    /* Shapes only; whether cidr is a block is the pool's call (one place). */
+    if (jsonv_str(obj, "cidr", 1, 1, 64, &cidr, err, sizeof err) != NT_OK ||
+        jsonv_str(obj, "action", 1, 1, 16, &action, err, sizeof err) != NT_OK) {
+        http_reply_error(r, NT_EINVAL, err);
+        json_decref(obj);
+        return;
+    }
+    Natter__AdminReq req = NATTER__ADMIN_REQ__INIT;
+    ProtobufCMessage *reply = NULL;
+    req.cidr = (char *)cidr;
+    req.action = (char *)action;
+    if (admin_call(r, "ip_rule_add", &req, &natter__ip_rule_list__descriptor, &reply) == NT_OK) {
+        Natter__IpRuleList *list = (Natter__IpRuleList *)reply;
+        if (list->n_rules == 1)
+            http_reply_json(r, 201, json_pack("{s:o}", "rule", rule_json(list->rules[0])));
+        else
+            http_reply_error(r, NT_EINTERNAL, "internal error");
+        protobuf_c_message_free_unpacked(reply, NULL);
+    }
+    json_decref(obj);
+}
+
+void route_admin_rule_delete(http_req_t *r)
+{
+    Natter__AdminReq req = NATTER__ADMIN_REQ__INIT;
+    ProtobufCMessage *reply = NULL;
+    req.rule_id = r->param;
+    if (admin_call(r, "ip_rule_delete", &req, &natter__empty__descriptor, &reply) == NT_OK) {
+        protobuf_c_message_free_unpacked(reply, NULL);
+        http_reply_status(r, 204);
+    }
+}

@@ -9,6 +9,7 @@ Real servers: nats-server with config/nats-server.conf (so the NATS
 permissions of im.svc.admin.* are the production ones), MariaDB, Redis,
 the auth pool, one edge-http and two edge-ws."""
 
+import http.client
 import json
 import os
 import subprocess
@@ -28,6 +29,9 @@ ADMIN_PATHS = [
     ("GET", "/api/admin/audit", None),
     ("GET", "/api/admin/sessions?user_id={uid}", None),
     ("DELETE", "/api/admin/sessions/{sid}", None),
+    ("GET", "/api/admin/ip_rules", None),
+    ("POST", "/api/admin/ip_rules", {"cidr": "198.51.100.0/24", "action": "deny"}),
+    ("DELETE", "/api/admin/ip_rules/1", None),
 ]
 
 
@@ -406,3 +410,94 @@ class KickTest(AdminBase):
         e = r.json["entries"][0]
         self.assertEqual((e["action"], e["target"], e["detail"], e["actor_id"]),
                          ("kick", web_sid, uid, admin_uid))
+
+
+def get_from(url, source, path="/api/users/me", token=None):
+    """GET path with the client socket bound to address source: the stack
+    tests' way of being another client address on loopback."""
+    host, port = url.split("//")[1].split(":")
+    c = http.client.HTTPConnection(host, int(port), timeout=10, source_address=(source, 0))
+    try:
+        c.request("GET", path, headers={"Authorization": "Bearer " + token} if token else {})
+        r = c.getresponse()
+        body = r.read()
+        return r.status, json.loads(body) if body else None
+    finally:
+        c.close()
+
+
+class IpRulesTest(AdminBase):
+    OTHER = "127.0.0.2"  # a client address the tests can use besides 127.0.0.1
+
+    def wait_status(self, url, want, timeout=5.0, path="/api/users/me", token=None):
+        """Poll until a request from OTHER gets want; the seconds it took."""
+        t0 = time.monotonic()
+        while True:
+            status, body = get_from(url, self.OTHER, path, token)
+            if status == want:
+                return time.monotonic() - t0, body
+            self.assertLess(time.monotonic() - t0, timeout, (status, body))
+            time.sleep(0.02)
+
+    def test_rules_apply_within_a_second_and_survive_restart(self):
+        admin_name, admin_uid, tok = self.new_admin()
+        name, _ = self.new_user()
+        user_tok = self.login(name)["access_token"]
+        url = self.api.url
+        self.assertEqual(get_from(url, self.OTHER, token=user_tok)[0], 200)
+        r = self.call("POST", "/api/admin/ip_rules", tok, {"cidr": "127.0.0.2/32", "action": "deny"})
+        self.assertEqual(r.status, 201, r)
+        rule = r.json["rule"]
+        self.assertEqual((rule["cidr"], rule["action"]), ("127.0.0.2/32", "deny"))
+        self.assertIsInstance(rule["created_at"], int)
+        took, body = self.wait_status(url, 403, token=user_tok)
+        print("\n    rule applied by edge-http in %.0f ms" % (took * 1000))
+        self.assertLess(took, 1.0)
+        self.assertEqual(body["error"]["code"], "forbidden")
+        # Before any token check, on any path; health and metrics stay open.
+        self.assertEqual(get_from(url, self.OTHER, "/api/admin/audit")[0], 403)
+        self.assertEqual(get_from(url, self.OTHER, "/healthz")[0], 200)
+        # Other addresses are untouched.
+        self.assertEqual(self.call("GET", "/api/users/me", user_tok).status, 200)
+        # A new edge-http loads the rules before /healthz says ok (which
+        # start_role waits for): denied from its first request.
+        url2 = self.stack.start_role("edge-http").url
+        self.assertEqual(get_from(url2, self.OTHER, token=user_tok)[0], 403)
+        # Delete: allowed again within a second, on both edges.
+        r = self.call("DELETE", "/api/admin/ip_rules/" + rule["id"], tok)
+        self.assertEqual((r.status, r.body), (204, b""))
+        for u in (url, url2):
+            took, _ = self.wait_status(u, 200, token=user_tok)
+            self.assertLess(took, 1.0)
+        self.assert_error(self.call("DELETE", "/api/admin/ip_rules/" + rule["id"], tok), 404,
+                          "not_found")
+        r = self.call("GET", "/api/admin/audit?limit=5", tok)
+        acts = [(e["action"], e["target"], e["detail"]) for e in r.json["entries"][:2]]
+        self.assertEqual(acts, [("ip_rule_delete", rule["id"], "127.0.0.2/32"),
+                                ("ip_rule_add", rule["id"], "127.0.0.2/32")])
+
+    def test_shapes_and_errors(self):
+        _, _, tok = self.new_admin()
+        ids = []
+        for cidr, canon in (("2001:DB8::1/32", "2001:db8::/32"), ("192.0.2.77/24", "192.0.2.0/24"),
+                            ("198.51.100.7", "198.51.100.7/32")):
+            r = self.call("POST", "/api/admin/ip_rules", tok, {"cidr": cidr, "action": "deny"})
+            self.assertEqual(r.status, 201, r)
+            self.assertEqual(r.json["rule"]["cidr"], canon)
+            ids.append(r.json["rule"]["id"])
+        self.addCleanup(lambda: [self.call("DELETE", "/api/admin/ip_rules/" + i, tok) for i in ids])
+        r = self.call("POST", "/api/admin/ip_rules", tok, {"cidr": "192.0.2.0/24", "action": "deny"})
+        self.assert_error(r, 409, "conflict")
+        r = self.call("GET", "/api/admin/ip_rules", tok)
+        self.assertEqual(r.status, 200, r)
+        got = {x["id"]: x for x in r.json["rules"]}
+        for i in ids:
+            self.assertEqual(set(got[i]), {"id", "cidr", "action", "created_at"})
+        for body in ({"cidr": "192.0.2.0/33", "action": "deny"}, {"cidr": "300.1.2.3", "action": "deny"},
+                     {"cidr": "2001:db8::/129", "action": "deny"}, {"cidr": "", "action": "deny"},
+                     {"cidr": "192.0.2.0/24", "action": "allow"}, {"cidr": "192.0.2.0/24"},
+                     {"action": "deny"}, {"cidr": 5, "action": "deny"},
+                     {"cidr": "192.0.2.0/24", "action": None}, {"cidr": "x" * 65, "action": "deny"}):
+            self.assert_error(self.call("POST", "/api/admin/ip_rules", tok, body), 400, "bad_request")
+        self.assert_error(self.call("POST", "/api/admin/ip_rules", tok, raw=b"{"), 400, "bad_request")
+        self.assert_error(self.call("DELETE", "/api/admin/ip_rules/abc", tok), 404, "not_found")
