@@ -142,7 +142,7 @@ int admin_ban_user(bus_t *bus, natsMsg *msg, void *arg)
     Natter__AdminReq *req = auth_unpack(bus, msg, &natter__admin_req__descriptor);
     if (!req)
         return NT_EINVAL;
-    char name[USERNAME_MAX + 1], trace[40], detail[64];
+    char name[USERNAME_MAX + 1], trace[40], detail[640];
     char (*sids)[SESSION_ID_MAX] = NULL;
     int nsids = 0, rc;
     MYSQL *db = NULL;
@@ -158,7 +158,9 @@ int admin_ban_user(bus_t *bus, natsMsg *msg, void *arg)
     int64_t now = db_now_ms();
     rc = admin_ban(db, req->user_id, req->reason, req->until, now, &sids, &nsids);
     if (rc == NT_OK) {
-        snprintf(detail, sizeof detail, "until=%lld sessions=%d", (long long)req->until, nsids);
+        /* The audit column cuts a long reason (at a character boundary). */
+        snprintf(detail, sizeof detail, "until=%lld sessions=%d reason=%s",
+                 (long long)req->until, nsids, req->reason);
         audit(db, msg, name, "ban", req->user_id, detail, req->ip);
     }
     db_release(p->db, db, db_is_broken(rc));

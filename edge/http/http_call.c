@@ -26,7 +26,7 @@ int http_call(http_req_t *r, const char *pool, const char *op, const ProtobufCMe
 int http_call_subject(http_req_t *r, const char *subject, const ProtobufCMessage *m,
                       const ProtobufCMessageDescriptor *d, ProtobufCMessage **reply)
 {
-    char text[256], detail[2048];
+    char text[256], detail[8192]; /* a ban reason is up to 2000 bytes, JSON-escaped */
     natsMsg *req = NULL, *rep = NULL;
     int rc = bus_msg_new_pb(subject, m, r->authed ? r->who.uid : NULL, r->traceparent, &req);
     if (rc == NT_OK)

@@ -283,7 +283,7 @@ class BanTest(AdminBase):
             self.assertEqual((e["actor_id"], e["actor_name"], e["address"]),
                              (admin_uid, admin_name, "127.0.0.1"))
             self.assertLessEqual(abs(e["created_at"] - time.time() * 1000), 60000)
-        self.assertIn("sessions=2", mine[1]["detail"])
+        self.assertIn("sessions=2 reason=spam, ünïcode", mine[1]["detail"])
 
     def test_ban_for_good_and_in_the_past(self):
         _, _, tok = self.new_admin()
@@ -292,6 +292,14 @@ class BanTest(AdminBase):
         self.assertEqual(r.status, 200, r)
         err = self.assert_error(self.api.login(name, PASSWORD), 403, "banned")
         self.assertEqual((err["reason"], err["until"]), ("abuse", None))
+        # The longest reason, 4-byte characters, survives the round trip.
+        long = "\U0001F600" * 500
+        # (raw UTF-8: \u escapes would pass the stacks' 4 KiB body cap)
+        r = self.call("POST", "/api/admin/users/%s/ban" % uid, tok,
+                      raw=json.dumps({"reason": long}, ensure_ascii=False).encode())
+        self.assertEqual(r.status, 200, r)
+        err = self.assert_error(self.api.login(name, PASSWORD), 403, "banned")
+        self.assertEqual(err["reason"], long)
         # until in the past: recorded, but it blocks nobody.
         past = int(time.time() * 1000) - 1000
         r = self.call("POST", "/api/admin/users/%s/ban" % uid, tok, {"reason": "old", "until": past})
