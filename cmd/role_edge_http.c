@@ -41,6 +41,12 @@ int role_edge_http(const role_ctx_t *ctx)
     e.ws_url = config_str(c, "http.ws_url", "");
     e.ws_port = (int)ws_port;
     e.timeout_ms = (int)timeout;
+    const char *proxies = config_str(c, "http.trusted_proxies", "");
+    if (client_addr_proxies(proxies, e.proxies, CLIENT_ADDR_PROXIES_MAX, &e.nproxies) != NT_OK) {
+        log_error("bad http.trusted_proxies", "value=\"%s\" want=\"comma-separated CIDR blocks\"",
+                  proxies);
+        return 2;
+    }
     const char *pub = config_str(c, "auth.public_key", "var/keys/jwt.pub");
     if (token_keys_load(NULL, pub, &keys) != NT_OK) {
         log_error("cannot load the token public key", "path=%s", pub);

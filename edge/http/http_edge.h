@@ -16,6 +16,7 @@
 #include "common/metrics.h"
 #include "common/token.h"
 #include "edge/denylist.h"
+#include "edge/http/client_addr.h"
 #include "edge/iprules.h"
 
 #include <civetweb.h>
@@ -34,6 +35,10 @@ typedef struct http_edge {
     denylist_t *deny;
     struct revocations *revs;  /* the deny-list feed; /healthz waits for its first load */
     iprules_t *iprules;        /* the admin's IP rules (NULL: none applied) */
+    /* http.trusted_proxies: peers whose X-Forwarded-For names the client
+     * (client_addr.h); read-only after start. */
+    cidr_t proxies[CLIENT_ADDR_PROXIES_MAX];
+    int nproxies;
     metrics_t *metrics;
     size_t max_body;           /* bytes */
     int timeout_ms;            /* bus request timeout */
@@ -65,6 +70,7 @@ typedef struct http_req {
     token_claims_t who;        /* valid when authed */
     int authed;
     char traceparent[64];
+    char client[CIDR_TEXT_MAX]; /* the client's address (client_addr.h) */
     char *body;                /* NUL-terminated, owned by the dispatcher */
     size_t body_len;
     char allow[32];            /* methods for a 405's Allow header */

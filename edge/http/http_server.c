@@ -224,8 +224,10 @@ static void dispatch(http_req_t *r)
     /* IP rules (docs/API.md "Admin") before anything else, health and
      * metrics excepted (they are for the operator's probes, not clients).
      * The body is not read: close the connection after the answer. */
+    client_addr(r->ri->remote_addr, mg_get_header(r->conn, "X-Forwarded-For"), r->edge->proxies,
+                r->edge->nproxies, r->client, sizeof r->client);
     if (strcmp(path, "/healthz") != 0 && strcmp(path, "/metrics") != 0 &&
-        iprules_denied(r->edge->iprules, r->ri->remote_addr)) {
+        iprules_denied(r->edge->iprules, r->client)) {
         r->route = "ip_denied";
         mg_disable_connection_keep_alive(r->conn);
         http_reply_error(r, NT_EFORBIDDEN, "address denied");

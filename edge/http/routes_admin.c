@@ -8,7 +8,8 @@
  * check (401) is the dispatcher's, as on every route.  Every admin route
  * has access kind HTTP_ACCESS_ADMIN, so a 400 (malformed JSON, a bad
  * field) goes out only to an admin and a non-admin gets 403 whatever it
- * sends (http_access.c).  The client address goes along for the audit log.
+ * sends (http_access.c).  The client address (behind trusted proxies, the
+ * X-Forwarded-For one: client_addr.h) goes along for the audit log.
  */
 #include "edge/http/http_edge.h"
 
@@ -48,7 +49,7 @@ static int query_int(http_req_t *r, const char *key, long long min, long long ma
 static int admin_call(http_req_t *r, const char *op, Natter__AdminReq *req,
                       const ProtobufCMessageDescriptor *d, ProtobufCMessage **reply)
 {
-    req->ip = (char *)r->ri->remote_addr;
+    req->ip = r->client;
     return http_call(r, "admin", op, &req->base, d, reply);
 }
 

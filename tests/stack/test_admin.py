@@ -420,13 +420,16 @@ class KickTest(AdminBase):
                          ("kick", web_sid, uid, admin_uid))
 
 
-def get_from(url, source, path="/api/users/me", token=None):
+def get_from(url, source, path="/api/users/me", token=None, xff=None):
     """GET path with the client socket bound to address source: the stack
     tests' way of being another client address on loopback."""
     host, port = url.split("//")[1].split(":")
     c = http.client.HTTPConnection(host, int(port), timeout=10, source_address=(source, 0))
+    h = {"Authorization": "Bearer " + token} if token else {}
+    if xff is not None:
+        h["X-Forwarded-For"] = xff
     try:
-        c.request("GET", path, headers={"Authorization": "Bearer " + token} if token else {})
+        c.request("GET", path, headers=h)
         r = c.getresponse()
         body = r.read()
         return r.status, json.loads(body) if body else None
@@ -509,3 +512,50 @@ class IpRulesTest(AdminBase):
             self.assert_error(self.call("POST", "/api/admin/ip_rules", tok, body), 400, "bad_request")
         self.assert_error(self.call("POST", "/api/admin/ip_rules", tok, raw=b"{"), 400, "bad_request")
         self.assert_error(self.call("DELETE", "/api/admin/ip_rules/abc", tok), 404, "not_found")
+
+
+class ForwardedForTest(AdminBase):
+    """X-Forwarded-For counts only from http.trusted_proxies."""
+
+    def test_trusted_proxy_names_the_client(self):
+        admin_name, admin_uid, tok = self.new_admin()
+        name, uid = self.new_user()
+        user_tok = self.login(name)["access_token"]
+        proxied = self.stack.start_role("edge-http", {"NATTER_HTTP_TRUSTED_PROXIES": "127.0.0.1/32, ::1"})
+        r = self.call("POST", "/api/admin/ip_rules", tok, {"cidr": "198.51.100.9", "action": "deny"})
+        self.assertEqual(r.status, 201, r)
+        rule_id = r.json["rule"]["id"]
+        self.addCleanup(lambda: self.call("DELETE", "/api/admin/ip_rules/" + rule_id, tok))
+
+        def status(url, source, xff):
+            return get_from(url, source, token=user_tok, xff=xff)[0]
+
+        deadline = time.monotonic() + 5
+        while status(proxied.url, "127.0.0.1", "198.51.100.9") != 403:
+            self.assertLess(time.monotonic(), deadline, "rule not applied")
+            time.sleep(0.05)
+        cases = [
+            (proxied.url, "127.0.0.1", "198.51.100.9, 127.0.0.1", 403),  # proxies skipped
+            (proxied.url, "127.0.0.1", "198.51.100.10", 200),
+            (proxied.url, "127.0.0.1", "198.51.100.9, 203.0.113.1", 200),  # left part is the client's
+            (proxied.url, "127.0.0.1", "garbage", 200),
+            (proxied.url, "127.0.0.2", "198.51.100.9", 200),  # not a trusted proxy: ignored
+            (self.api.url, "127.0.0.1", "198.51.100.9", 200),  # no trusted proxies at all
+        ]
+        for url, source, xff, want in cases:
+            self.assertEqual(status(url, source, xff), want, (url, source, xff))
+        # The audit log records the forwarded address.
+        api = Api(proxied.url)
+        r = api.call("POST", "/api/admin/users/%s/unban" % uid, token=tok,
+                     headers={"X-Forwarded-For": "192.0.2.50"})
+        self.assertEqual(r.status, 200, r)
+        r = self.call("GET", "/api/admin/audit?limit=1", tok)
+        self.assertEqual((r.json["entries"][0]["action"], r.json["entries"][0]["address"]),
+                         ("unban", "192.0.2.50"))
+
+    def test_bad_trusted_proxies_is_a_config_error(self):
+        p = self.stack.start_role("edge-http", {"NATTER_HTTP_TRUSTED_PROXIES": "10.0.0.0/8,nonsense"},
+                                  wait=False)
+        self.assertEqual(p.wait(30), 2)
+        with open(p.log_path, "rb") as f:
+            self.assertIn(b"bad http.trusted_proxies", f.read())
