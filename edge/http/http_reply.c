@@ -64,6 +64,7 @@ static void reply_error(http_req_t *r, int status, int err, const char *message,
             err = rc;
             status = api_status(api_code(rc));
             message = why;
+            detail = NULL; /* it was about the request the caller may not make */
         }
     }
     json_t *body = json_pack("{s:{s:s,s:s}}", "error", "code", api_code(err), "message",
