@@ -24,6 +24,7 @@
 #include "common/err.h"
 #include "common/log.h"
 #include "store/admin_store.h"
+#include "store/presence_store.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -249,6 +250,25 @@ out:
     return rc;
 }
 
+#define EDGES_PER_SESSION 8
+
+/* Live sessions and the edges presence says they are connected to. */
+typedef struct sess_edges {
+    session_rec_t *found;
+    int n;
+    char (*edges)[EDGES_PER_SESSION][PRESENCE_TOKEN_MAX + 1];
+    int *n_edges;
+} sess_edges_t;
+
+static void on_presence(void *arg, const char *sid, const char *edge)
+{
+    sess_edges_t *a = arg;
+    for (int i = 0; i < a->n; i++)
+        if (strcmp(a->found[i].sid, sid) == 0 && a->n_edges[i] < EDGES_PER_SESSION &&
+            strlen(edge) <= PRESENCE_TOKEN_MAX)
+            strcpy(a->edges[i][a->n_edges[i]++], edge);
+}
+
 int admin_sessions(bus_t *bus, natsMsg *msg, void *arg)
 {
     auth_pool_t *p = arg;
@@ -273,6 +293,20 @@ int admin_sessions(bus_t *bus, natsMsg *msg, void *arg)
         rc = auth_fail(bus, msg, rc, "");
         goto out;
     }
+    /* Presence (Redis) adds where each session is connected; without
+     * Redis the list still answers, with no edges. */
+    sess_edges_t se = {.found = found, .n = n, .edges = calloc(ADMIN_LIST_MAX, sizeof *se.edges),
+                       .n_edges = calloc(ADMIN_LIST_MAX, sizeof *se.n_edges)};
+    char *eptrs[ADMIN_LIST_MAX][EDGES_PER_SESSION];
+    if (!se.edges || !se.n_edges) {
+        free(se.edges);
+        free(se.n_edges);
+        rc = auth_fail(bus, msg, NT_ENOMEM, "");
+        goto out;
+    }
+    if (n > 0 && presence_store_sessions(p->redis, req->user_id, on_presence, &se) != NT_OK)
+        log_warn("session edges unknown", "uid=%s why=\"presence store unavailable\"",
+                 req->user_id);
     for (int i = 0; i < n; i++) {
         Natter__AdminSession *s = &pbs[i];
         natter__admin_session__init(s);
@@ -281,12 +315,18 @@ int admin_sessions(bus_t *bus, natsMsg *msg, void *arg)
         s->platform = found[i].platform;
         s->device_id = found[i].device_id;
         s->created_at = found[i].created_at;
+        for (int k = 0; k < se.n_edges[i]; k++)
+            eptrs[i][k] = se.edges[i][k];
+        s->n_edges = (size_t)se.n_edges[i];
+        s->edges = eptrs[i];
         ptrs[i] = s;
     }
     Natter__AdminSessionList list = NATTER__ADMIN_SESSION_LIST__INIT;
     list.n_sessions = (size_t)n;
     list.sessions = ptrs;
     rc = bus_reply_pb(bus, msg, &list.base);
+    free(se.edges);
+    free(se.n_edges);
 out:
     free(found);
     free(pbs);

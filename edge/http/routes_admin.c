@@ -175,10 +175,14 @@ void route_admin_sessions(http_req_t *r)
     json_t *arr = json_array();
     for (size_t i = 0; arr && i < list->n_sessions; i++) {
         const Natter__AdminSession *s = list->sessions[i];
+        json_t *edges = json_array();
+        for (size_t k = 0; edges && k < s->n_edges; k++)
+            json_array_append_new(edges, json_string(s->edges[k]));
         json_array_append_new(
-            arr, json_pack("{s:s,s:s,s:s,s:s,s:I}", "session_id", s->session_id, "user_id",
-                           s->user_id, "platform", s->platform, "device_id", s->device_id,
-                           "created_at", (json_int_t)s->created_at));
+            arr, json_pack("{s:s,s:s,s:s,s:s,s:I,s:b,s:o}", "session_id", s->session_id,
+                           "user_id", s->user_id, "platform", s->platform, "device_id",
+                           s->device_id, "created_at", (json_int_t)s->created_at, "connected",
+                           s->n_edges > 0, "edges", edges ? edges : json_array()));
     }
     protobuf_c_message_free_unpacked(reply, NULL);
     http_reply_json(r, 200, json_pack("{s:o}", "sessions", arr));

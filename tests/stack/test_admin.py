@@ -378,6 +378,23 @@ class BanTest(AdminBase):
 
 
 class KickTest(AdminBase):
+    @classmethod
+    def start_roles(cls):
+        super().start_roles()
+        cls.stack.start_role("presence")  # where sessions are connected
+
+    def sessions(self, tok, uid, want_edges, timeout=5):
+        """The sessions list once presence shows want_edges {platform: n}."""
+        deadline = time.monotonic() + timeout
+        while True:
+            r = self.call("GET", "/api/admin/sessions?user_id=" + uid, tok)
+            self.assertEqual(r.status, 200, r)
+            got = {s["platform"]: len(s["edges"]) for s in r.json["sessions"]}
+            if got == want_edges:
+                return r.json["sessions"]
+            self.assertLess(time.monotonic(), deadline, (got, want_edges))
+            time.sleep(0.05)
+
     def test_sessions_list_and_kick(self):
         admin_name, admin_uid, tok = self.new_admin()
         name, uid = self.new_user()
@@ -392,9 +409,17 @@ class KickTest(AdminBase):
             self.assertEqual(s["user_id"], uid)
             self.assertIsInstance(s["created_at"], int)
         web_sid = [s["session_id"] for s in sess if s["platform"] == "web"][0]
+        for s in sess:
+            self.assertEqual((s["connected"], s["edges"]), (False, []))
         ws_web = self.open(self.ws_a, web["access_token"])
         ws_web2 = self.open(self.ws_b, web["access_token"])
         ws_mob = self.open(self.ws_b, mob["access_token"])
+        # Presence shows where each session is connected: web on both edges.
+        sess = self.sessions(tok, uid, {"web": 2, "mobile": 1})
+        by = {s["platform"]: s for s in sess}
+        self.assertTrue(by["web"]["connected"])
+        self.assertEqual(len(set(by["web"]["edges"])), 2)
+        self.assertIn(by["mobile"]["edges"][0], by["web"]["edges"])
         r = self.call("DELETE", "/api/admin/sessions/" + web_sid, tok)
         self.assertEqual((r.status, r.body), (204, b""))
         for ws in (ws_web, ws_web2):
