@@ -18,6 +18,9 @@
  *   user_update  UserUpdateReq -> User
  *   user_search  UserSearchReq -> UserList
  *   revoked_list Empty         -> SessionRevokedList (edges' deny-list at start)
+ *   ip_rules     Empty         -> IpRuleList (edges' IP rules; admin_ops.c)
+ *
+ * The same processes serve the admin API on im.svc.admin.<op> (admin_ops.h).
  */
 #ifndef NT_AUTH_POOL_H
 #define NT_AUTH_POOL_H
