@@ -10,12 +10,14 @@
  */
 #include "actors/auth_pool.h"
 #include "actors/auth_rules.h"
+#include "actors/pool.h"
 
 #include "bus/pb.h"
 #include "common/err.h"
 #include "common/log.h"
 #include "store/session_store.h"
 
+#include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -152,6 +154,21 @@ static int login_check(auth_pool_t *p, bus_t *bus, natsMsg *msg, const Natter__L
     return NT_OK;
 }
 
+/* 403 banned, with the reason and the end (ms, null = for good) in the
+ * error body (natter.Error.detail, API.md "Admin"). */
+static int login_banned(bus_t *bus, natsMsg *msg, const session_login_out_t *done,
+                        const char *uid)
+{
+    json_t *d = json_pack("{s:s,s:o}", "reason", done->ban_reason, "until",
+                          done->ban_until ? json_integer(done->ban_until) : json_null());
+    char *text = d ? json_dumps(d, JSON_COMPACT) : NULL;
+    json_decref(d);
+    log_info("login refused", "uid=%s why=banned", uid);
+    int rc = pool_fail_detail(bus, msg, NT_EBANNED, "this account is banned", text);
+    free(text);
+    return rc;
+}
+
 int auth_login(bus_t *bus, natsMsg *msg, void *arg)
 {
     auth_pool_t *p = arg;
@@ -194,6 +211,10 @@ int auth_login(bus_t *bus, natsMsg *msg, void *arg)
     session_login_out_t done;
     rc = session_login(db, &in, &done);
     db_release(p->db, db, db_is_broken(rc));
+    if (rc == NT_EBANNED) { /* told only to whoever knows the password */
+        rc = login_banned(bus, msg, &done, u.id);
+        goto out;
+    }
     if (rc != NT_OK) { /* NT_EUNAUTH: the password changed since we checked it */
         rc = auth_fail(bus, msg, rc, rc == NT_EUNAUTH ? BAD_LOGIN : "");
         goto out;

@@ -4,6 +4,7 @@
  */
 #include "actors/auth_pool.h"
 
+#include "actors/admin_ops.h"
 #include "actors/pool.h"
 
 #include "bus/pb.h"
@@ -73,7 +74,7 @@ int auth_pool_register(auth_pool_t *p, micro_t *m, int workers)
         if ((rc = micro_add_endpoint(m, ops[i].op, subject, workers, ops[i].fn, p)) != NT_OK)
             return rc;
     }
-    return NT_OK;
+    return admin_ops_register(p, m, 1); /* rare requests: one worker each */
 }
 
 void *auth_unpack(bus_t *bus, natsMsg *msg, const ProtobufCMessageDescriptor *d)

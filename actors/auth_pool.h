@@ -18,6 +18,9 @@
  *   user_update  UserUpdateReq -> User
  *   user_search  UserSearchReq -> UserList
  *   revoked_list Empty         -> SessionRevokedList (edges' deny-list at start)
+ *   ip_rules     Empty         -> IpRuleList (edges' IP rules; admin_ops.c)
+ *
+ * The same processes serve the admin API on im.svc.admin.<op> (admin_ops.h).
  */
 #ifndef NT_AUTH_POOL_H
 #define NT_AUTH_POOL_H
@@ -44,7 +47,7 @@ typedef struct auth_pool {
     int64_t refresh_ttl;       /* seconds */
     int db_wait_ms;            /* how long a request waits for a connection */
     char dummy_hash[PASSWORD_HASH_MAX]; /* verified for unknown users: same timing */
-    redis_pool_t *redis;       /* rate-limit buckets */
+    redis_pool_t *redis;       /* rate-limit buckets; presence, read by the admin sessions list */
     ratelimit_rule_t login_ip;   /* login attempts per client address */
     ratelimit_rule_t login_user; /* login attempts per username; also password
                                   * changes per user (own bucket) */

@@ -14,6 +14,9 @@
  * return err (so a handler can `return pool_fail(...)`).  Internal
  * failures get a fixed text: they are not the client's business. */
 int pool_fail(bus_t *bus, natsMsg *msg, int err, const char *message);
+/* The same with detail: "" / NULL or a JSON object text whose members the
+ * edge adds to the API error object. */
+int pool_fail_detail(bus_t *bus, natsMsg *msg, int err, const char *message, const char *detail);
 
 /* Unpack msg's payload as d; on failure answer bad_request and return NULL.
  * Free the result with protobuf_c_message_free_unpacked(x, NULL). */

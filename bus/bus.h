@@ -105,10 +105,17 @@ int bus_reply(bus_t *bus, natsMsg *req, const char *type, const void *data, int 
 /* Reply with an error: header Natter-Error: <api code> and a natter.Error
  * protobuf payload {code, message}.  err is an NT_E* code. */
 int bus_reply_error(bus_t *bus, natsMsg *req, int err, const char *message);
+/* The same with detail: "" or a JSON object whose members the edge adds to
+ * the API error object (natter.Error.detail). */
+int bus_reply_error_detail(bus_t *bus, natsMsg *req, int err, const char *message,
+                           const char *detail);
 
 /* If reply carries Natter-Error, decode it: returns the NT_E* code (<0) and
  * copies the message text into msgbuf; returns 0 if it is not an error. */
 int bus_reply_status(natsMsg *reply, char *msgbuf, size_t msgbuf_len);
+/* The same, also copying natter.Error.detail ("" if none) into detail. */
+int bus_reply_status_detail(natsMsg *reply, char *msgbuf, size_t msgbuf_len, char *detail,
+                            size_t detail_len);
 
 /* Handler for a subscription.  msg belongs to the bus (destroyed after the
  * handler returns); the handler must not keep it. */

@@ -149,13 +149,15 @@ int bus_reply(bus_t *bus, natsMsg *req, const char *type, const void *data, int 
     return reply_with(bus, req, type, NULL, data, len);
 }
 
-int bus_reply_error(bus_t *bus, natsMsg *req, int err, const char *message)
+int bus_reply_error_detail(bus_t *bus, natsMsg *req, int err, const char *message,
+                           const char *detail)
 {
     char text[BUS_ERR_MSG_MAX];
     snprintf(text, sizeof text, "%s", message ? message : nt_strerror(err));
     Natter__Error e = NATTER__ERROR__INIT;
     e.code = (char *)api_code(err); /* protobuf-c fields are not const; not written */
     e.message = text;
+    e.detail = (char *)(detail ? detail : "");
     size_t n = natter__error__get_packed_size(&e);
     uint8_t *buf = malloc(n ? n : 1);
     if (!buf)
@@ -166,10 +168,18 @@ int bus_reply_error(bus_t *bus, natsMsg *req, int err, const char *message)
     return rc;
 }
 
-int bus_reply_status(natsMsg *reply, char *msgbuf, size_t msgbuf_len)
+int bus_reply_error(bus_t *bus, natsMsg *req, int err, const char *message)
+{
+    return bus_reply_error_detail(bus, req, err, message, NULL);
+}
+
+int bus_reply_status_detail(natsMsg *reply, char *msgbuf, size_t msgbuf_len, char *detail,
+                            size_t detail_len)
 {
     if (msgbuf && msgbuf_len > 0)
         msgbuf[0] = '\0';
+    if (detail && detail_len > 0)
+        detail[0] = '\0';
     const char *code = bus_header(reply, BUS_H_ERROR);
     if (!code)
         return NT_OK;
@@ -178,7 +188,14 @@ int bus_reply_status(natsMsg *reply, char *msgbuf, size_t msgbuf_len)
     Natter__Error *e = len > 0 && data ? natter__error__unpack(NULL, (size_t)len, data) : NULL;
     if (msgbuf && msgbuf_len > 0)
         snprintf(msgbuf, msgbuf_len, "%s", e && e->message && *e->message ? e->message : code);
+    if (detail && detail_len > 0 && e && e->detail)
+        snprintf(detail, detail_len, "%s", e->detail);
     if (e)
         natter__error__free_unpacked(e, NULL);
     return api_err(code);
+}
+
+int bus_reply_status(natsMsg *reply, char *msgbuf, size_t msgbuf_len)
+{
+    return bus_reply_status_detail(reply, msgbuf, msgbuf_len, NULL, 0);
 }

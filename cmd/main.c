@@ -24,6 +24,7 @@ static const struct {
     {"presence", role_presence, "pool: who is online, presence events"},
     {"media", role_media, "pool: uploads, thumbnails, who may download"},
     {"migrate", role_migrate, "apply sql/ migrations, then exit"},
+    {"admin", role_admin, "grant|revoke USERNAME: set a user's admin role, then exit"},
     {"trace", role_trace, "print bus traffic with decoded bodies: trace [subject ...]"},
 };
 

@@ -41,6 +41,12 @@ int role_edge_http(const role_ctx_t *ctx)
     e.ws_url = config_str(c, "http.ws_url", "");
     e.ws_port = (int)ws_port;
     e.timeout_ms = (int)timeout;
+    const char *proxies = config_str(c, "http.trusted_proxies", "");
+    if (client_addr_proxies(proxies, e.proxies, CLIENT_ADDR_PROXIES_MAX, &e.nproxies) != NT_OK) {
+        log_error("bad http.trusted_proxies", "value=\"%s\" want=\"comma-separated CIDR blocks\"",
+                  proxies);
+        return 2;
+    }
     const char *pub = config_str(c, "auth.public_key", "var/keys/jwt.pub");
     if (token_keys_load(NULL, pub, &keys) != NT_OK) {
         log_error("cannot load the token public key", "path=%s", pub);
@@ -50,7 +56,7 @@ int role_edge_http(const role_ctx_t *ctx)
     if (metrics_new(&e.metrics) != NT_OK || denylist_new(&e.deny) != NT_OK ||
         role_bus_connect(ctx, "edge", 1, &e.bus) != NT_OK ||
         revocations_start(e.bus, e.deny, (int)timeout, 60, &rev) != NT_OK ||
-        !(e.revs = rev) ||
+        !(e.revs = rev) || iprules_start(e.bus, (int)timeout, 60, &e.iprules) != NT_OK ||
         http_edge_start(&e, config_str(c, "http.bind", "127.0.0.1"), (int)port, (int)threads) !=
             NT_OK)
         goto done;
@@ -63,6 +69,7 @@ done:
     if (rc != 0 && e.bus)
         bus_drain(e.bus, 1000);
     revocations_stop(rev);
+    iprules_stop(e.iprules);
     bus_free(e.bus);
     denylist_free(e.deny);
     metrics_free(e.metrics);

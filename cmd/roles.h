@@ -23,6 +23,7 @@ typedef struct role_ctx {
 } role_ctx_t;
 
 int role_migrate(const role_ctx_t *ctx);
+int role_admin(const role_ctx_t *ctx);
 int role_auth(const role_ctx_t *ctx);
 int role_msg(const role_ctx_t *ctx);
 int role_edge_http(const role_ctx_t *ctx);

@@ -26,6 +26,7 @@ const char *nt_strerror(int err)
     case NT_ECRYPTO: return "crypto error";
     case NT_ECONFIG: return "configuration error";
     case NT_EINTERNAL: return "internal error";
+    case NT_EBANNED: return "banned";
     default: return "unknown error";
     }
 }
@@ -38,6 +39,7 @@ static const struct {
     {NT_EINVAL, "bad_request", 400},
     {NT_EUNAUTH, "unauthorized", 401},
     {NT_EFORBIDDEN, "forbidden", 403},
+    {NT_EBANNED, "banned", 403},
     {NT_ENOTFOUND, "not_found", 404},
     {NT_ECONFLICT, "conflict", 409},
     {NT_ETAKEN, "username_taken", 409},

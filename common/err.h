@@ -29,6 +29,7 @@ enum {
     NT_ECRYPTO = -15,     /* key, signature or hashing failure */
     NT_ECONFIG = -16,     /* bad configuration */
     NT_EINTERNAL = -17,   /* a bug or an unexpected state */
+    NT_EBANNED = -18,     /* banned (403): the account is banned */
 };
 
 /* Short static text for a code; never NULL. */

@@ -320,3 +320,32 @@ int presence_store_online(redis_pool_t *r, const char *const *uids, int n, int *
     freeReplyObject(rep);
     return NT_OK;
 }
+
+int presence_store_sessions(redis_pool_t *r, const char *uid, presence_session_fn fn, void *arg)
+{
+    redisReply *rep = NULL;
+    if (!presence_uid_ok(uid))
+        return NT_EINVAL;
+    int rc = redis_cmd(r, &rep, "HKEYS pr:u:%s", uid);
+    if (rc != NT_OK)
+        return rc;
+    if (rep->type != REDIS_REPLY_ARRAY) {
+        freeReplyObject(rep);
+        return NT_EUNAVAIL;
+    }
+    for (size_t i = 0; i < rep->elements && i < PRESENCE_LIST_MAX; i++) {
+        const redisReply *e = rep->element[i];
+        char field[2 * PRESENCE_TOKEN_MAX + 2];
+        if (e->type != REDIS_REPLY_STRING || e->len >= sizeof field)
+            continue;
+        memcpy(field, e->str, e->len);
+        field[e->len] = '\0';
+        char *at = strchr(field, '@'); /* "<sid>@<edge>": tokens have no '@' */
+        if (!at)
+            continue;
+        *at = '\0';
+        fn(arg, field, at + 1);
+    }
+    freeReplyObject(rep);
+    return NT_OK;
+}

@@ -98,4 +98,11 @@ int presence_store_requeue(redis_pool_t *r, const presence_user_t *u);
 /* online[i] = 1 if uids[i] has a live session, else 0, for n <= 1000. */
 int presence_store_online(redis_pool_t *r, const char *const *uids, int n, int *online);
 
+/* Call fn(arg, sid, edge) for each live session of uid as edges report
+ * them (one call per session per edge; at most PRESENCE_LIST_MAX).  For
+ * the admin's session list (actors/admin_ops.c). */
+#define PRESENCE_LIST_MAX 1000
+typedef void (*presence_session_fn)(void *arg, const char *sid, const char *edge);
+int presence_store_sessions(redis_pool_t *r, const char *uid, presence_session_fn fn, void *arg);
+
 #endif

@@ -26,6 +26,7 @@
 #include "common/log.h"
 #include "store/db.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -35,6 +36,9 @@
 typedef struct user_lock {
     int found, too_long;
     char hash[HASH_MAX];
+    int banned;                           /* banned_at IS NOT NULL */
+    int64_t banned_until;                 /* 0: for good */
+    char ban_reason[SESSION_BAN_REASON_MAX];
 } user_lock_t;
 
 static int user_lock_row(void *arg, int ncols, char **cols, unsigned long *lens)
@@ -47,24 +51,37 @@ static int user_lock_row(void *arg, int ncols, char **cols, unsigned long *lens)
         u->too_long = 1;
     else
         memcpy(u->hash, cols[0], lens[0] + 1);
+    if (ncols >= 4) {
+        u->banned = cols[1] != NULL;
+        u->banned_until = db_col_i64(cols[2]);
+        db_copy(u->ban_reason, sizeof u->ban_reason, cols[3]);
+    }
     return 1;
 }
 
-/* Lock the user's row; NT_OK if it exists and its hash is `want` (NULL:
- * any), NT_ENOTFOUND if gone, `changed` if the hash is another one. */
-static int lock_user(MYSQL *db, int64_t user, const char *want, int changed)
+/* Lock the user's row into *u; NT_OK if it exists and its hash is `want`
+ * (NULL: any), NT_ENOTFOUND if gone, `changed` if the hash is another one.
+ * The ban columns come along: a ban takes this same lock (admin_store.c),
+ * so a login holding it sees every ban committed before. */
+static int lock_user(MYSQL *db, int64_t user, const char *want, int changed, user_lock_t *u)
 {
-    user_lock_t u = {0};
+    memset(u, 0, sizeof *u);
     db_param_t p[] = {DB_P_I64(user)};
-    int rc = db_query(db, "SELECT password_hash FROM users WHERE id = ? FOR UPDATE", p, 1,
-                      user_lock_row, &u, 1, NULL);
+    int rc = db_query(db, "SELECT password_hash, banned_at, banned_until, ban_reason FROM users"
+                          " WHERE id = ? FOR UPDATE", p, 1, user_lock_row, u, 1, NULL);
     if (rc != NT_OK)
         return rc;
-    if (!u.found)
+    if (!u->found)
         return NT_ENOTFOUND;
-    if (want && (u.too_long || strcmp(u.hash, want) != 0))
+    if (want && (u->too_long || strcmp(u->hash, want) != 0))
         return changed;
     return NT_OK;
+}
+
+/* 1 if the row read by lock_user holds a ban in force at now. */
+static int ban_in_force(const user_lock_t *u, int64_t now)
+{
+    return u->banned && (u->banned_until == 0 || u->banned_until > now);
 }
 
 /* Revoke uid's live sessions on platform (one device, or all when
@@ -134,8 +151,9 @@ int session_revoke_platform(MYSQL *db, const char *uid, const char *platform,
 /* One attempt of session_login; leaves the transaction open on failure
  * so the caller can read the error before rolling back. */
 static int login_once(MYSQL *db, const session_login_t *in, int64_t user, const char *dev,
-                      sid_list_t *l, int *renewed)
+                      sid_list_t *l, int *renewed, session_login_out_t *out)
 {
+    user_lock_t u;
     /* READ COMMITTED: no gap locks on the sessions indexes, which under
      * REPEATABLE READ made logins of users with neighbouring ids deadlock
      * (measured: ~10% of 3000 concurrent first logins).  The user row lock
@@ -143,7 +161,12 @@ static int login_once(MYSQL *db, const session_login_t *in, int64_t user, const 
     int rc = db_begin_read_committed(db);
     if (rc != NT_OK)
         return rc;
-    rc = lock_user(db, user, in->pw_hash, NT_EUNAUTH);
+    rc = lock_user(db, user, in->pw_hash, NT_EUNAUTH, &u);
+    if (rc == NT_OK && ban_in_force(&u, in->now)) {
+        snprintf(out->ban_reason, sizeof out->ban_reason, "%s", u.ban_reason);
+        out->ban_until = u.banned_until;
+        rc = NT_EBANNED;
+    }
     /* Both are stored as "replaced"; the caller's event tells them apart. */
     if (rc == NT_OK && dev)
         rc = revoke_matching(db, user, in->platform, dev, "replaced", in->now, l);
@@ -168,6 +191,8 @@ int session_login(MYSQL *db, const session_login_t *in, session_login_out_t *out
 {
     int64_t user;
     out->n_renewed = out->n_replaced = 0;
+    out->ban_reason[0] = '\0';
+    out->ban_until = 0;
     if (!in->sid || !*in->sid || strlen(in->sid) >= SESSION_ID_MAX || !in->platform ||
         !in->refresh_hash)
         return NT_EINVAL;
@@ -178,7 +203,7 @@ int session_login(MYSQL *db, const session_login_t *in, session_login_out_t *out
     int renewed = 0, rc = NT_EUNAVAIL;
     for (int attempt = 0; attempt < ATTEMPTS; attempt++) {
         l.n = 0;
-        if ((rc = login_once(db, in, user, dev, &l, &renewed)) == NT_OK ||
+        if ((rc = login_once(db, in, user, dev, &l, &renewed, out)) == NT_OK ||
             !retry_after(db, rc))
             break;
     }
@@ -202,10 +227,11 @@ static int live_row(void *arg, int ncols, char **cols, unsigned long *lens)
 static int password_once(MYSQL *db, const session_password_t *in, int64_t user, sid_list_t *l)
 {
     int live = 0;
+    user_lock_t u;
     int rc = db_begin(db);
     if (rc != NT_OK)
         return rc;
-    if ((rc = lock_user(db, user, in->old_hash, NT_ECONFLICT)) != NT_OK)
+    if ((rc = lock_user(db, user, in->old_hash, NT_ECONFLICT, &u)) != NT_OK)
         return rc;
     db_param_t ps[] = {DB_P_STR(in->sid), DB_P_I64(user)};
     if ((rc = db_query(db, "SELECT revoked_at FROM sessions WHERE id = ? AND user_id = ?"

@@ -37,13 +37,16 @@ int session_revoke_platform(MYSQL *db, const char *uid, const char *platform,
                             char (*sids)[SESSION_ID_MAX], int max, int *n);
 
 #define SESSION_LOGIN_REPORT_MAX 8
+#define SESSION_BAN_REASON_MAX (500 * 4 + 1) /* users.ban_reason, UTF-8 bytes */
 
 /* A login's session change, in one transaction under the user's row lock
  * (session_revoke.c): revoke uid's live sessions on the same platform and
  * device ("renewed"), then on the same platform with other devices
  * ("replaced"), and create sid with its first refresh token.  NT_ENOTFOUND
  * if the user is gone; NT_EUNAUTH if pw_hash is set and the user's stored
- * hash is no longer it (the password changed after the login checked it). */
+ * hash is no longer it (the password changed after the login checked it);
+ * NT_EBANNED if a ban is in force (ban_reason and ban_until of out are set;
+ * ban_until 0 = for good). */
 typedef struct session_login {
     const char *sid, *uid, *platform;
     const char *device_id;          /* "" or NULL: unknown device */
@@ -57,6 +60,8 @@ typedef struct session_login_out {
     int n_renewed;
     char replaced[SESSION_LOGIN_REPORT_MAX][SESSION_ID_MAX];
     int n_replaced;
+    char ban_reason[SESSION_BAN_REASON_MAX]; /* NT_EBANNED only */
+    int64_t ban_until;
 } session_login_out_t;
 
 int session_login(MYSQL *db, const session_login_t *in, session_login_out_t *out);

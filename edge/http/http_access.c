@@ -122,6 +122,16 @@ static int body_field(http_req_t *r, const char *key, char *out, size_t n)
     return ok;
 }
 
+/* Is r's user an admin?  im.svc.admin.check answers Empty or 403. */
+static int admin_access(http_req_t *r, char *why, size_t n)
+{
+    char subject[SUBJECT_MAX];
+    Natter__AdminReq req = NATTER__ADMIN_REQ__INIT;
+    if (subject_svc(subject, sizeof subject, "admin", "check") != NT_OK)
+        return NT_EINTERNAL;
+    return ask(r, subject, &req.base, NULL, NULL, why, n);
+}
+
 int http_access_check(http_req_t *r, char *why, size_t n)
 {
     char id[72];
@@ -144,6 +154,8 @@ int http_access_check(http_req_t *r, char *why, size_t n)
         if (!body_field(r, "request_id", id, sizeof id))
             return NT_OK;
         return contact_request_access(r, id, why, n);
+    case HTTP_ACCESS_ADMIN:
+        return admin_access(r, why, n);
     default:
         return NT_OK;
     }

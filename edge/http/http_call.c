@@ -26,7 +26,7 @@ int http_call(http_req_t *r, const char *pool, const char *op, const ProtobufCMe
 int http_call_subject(http_req_t *r, const char *subject, const ProtobufCMessage *m,
                       const ProtobufCMessageDescriptor *d, ProtobufCMessage **reply)
 {
-    char text[256];
+    char text[256], detail[8192]; /* a ban reason is up to 2000 bytes, JSON-escaped */
     natsMsg *req = NULL, *rep = NULL;
     int rc = bus_msg_new_pb(subject, m, r->authed ? r->who.uid : NULL, r->traceparent, &req);
     if (rc == NT_OK)
@@ -39,9 +39,9 @@ int http_call_subject(http_req_t *r, const char *subject, const ProtobufCMessage
         http_reply_error(r, rc, NULL);
         return rc;
     }
-    if ((rc = bus_reply_status(rep, text, sizeof text)) != NT_OK) {
+    if ((rc = bus_reply_status_detail(rep, text, sizeof text, detail, sizeof detail)) != NT_OK) {
         natsMsg_Destroy(rep);
-        http_reply_error(r, rc, text);
+        http_reply_error_detail(r, rc, text, detail);
         return rc;
     }
     *reply = protobuf_c_message_unpack(d, NULL, (size_t)natsMsg_GetDataLength(rep),

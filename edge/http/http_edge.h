@@ -16,6 +16,8 @@
 #include "common/metrics.h"
 #include "common/token.h"
 #include "edge/denylist.h"
+#include "edge/http/client_addr.h"
+#include "edge/iprules.h"
 
 #include <civetweb.h>
 #include <jansson.h>
@@ -32,6 +34,11 @@ typedef struct http_edge {
     const token_keys_t *keys;  /* public key only */
     denylist_t *deny;
     struct revocations *revs;  /* the deny-list feed; /healthz waits for its first load */
+    iprules_t *iprules;        /* the admin's IP rules (NULL: none applied) */
+    /* http.trusted_proxies: peers whose X-Forwarded-For names the client
+     * (client_addr.h); read-only after start. */
+    cidr_t proxies[CLIENT_ADDR_PROXIES_MAX];
+    int nproxies;
     metrics_t *metrics;
     size_t max_body;           /* bytes */
     int timeout_ms;            /* bus request timeout */
@@ -63,6 +70,7 @@ typedef struct http_req {
     token_claims_t who;        /* valid when authed */
     int authed;
     char traceparent[64];
+    char client[CIDR_TEXT_MAX]; /* the client's address (client_addr.h) */
     char *body;                /* NUL-terminated, owned by the dispatcher */
     size_t body_len;
     char allow[32];            /* methods for a 405's Allow header */
@@ -83,6 +91,7 @@ enum {
     HTTP_ACCESS_CONV_BODY,       /* "conversation_id" of the JSON body */
     HTTP_ACCESS_CONV_QUERY,      /* conversation_id= in the query */
     HTTP_ACCESS_CONTACT_REQUEST, /* "request_id" of the JSON body */
+    HTTP_ACCESS_ADMIN,           /* the admin routes: the caller must be an admin */
 };
 /* NT_OK if r's caller may see the id of r's route (or there is no id to
  * check), else NT_EFORBIDDEN / NT_ENOTFOUND / NT_EUNAVAIL with the message
@@ -111,6 +120,9 @@ const char *http_route_pattern(size_t i, const char **method);
 /* Responses (http_reply.c).  Each answers once; r->status records it. */
 void http_reply_json(http_req_t *r, int status, json_t *body);  /* steals body */
 void http_reply_error(http_req_t *r, int err, const char *message); /* NT_E* code */
+/* The same with the members of detail (a JSON object text from the pool,
+ * natter.Error.detail; "" or anything else: none) added to the error object. */
+void http_reply_error_detail(http_req_t *r, int err, const char *message, const char *detail);
 /* Same with an explicit status (405, which has no API code of its own). */
 void http_reply_error_at(http_req_t *r, int status, int err, const char *message);
 void http_reply_status(http_req_t *r, int status);              /* no body (204) */
@@ -157,6 +169,17 @@ void route_group_remove(http_req_t *r);
 void route_group_role(http_req_t *r);
 void route_group_owner(http_req_t *r);
 void route_msg_revoke(http_req_t *r);
+
+/* Admin routes (routes_admin.c, docs/API.md "Admin"). */
+void route_admin_users(http_req_t *r);
+void route_admin_ban(http_req_t *r);
+void route_admin_unban(http_req_t *r);
+void route_admin_audit(http_req_t *r);
+void route_admin_sessions(http_req_t *r);
+void route_admin_kick(http_req_t *r);
+void route_admin_rules(http_req_t *r);
+void route_admin_rule_add(http_req_t *r);
+void route_admin_rule_delete(http_req_t *r);
 
 /* Contact routes (routes_contacts.c). */
 void route_contact_apply(http_req_t *r);

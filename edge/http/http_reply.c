@@ -51,7 +51,8 @@ void http_reply_json(http_req_t *r, int status, json_t *body)
     free(text);
 }
 
-void http_reply_error_at(http_req_t *r, int status, int err, const char *message)
+static void reply_error(http_req_t *r, int status, int err, const char *message,
+                        const char *detail)
 {
     char why[160];
     /* Authorization before validation (http_access.c): a 400 on a route
@@ -63,11 +64,31 @@ void http_reply_error_at(http_req_t *r, int status, int err, const char *message
             err = rc;
             status = api_status(api_code(rc));
             message = why;
+            detail = NULL; /* it was about the request the caller may not make */
         }
     }
     json_t *body = json_pack("{s:{s:s,s:s}}", "error", "code", api_code(err), "message",
                              message && *message ? message : nt_strerror(err));
+    json_t *extra = detail && *detail ? json_loads(detail, 0, NULL) : NULL;
+    const char *key;
+    json_t *v;
+    /* code and message stay the edge's: a detail only adds members. */
+    if (body && json_is_object(extra))
+        json_object_foreach(extra, key, v)
+            if (strcmp(key, "code") != 0 && strcmp(key, "message") != 0)
+                json_object_set(json_object_get(body, "error"), key, v);
+    json_decref(extra);
     http_reply_json(r, status, body);
+}
+
+void http_reply_error_at(http_req_t *r, int status, int err, const char *message)
+{
+    reply_error(r, status, err, message, NULL);
+}
+
+void http_reply_error_detail(http_req_t *r, int err, const char *message, const char *detail)
+{
+    reply_error(r, api_status(api_code(err)), err, message, detail);
 }
 
 void http_reply_error(http_req_t *r, int err, const char *message)

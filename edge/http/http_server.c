@@ -36,6 +36,7 @@ static void route_metrics(http_req_t *r);
 #define CONV_BODY HTTP_ACCESS_CONV_BODY
 #define CONV_QUERY HTTP_ACCESS_CONV_QUERY
 #define CONTACT_REQ HTTP_ACCESS_CONTACT_REQUEST
+#define ADMIN HTTP_ACCESS_ADMIN
 
 static const struct route {
     const char *method;
@@ -72,6 +73,15 @@ static const struct route {
     {"POST", "/api/contacts/handle", 1, route_contact_handle, CONTACT_REQ},
     {"DELETE", "/api/contacts/{id}", 1, route_contact_delete, 0},
     {"GET", "/api/presence", 1, route_presence, 0},
+    {"GET", "/api/admin/users", AUTH, route_admin_users, ADMIN},
+    {"POST", "/api/admin/users/{id}/ban", AUTH, route_admin_ban, ADMIN},
+    {"POST", "/api/admin/users/{id}/unban", AUTH, route_admin_unban, ADMIN},
+    {"GET", "/api/admin/audit", AUTH, route_admin_audit, ADMIN},
+    {"GET", "/api/admin/sessions", AUTH, route_admin_sessions, ADMIN},
+    {"DELETE", "/api/admin/sessions/{id}", AUTH, route_admin_kick, ADMIN},
+    {"GET", "/api/admin/ip_rules", AUTH, route_admin_rules, ADMIN},
+    {"POST", "/api/admin/ip_rules", AUTH, route_admin_rule_add, ADMIN},
+    {"DELETE", "/api/admin/ip_rules/{id}", AUTH, route_admin_rule_delete, ADMIN},
     {"POST", "/api/files/upload", AUTH | RAW, route_file_upload, 0},
     {"GET", "/api/files/{id}", AUTH, route_file_get, 0},
     {"HEAD", "/api/files/{id}", AUTH, route_file_get, 0},
@@ -179,6 +189,18 @@ static void dispatch(http_req_t *r)
     const char *path = r->ri->local_uri ? r->ri->local_uri : "";
     const struct route *rt = NULL;
     int path_known = 0;
+    /* IP rules (docs/API.md "Admin") before anything else, health and
+     * metrics excepted (they are for the operator's probes, not clients).
+     * The body is not read: close the connection after the answer. */
+    client_addr(r->ri->remote_addr, mg_get_header(r->conn, "X-Forwarded-For"), r->edge->proxies,
+                r->edge->nproxies, r->client, sizeof r->client);
+    if (strcmp(path, "/healthz") != 0 && strcmp(path, "/metrics") != 0 &&
+        iprules_denied(r->edge->iprules, r->client)) {
+        r->route = "ip_denied";
+        mg_disable_connection_keep_alive(r->conn);
+        http_reply_error(r, NT_EFORBIDDEN, "address denied");
+        return;
+    }
     for (size_t i = 0; i < NROUTES && !rt; i++) {
         if (!http_path_match(routes[i].pattern, path, r->param, r->param2, sizeof r->param))
             continue;
@@ -243,7 +265,8 @@ static void route_healthz(http_req_t *r)
     /* Not healthy before the deny-list's first load: until then a token
      * revoked before this edge started would pass here (DESIGN.md "Tokens"),
      * so a balancer (and ops/up, and the tests) must not send clients yet. */
-    int loaded = !r->edge->revs || revocations_loaded(r->edge->revs);
+    int loaded = (!r->edge->revs || revocations_loaded(r->edge->revs)) &&
+                 (!r->edge->iprules || iprules_loaded(r->edge->iprules)); /* same for IP rules */
     int ok = bus_connected(r->edge->bus) && loaded;
     json_t *body = json_pack("{s:s}", "status", ok ? "ok" : loaded ? "unavailable" : "starting");
     http_reply_json(r, ok ? 200 : 503, body);

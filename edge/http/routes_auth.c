@@ -91,7 +91,7 @@ void route_login(http_req_t *r)
         req.password = (char *)pw;
         req.device_id = (char *)(device ? device : "");
         req.platform = (char *)(platform ? platform : "");
-        req.ip = (char *)r->ri->remote_addr;
+        req.ip = r->client;
         if (http_call(r, "auth", "login", &req.base, &natter__token_reply__descriptor, &reply) ==
             NT_OK)
             reply_tokens(r, reply);

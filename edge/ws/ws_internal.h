@@ -74,6 +74,7 @@ typedef struct ws_session {
     struct lws *wsi;
     int64_t last_rx_us;            /* the client's last frame (idle timeout) */
     int close_code;                /* != 0: close with this once the queue is sent */
+    const char *close_why;         /* static text: the close reason, if not the code's */
     short http_status;             /* /healthz answer */
     unsigned char is_ws;           /* an upgraded socket (not /healthz) */
     unsigned char authed;
@@ -270,7 +271,10 @@ void ws_session_ack(ws_state_t *st, ws_session_t *s, const char *cid, int64_t se
 void ws_users_push(ws_state_t *st, const char *uid, ws_text_t *text, const char *cid,
                    int64_t seq);
 /* Send text to uid's sessions with this sid, then close them with 4002. */
-void ws_users_kick(ws_state_t *st, const char *uid, const char *sid, const char *text);
+/* Close sid's sockets after text (NULL: none): 4002 "kicked", or 4003 with
+ * reason "banned" / "kicked_by_admin" for those revocation reasons. */
+void ws_users_kick(ws_state_t *st, const char *uid, const char *sid, const char *reason,
+                   const char *text);
 void ws_users_unsubscribe_all(ws_state_t *st);
 /* Stop resending (cid, seq) to uid's sessions (ws_unacked_forget). */
 void ws_users_forget(ws_state_t *st, const char *uid, const char *cid, int64_t seq);

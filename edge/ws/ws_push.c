@@ -136,7 +136,8 @@ void ws_kicks_stop(ws_state_t *st)
     }
 }
 
-/* Every reason gets {"op":"kicked","reason"} then close 4002, except
+/* Every reason gets {"op":"kicked","reason"} then close 4002 (4003 for
+ * "banned" and "kicked_by_admin", ws_users_kick), except
  * "renewed": the same device logged in again, so the client that owns the
  * old socket is the one holding the new session, and telling it that it
  * was kicked would only make it show a logout it did not suffer.  Its old
@@ -149,13 +150,13 @@ void ws_kick_deliver(ws_state_t *st, natsMsg *msg)
         goto done;
     const char *reason = ev->reason && *ev->reason ? ev->reason : "revoked";
     if (strcmp(reason, "renewed") == 0) {
-        ws_users_kick(st, ev->user_id, ev->session_id, NULL); /* NULL text: close only */
+        ws_users_kick(st, ev->user_id, ev->session_id, reason, NULL); /* NULL text: close only */
         goto done;
     }
     json_t *o = json_pack("{s:s, s:s}", "op", "kicked", "reason", reason);
     char *text = o ? json_dumps(o, JSON_COMPACT) : NULL;
     if (text)
-        ws_users_kick(st, ev->user_id, ev->session_id, text);
+        ws_users_kick(st, ev->user_id, ev->session_id, reason, text);
     free(text);
     json_decref(o);
 done:

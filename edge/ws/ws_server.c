@@ -286,7 +286,8 @@ static int write_queued(ws_state_t *st, ws_session_t *s)
 static int on_writeable(ws_state_t *st, ws_session_t *s)
 {
     if (s->close_code && !s->out_head) {
-        const char *why = s->close_code == 4001   ? "unauthorized"
+        const char *why = s->close_why            ? s->close_why
+                          : s->close_code == 4001 ? "unauthorized"
                           : s->close_code == 1001 ? "idle"
                           : s->close_code == 1008 ? "client does not read"
                           : s->close_code == 4002 ? "kicked"

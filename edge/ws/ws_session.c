@@ -177,13 +177,20 @@ void ws_session_ack(ws_state_t *st, ws_session_t *s, const char *cid, int64_t se
     ws_unacked_ack(&st->unacked, s, cid, seq);
 }
 
-void ws_users_kick(ws_state_t *st, const char *uid, const char *sid, const char *text)
+void ws_users_kick(ws_state_t *st, const char *uid, const char *sid, const char *reason,
+                   const char *text)
 {
+    /* An admin's act closes 4003 with its reason (API.md "Admin"), so a
+     * client can tell it from a logout elsewhere without parsing a frame. */
+    const char *why = strcmp(reason, "banned") == 0            ? "banned"
+                      : strcmp(reason, "kicked_by_admin") == 0 ? "kicked_by_admin"
+                                                               : NULL;
     ws_user_t *u = user_find(st, uid);
     for (ws_session_t *s = u ? u->sessions : NULL; s; s = s->u_next)
         if (strcmp(s->who.sid, sid) == 0 && !s->close_code) {
             ws_session_send(st, s, text);
-            ws_session_close_after(s, 4002);
+            s->close_why = why;
+            ws_session_close_after(s, why ? 4003 : 4002);
         }
 }
 

@@ -582,7 +582,8 @@ class AuthTest(StackTestCase):
                              "im.svc.auth.logout"} <= subjects, subjects)
             for e in r["endpoints"]:
                 self.assertTrue(e["name"])
-                self.assertTrue(e["subject"].startswith("im.svc.auth."), e)
+                # The auth service also serves the admin API (docs/API.md "Admin").
+                self.assertTrue(e["subject"].startswith(("im.svc.auth.", "im.svc.admin.")), e)
                 if "queue_group" in e:
                     self.assertEqual(e["queue_group"], "auth")
 

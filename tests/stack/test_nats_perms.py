@@ -55,7 +55,8 @@ class NatsPermissionsTest(StackTestCase):
             self.assertIn("Authorization Violation", str(cm.exception))
 
     def test_edge_publish(self):
-        for subject in ("im.svc.auth.login", "im.svc.msg.send", "im.conv.42.send", "$SRV.PING"):
+        for subject in ("im.svc.auth.login", "im.svc.msg.send", "im.conv.42.send", "$SRV.PING",
+                        "im.svc.admin.ban"):  # the admin API (auth pool checks the role)
             self.assert_pub("edge", subject, True)
         for subject in ("im.svc.auth.admin.ban", "im.svc.msg.admin.x.y",
                         "im.user.1.push", "im.user.1.ctl", "im.sess.abc.ctl",
@@ -80,6 +81,11 @@ class NatsPermissionsTest(StackTestCase):
             self.assert_sub(pool, "im.sess.>", False)
             self.assert_sub(pool, ">", False)
         self.assert_sub("auth", "im.svc.msg.>", False)
+        # Only the auth pool may answer the admin API.
+        self.assert_sub("auth", "im.svc.admin.>", True)
+        for pool in ("msg", "presence", "media"):
+            self.assert_sub(pool, "im.svc.admin.>", False)
+        self.assert_sub("edge", "im.svc.admin.>", False)
         self.assert_sub("msg", "im.conv.>", True)
         self.assert_sub("auth", "im.conv.>", False)
 
