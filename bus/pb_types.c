@@ -64,6 +64,15 @@ static const ProtobufCMessageDescriptor *const types[] = {
     &natter__media_register_req__descriptor,
     &natter__media_file__descriptor,
     &natter__media_get_req__descriptor,
+    &natter__admin_req__descriptor,
+    &natter__ip_rule__descriptor,
+    &natter__ip_rule_list__descriptor,
+    &natter__admin_user__descriptor,
+    &natter__admin_user_list__descriptor,
+    &natter__audit_entry__descriptor,
+    &natter__audit_list__descriptor,
+    &natter__admin_session__descriptor,
+    &natter__admin_session_list__descriptor,
 };
 
 const ProtobufCMessageDescriptor *const *pb_types(size_t *n)
