@@ -136,7 +136,7 @@ void ws_server_rx_pause(ws_session_t *s)
 
 void ws_server_rx_resume(ws_state_t *st, ws_session_t *s)
 {
-    if (!s->rx_paused)
+    if (!s->rx_paused || s->drain_told)
         return;
     s->rx_paused = 0;
     lws_rx_flow_control(s->wsi, 1);
@@ -181,6 +181,10 @@ static void on_established(ws_state_t *st, ws_session_t *s)
 {
     char buf[4096], uri[64], ip[48];
     s->is_ws = 1;
+    if (st->draining) {
+        ws_drain_refuse(st, s);     /* go elsewhere: 1012 with a delay hint */
+        return;
+    }
     if (!lws_get_peer_simple(s->wsi, ip, sizeof ip))
         snprintf(ip, sizeof ip, "?");
     int rc = ws_addrs_take(&st->addrs, ip, &s->addr);
@@ -292,6 +296,7 @@ static int on_writeable(ws_state_t *st, ws_session_t *s)
                           : s->close_code == 1008 ? "client does not read"
                           : s->close_code == 4002 ? "kicked"
                           : s->close_code == 4029 ? "too many connections from this address"
+                          : s->close_code == 1012 ? "service_restart"
                                                   : "closing";
         lws_close_reason(s->wsi, (enum lws_close_status)s->close_code, (unsigned char *)why,
                          strlen(why));
@@ -409,7 +414,7 @@ static int http_answer(ws_state_t *st, ws_session_t *s, struct lws *wsi, const c
     unsigned char buf[LWS_PRE + 512], *start = buf + LWS_PRE, *p = start;
     unsigned char *end = buf + sizeof buf - 1;
     if (path && strcmp(path, "/healthz") == 0)
-        s->http_status = bus_connected(st->e->bus) ? 200 : 503;
+        s->http_status = bus_connected(st->e->bus) && !st->draining ? 200 : 503;
     else
         s->http_status = 404;
     if (lws_add_http_common_headers(wsi, (unsigned int)s->http_status, "application/json",
