@@ -80,7 +80,8 @@ typedef struct ws_session {
     unsigned char authed;
     unsigned char rx_over, rx_binary;
     unsigned char rx_paused;       /* not reading: too many sends waiting, or draining */
-    unsigned char drain_told;      /* the edge drains: not read again, closed 1012 (ws_drain.c) */
+    unsigned char drain_told;      /* the edge drains: 1 not read again, closed 1012 once answered;
+                                      2 its close frame is sent (ws_drain.c) */
     uint16_t n_pend;               /* at most WS_MAX_INFLIGHT */
     uint16_t n_wait;               /* at most WS_MAX_WAITING */
     token_claims_t who;
@@ -276,6 +277,9 @@ struct ws_state {
  * draining (1012 with a delay hint). */
 void ws_drain_tick(ws_state_t *st, int64_t now_us);
 void ws_drain_refuse(ws_state_t *st, ws_session_t *s);
+/* WRITEABLE with close_code 1012 and nothing queued: the close handshake
+ * (our frame, then wait for the client's); -1: close now. */
+int ws_drain_close(ws_state_t *st, ws_session_t *s);
 
 /* ws_session.c */
 void ws_session_send(ws_state_t *st, ws_session_t *s, const char *text);

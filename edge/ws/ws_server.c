@@ -289,6 +289,8 @@ static int write_queued(ws_state_t *st, ws_session_t *s)
 
 static int on_writeable(ws_state_t *st, ws_session_t *s)
 {
+    if (s->close_code == 1012 && !s->out_head)
+        return ws_drain_close(st, s);   /* the full closing handshake */
     if (s->close_code && !s->out_head) {
         const char *why = s->close_why            ? s->close_why
                           : s->close_code == 4001 ? "unauthorized"
@@ -296,7 +298,6 @@ static int on_writeable(ws_state_t *st, ws_session_t *s)
                           : s->close_code == 1008 ? "client does not read"
                           : s->close_code == 4002 ? "kicked"
                           : s->close_code == 4029 ? "too many connections from this address"
-                          : s->close_code == 1012 ? "service_restart"
                                                   : "closing";
         lws_close_reason(s->wsi, (enum lws_close_status)s->close_code, (unsigned char *)why,
                          strlen(why));

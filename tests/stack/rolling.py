@@ -235,6 +235,11 @@ def run(stack, pairs, rate, procs=1, warmup=3.0, settle=3.0, log=print):
            fig["retries"], st["retry_unavailable"], st["send_timeouts"], a["gap_p50_s"] * 1000,
            a["gap_p99_s"] * 1000, a["gap_max_s"] * 1000, a["stall_s"], rest.counts["ok"],
            rest.counts["unavailable"], rest.counts["refused"], len(rest.failures)))
+    closes = sorted((k, v) for k, v in st.items()
+                    if k.startswith("closed_by_server_") or k in (
+                        "drops", "connect_failed", "handshake_refused", "pushes_again",
+                        "gap_syncs", "held_back"))
+    a["line"] += " | " + ", ".join("%s %d" % kv for kv in closes)
     return a
 
 
