@@ -30,7 +30,8 @@ Scenarios (issues 4, 6 and 12), run in the order a, c, b, g:
      client, while every process is restarted one by one (SIGTERM, exit,
      start, healthy) -> lost / duplicated / unacknowledged (all must be 0),
      reconnects, retried sends, the send->deliver p50 / p99 / longest gap
-     any client saw, each process's exit and start-up time.
+     any client saw, each process's exit and start-up time; first the same
+     load for --r-control s without restarts (its gaps are the machine's).
 CPU per 1,000 deliveries: utime+stime of every server process (from
 /proc/PID/stat) and of the load client, sampled at the start and the end
 of the measured window (natter-bench is told when to start with
@@ -455,8 +456,17 @@ def scenario_r(opt, env, out):
         for role in rolling.ROLES:
             for _ in range(2):
                 start_role(stack, role)
+        say = lambda *x: print(*x, flush=True)  # noqa: E731
+        if opt.r_control:
+            # The same load without restarts, as long as they took last time
+            # (about 40 s): the gaps the load alone makes on this machine.
+            c = rolling.run(stack, opt.r_pairs, opt.r_rate, procs=opt.r_procs, warmup=5,
+                            settle=5, log=say, control_s=opt.r_control)
+            print("r: %s" % c["line"], flush=True)
+            out["r control send->deliver p99 ms"] = round(c["gap_p99_s"] * 1000)
+            out["r control longest send->deliver ms"] = round(c["gap_max_s"] * 1000)
         a = rolling.run(stack, opt.r_pairs, opt.r_rate, procs=opt.r_procs, warmup=5,
-                        settle=5, log=lambda *x: print(*x, flush=True))
+                        settle=5, log=say)
     except BaseException:
         stack.failed = True
         raise
@@ -575,9 +585,11 @@ def main():
                     help="c's total rates, comma-separated (default 2000,5000)")
     ap.add_argument("--window", type=int, default=2)
     ap.add_argument("--scenarios", default="acbgr")
-    ap.add_argument("--r-pairs", type=int, default=200)
-    ap.add_argument("--r-rate", type=float, default=1000, help="r's total msgs/s")
+    ap.add_argument("--r-pairs", type=int, default=100)
+    ap.add_argument("--r-rate", type=float, default=500, help="r's total msgs/s")
     ap.add_argument("--r-procs", type=int, default=2, help="r's load client processes")
+    ap.add_argument("--r-control", type=float, default=40,
+                    help="r: first the same load without restarts for this many s (0: skip)")
     ap.add_argument("--g-members", type=int, default=500)
     ap.add_argument("--g-senders", type=int, default=4)
     ap.add_argument("--g-rate", type=float, default=20)
@@ -593,10 +605,10 @@ def main():
             or not 0 < opt.idle_connect <= 900 \
             or len(opt.g_search) > 10 or opt.g_step > 60 \
             or not 0 < opt.r_pairs <= 2000 or not 0 < opt.r_rate <= 20000 \
-            or not 0 < opt.r_procs <= 8:
+            or not 0 < opt.r_procs <= 8 or not 0 <= opt.r_control <= 300:
         ap.error("out of bounds: --idle 1..40000, --duration/--idle-window <= 600, "
                  "--g-search at most 10 steps of --g-step <= 60 s, --r-pairs <= 2000, "
-                 "--r-rate <= 20000, --r-procs <= 8")
+                 "--r-rate <= 20000, --r-procs <= 8, --r-control <= 300")
     opt.natter, opt.bench = os.path.abspath(opt.natter), os.path.abspath(opt.bench)
     results = []
     if opt.compare:

@@ -157,9 +157,11 @@ class RestLoad(threading.Thread):
         self.balancer.join(5)
 
 
-def run(stack, pairs, rate, procs=1, warmup=3.0, settle=3.0, log=print):
+def run(stack, pairs, rate, procs=1, warmup=3.0, settle=3.0, log=print, control_s=None):
     """The whole run -> (figures dict from faults.analyse plus "restarts",
-    "rest" and "line"; the printable summary is in "line")."""
+    "rest" and "line"; the printable summary is in "line").  control_s: no
+    restarts, the same load for that long instead (what the gaps are
+    without them)."""
     http_urls = [p.url for p in stack.roles("edge-http")]
     ws_ports = [p.port for p in stack.roles("edge-ws")]
     api = Api(http_urls[0])
@@ -190,7 +192,9 @@ def run(stack, pairs, rate, procs=1, warmup=3.0, settle=3.0, log=print):
             rest.start()
             time.sleep(max(0.0, t["start"] - time.time()) + warmup)
             t["fault"] = time.time()
-            for role in ROLES:
+            if control_s:
+                time.sleep(control_s)
+            for role in ROLES if not control_s else ():
                 for p in stack.roles(role):
                     rc, t_exit, t_up = restart(stack, p)
                     restarts.append((p.name, rc, t_exit, t_up))
@@ -224,7 +228,7 @@ def run(stack, pairs, rate, procs=1, warmup=3.0, settle=3.0, log=print):
     a = faults.analyse(results, t)
     fig, st = a["figures"], a["stats"]
     a["restarts"], a["rest"], a["sessions"] = restarts, rest, len(sessions)
-    a["line"] = (
+    a["line"] = ("control, no restart: " if control_s else "") + (
         "rolling restart of %d processes, %d sessions, %.0f msgs/s offered: sent %d acked %d "
         "lost %d duplicated %d unacked %d | ws reconnects %d (1012: %d), retried sends %d "
         "(unavailable %d), send timeouts %d | send->deliver p50 %.0f ms p99 %.0f ms longest "
