@@ -15,7 +15,10 @@
 #include "common/log.h"
 #include "common/proc.h"
 
+#include <pthread.h>
+#include <stdint.h>
 #include <signal.h>
+#include <unistd.h>
 
 #define ROLE_RETRY_FIRST_MS 100
 #define ROLE_RETRY_MAX_MS 5000
@@ -161,8 +164,43 @@ int role_rate_rule(const role_ctx_t *ctx, const char *key, const char *def,
     return NT_OK;
 }
 
+int role_drain_timeout_ms(const role_ctx_t *ctx, long *out)
+{
+    long s;
+    if (config_int(ctx->cfg, "ops.drain_timeout_s", 30, 1, 3600, &s) != NT_OK)
+        return NT_ECONFIG;
+    *out = s * 1000;
+    return NT_OK;
+}
+
+/* The stop signals stay blocked in every thread, so the guard's
+ * sigtimedwait is where a second one lands. */
+static void *drain_guard(void *arg)
+{
+    long ms = (long)(intptr_t)arg;
+    int sig = proc_wait_stop_for((int)ms);
+    if (sig)
+        log_warn("second stop signal during the drain, exiting now", "signal=%d", sig);
+    else
+        log_warn("drain took longer than ops.drain_timeout_s, exiting now", "timeout_ms=%ld", ms);
+    _exit(1);
+    return NULL;
+}
+
 void role_wait_stop(const role_ctx_t *ctx)
 {
     int sig = proc_wait_stop();
-    log_info("stopping", "role=%s signal=%s", ctx->role, sig == SIGTERM ? "TERM" : sig == SIGINT ? "INT" : "HUP");
+    long ms = 30000;
+    if (role_drain_timeout_ms(ctx, &ms) != NT_OK)
+        log_warn("bad ops.drain_timeout_s, using 30", NULL);
+    log_info("stopping", "role=%s signal=%s drain_timeout_s=%ld", ctx->role,
+             sig == SIGTERM ? "TERM" : sig == SIGINT ? "INT" : "HUP", ms / 1000);
+    pthread_t t;
+    pthread_attr_t a;
+    if (pthread_attr_init(&a) == 0) {
+        pthread_attr_setdetachstate(&a, PTHREAD_CREATE_DETACHED);
+        if (pthread_create(&t, &a, drain_guard, (void *)(intptr_t)ms) != 0)
+            log_warn("no drain guard: a second signal will not cut the drain short", NULL);
+        pthread_attr_destroy(&a);
+    }
 }

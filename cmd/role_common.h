@@ -38,7 +38,15 @@ int role_redis_wait(const role_ctx_t *ctx, redis_pool_t *redis);
 int role_rate_rule(const role_ctx_t *ctx, const char *key, const char *def,
                    ratelimit_rule_t *out);
 
-/* Block until SIGTERM/SIGINT, log it. */
+/* ops.drain_timeout_s (default 30, 1..3600) in ms: how long a drain may
+ * take before the process exits anyway. */
+int role_drain_timeout_ms(const role_ctx_t *ctx, long *out);
+
+/* Block until SIGTERM/SIGINT/SIGHUP, log it, and start the drain guard: a
+ * detached thread that ends the process with _exit(1) on a second stop
+ * signal or when ops.drain_timeout_s has passed, so a drain that hangs
+ * (a store that does not answer) cannot keep a restart waiting.  The role
+ * then drains as usual; returning from it ends the process and the guard. */
 void role_wait_stop(const role_ctx_t *ctx);
 
 #endif

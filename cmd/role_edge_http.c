@@ -1,9 +1,12 @@
 /*
  * role_edge_http.c - `natter edge-http`: the REST gateway process.
  *
- * Order matters on the way down: stop civetweb first (no new requests, the
- * in-flight ones finish their bus calls), then drain the bus (the deny-list
- * subscription stops), then free what the handlers used.
+ * Order matters on the way down: first http.drain_s of serving while
+ * /healthz says "draining" and no connection is kept alive (a balancer
+ * moves clients away; closing the listener at once would reset the
+ * connections still in its queue), then stop civetweb (no new requests,
+ * the in-flight ones finish their bus calls), then drain the bus (the
+ * deny-list subscription stops), then free what the handlers used.
  */
 #include "cmd/role_common.h"
 #include "common/err.h"
@@ -11,13 +14,16 @@
 #include "edge/http/http_edge.h"
 #include "edge/revocations.h"
 
+#include <errno.h>
+#include <time.h>
+
 int role_edge_http(const role_ctx_t *ctx)
 {
     const config_t *c = ctx->cfg;
     http_edge_t e = {0};
     token_keys_t *keys = NULL;
     revocations_t *rev = NULL;
-    long port, threads, max_body, timeout, max_upload, req_ms, ka_ms, stack_kb, ws_port;
+    long port, threads, max_body, timeout, max_upload, req_ms, ka_ms, stack_kb, ws_port, drain_s;
     int rc = 1;
     if (config_int(c, "http.port", 8080, 1, 65535, &port) ||
         config_int(c, "http.threads", 32, 1, 1024, &threads) ||
@@ -27,7 +33,8 @@ int role_edge_http(const role_ctx_t *ctx)
         config_int(c, "http.request_timeout_ms", HTTP_REQUEST_TIMEOUT_MS, 100, 600000, &req_ms) ||
         config_int(c, "http.keep_alive_timeout_ms", HTTP_KEEP_ALIVE_MS, 0, 600000, &ka_ms) ||
         config_int(c, "http.worker_stack_kb", HTTP_WORKER_STACK / 1024, 128, 65536, &stack_kb) ||
-        config_int(c, "ws.port", 8081, 1, 65535, &ws_port))
+        config_int(c, "ws.port", 8081, 1, 65535, &ws_port) ||
+        config_int(c, "http.drain_s", 2, 0, 600, &drain_s))
         return 2;
     e.request_timeout_ms = (int)req_ms;
     e.keep_alive_ms = (int)ka_ms;
@@ -61,6 +68,11 @@ int role_edge_http(const role_ctx_t *ctx)
             NT_OK)
         goto done;
     role_wait_stop(ctx);
+    http_edge_drain(&e);
+    log_info("draining", "drain_s=%ld", drain_s);
+    struct timespec ts = {.tv_sec = drain_s, .tv_nsec = 0};
+    while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
+        ;
     http_edge_stop(&e);
     rc = bus_drain(e.bus, 5000) == NT_OK ? 0 : 1;
     log_info("drained", "ok=%s", rc == 0 ? "yes" : "no");

@@ -3,12 +3,15 @@
  *
  * The main thread runs one libuv loop that carries the WebSockets (lws),
  * the NATS socket (bus on the loop) and the stop signals (uv_signal_t:
- * with a foreign loop lws installs no handlers of its own).  On SIGTERM,
- * SIGINT or SIGHUP, inside the loop: the edge stops (sockets close, their
- * presence `down` reports are published, subscriptions go), the bus writes
- * out what is buffered and closes, and uv_run returns once every handle is
- * closed.  Then the bus is drained (late nats callbacks finish) and what
- * they used is freed.
+ * with a foreign loop lws installs no handlers of its own).  The first
+ * SIGTERM, SIGINT or SIGHUP starts a drain (ws_edge_drain: new sockets are
+ * refused, the open ones are closed 1012 with a reconnect delay hint over
+ * ws.drain_s); when it is done, or on a second signal, or after
+ * ops.drain_timeout_s, inside the loop: the edge stops (the sockets left
+ * close, their presence `down` reports are published, subscriptions go),
+ * the bus writes out what is buffered and closes, and uv_run returns once
+ * every handle is closed.  Then the bus is drained (late nats callbacks
+ * finish) and what they used is freed.
  */
 #include "cmd/role_common.h"
 #include "common/err.h"
@@ -28,7 +31,10 @@ typedef struct edge_run {
     ws_edge_t *e;
     uv_signal_t sig[N_STOP_SIGNALS];
     int n_sig;                 /* initialised handles in sig */
-    int stopping;
+    uv_timer_t timer;          /* drain deadline; at 0 once the drain is done */
+    int timer_ok;
+    int draining, drained, stopping;
+    long drain_timeout_ms;     /* ops.drain_timeout_s */
 } edge_run_t;
 
 /* Loop thread: everything the loop holds goes, so uv_run can return. */
@@ -41,15 +47,44 @@ static void run_stop(edge_run_t *r)
     ws_edge_stop(r->e);
     for (int i = 0; i < r->n_sig; i++)
         uv_close((uv_handle_t *)&r->sig[i], NULL);
+    if (r->timer_ok)
+        uv_close((uv_handle_t *)&r->timer, NULL);
     if (r->e->bus)
         bus_loop_close(r->e->bus, EDGE_CLOSE_FLUSH_MS);
 }
 
+static void on_timer(uv_timer_t *h)
+{
+    edge_run_t *r = h->data;
+    if (!r->stopping && !r->drained)
+        log_warn("drain took longer than ops.drain_timeout_s, stopping", "timeout_ms=%ld",
+                 r->drain_timeout_ms);
+    run_stop(r);
+}
+
+/* ws_edge_drain's done: called inside an lws timer, so stop on the next
+ * loop turn rather than destroy the context under lws's feet. */
+static void on_drained(void *arg)
+{
+    edge_run_t *r = arg;
+    r->drained = 1;
+    uv_timer_start(&r->timer, on_timer, 0, 0);
+}
+
 static void on_signal(uv_signal_t *h, int sig)
 {
-    log_info("stopping", "role=edge-ws signal=%s",
-             sig == SIGTERM ? "TERM" : sig == SIGINT ? "INT" : "HUP");
-    run_stop(h->data);
+    edge_run_t *r = h->data;
+    const char *name = sig == SIGTERM ? "TERM" : sig == SIGINT ? "INT" : "HUP";
+    if (r->draining || !r->timer_ok) {
+        log_info("stopping now", "role=edge-ws signal=%s", name);
+        run_stop(r);
+        return;
+    }
+    log_info("stopping", "role=edge-ws signal=%s drain_timeout_s=%ld", name,
+             r->drain_timeout_ms / 1000);
+    r->draining = 1;
+    uv_timer_start(&r->timer, on_timer, (uint64_t)r->drain_timeout_ms, 0);
+    ws_edge_drain(r->e, on_drained, r);
 }
 
 /* main() blocked the stop signals for every thread (sigwait roles); this
@@ -58,6 +93,10 @@ static int signals_start(edge_run_t *r, uv_loop_t *loop)
 {
     sigset_t set;
     sigemptyset(&set);
+    if (uv_timer_init(loop, &r->timer) != 0)
+        return NT_EINTERNAL;
+    r->timer_ok = 1;
+    r->timer.data = r;
     for (size_t i = 0; i < N_STOP_SIGNALS; i++) {
         if (uv_signal_init(loop, &r->sig[i]) != 0)
             return NT_EINTERNAL;
@@ -74,7 +113,7 @@ static int signals_start(edge_run_t *r, uv_loop_t *loop)
 static int read_config(const config_t *c, ws_edge_t *e)
 {
     long port, max_frame, idle, outq, outq_bytes, timeout, ack_timeout, resend_max, unacked;
-    long heartbeat, per_addr, sndbuf;
+    long heartbeat, per_addr, sndbuf, drain_s, jitter_ms;
     if (config_int(c, "ws.port", 8081, 1, 65535, &port) ||
         config_int(c, "ws.max_frame", 16384, 256, 1 << 20, &max_frame) ||
         config_int(c, "ws.idle_timeout_s", 60, 1, 86400, &idle) ||
@@ -86,6 +125,8 @@ static int read_config(const config_t *c, ws_edge_t *e)
         config_int(c, "ws.presence_heartbeat_s", 20, 0, 3600, &heartbeat) ||
         config_int(c, "ws.max_conns_per_addr", 2000, 0, 1 << 20, &per_addr) ||
         config_int(c, "ws.sndbuf", 65536, 0, 1 << 26, &sndbuf) ||
+        config_int(c, "ws.drain_s", 5, 0, 3600, &drain_s) ||
+        config_int(c, "ws.drain_jitter_ms", 1000, 0, 600000, &jitter_ms) ||
         config_int(c, "nats.request_timeout_ms", 3000, 50, 60000, &timeout))
         return NT_ECONFIG;
     e->bind = config_str(c, "ws.bind", "127.0.0.1");
@@ -101,6 +142,8 @@ static int read_config(const config_t *c, ws_edge_t *e)
     e->presence_heartbeat_s = (int)heartbeat;
     e->max_conns_per_addr = (int)per_addr;
     e->sndbuf = (int)sndbuf;
+    e->drain_ms = (int)drain_s * 1000;
+    e->drain_jitter_ms = (int)jitter_ms;
     return NT_OK;
 }
 
@@ -113,7 +156,8 @@ int role_edge_ws(const role_ctx_t *ctx)
     revocations_t *rev = NULL;
     uv_loop_t loop;
     int rc = 1;
-    if (read_config(c, &e) != NT_OK)
+    if (read_config(c, &e) != NT_OK ||
+        role_drain_timeout_ms(ctx, &run.drain_timeout_ms) != NT_OK)
         return 2;
     const char *pub = config_str(c, "auth.public_key", "var/keys/jwt.pub");
     if (token_keys_load(NULL, pub, &keys) != NT_OK) {

@@ -5,6 +5,7 @@
 
 #include "common/log.h"
 
+#include <errno.h>
 #include <signal.h>
 #include <sys/resource.h>
 #include <time.h>
@@ -52,7 +53,26 @@ int proc_wait_stop_for(int ms)
 {
     sigset_t set;
     stop_set(&set);
-    struct timespec ts = {.tv_sec = ms / 1000, .tv_nsec = (long)(ms % 1000) * 1000000L};
-    int sig = sigtimedwait(&set, NULL, &ts);
-    return sig > 0 ? sig : 0;
+    struct timespec now, end;
+    clock_gettime(CLOCK_MONOTONIC, &end);
+    end.tv_sec += ms / 1000;
+    end.tv_nsec += (long)(ms % 1000) * 1000000L;
+    if (end.tv_nsec >= 1000000000L) {
+        end.tv_sec++;
+        end.tv_nsec -= 1000000000L;
+    }
+    for (;;) {
+        clock_gettime(CLOCK_MONOTONIC, &now);
+        long left_ns = (long)(end.tv_sec - now.tv_sec) * 1000000000L + (end.tv_nsec - now.tv_nsec);
+        if (left_ns < 0)
+            left_ns = 0;
+        struct timespec ts = {.tv_sec = left_ns / 1000000000L, .tv_nsec = left_ns % 1000000000L};
+        int sig = sigtimedwait(&set, NULL, &ts);
+        if (sig > 0)
+            return sig;
+        /* EINTR (a sanitizer's stop-the-world at exit, a debugger): wait on
+         * for what is left; EAGAIN is the timeout. */
+        if (errno != EINTR || left_ns == 0)
+            return 0;
+    }
 }

@@ -22,6 +22,16 @@ Scenarios (issues 4, 6 and 12), run in the order a, c, b, g:
      running next to 1:1 alone; then a stepped search over the group's send
      rate alone (--g-search): the highest rate at which every message is
      delivered with p99 < 100 ms, and the deliveries/s it reaches.
+  r  a rolling restart (tests/stack/rolling.py, on its own stack with two
+     of every role and the production drain settings, ws.drain_s 5 and
+     http.drain_s 2): R pairs send 1:1 at a fixed total rate through both
+     edge-ws (faultload.py's client: reconnects on 1012 after the hinted
+     delay, retries with the same client_msg_id, syncs) next to a REST
+     client, while every process is restarted one by one (SIGTERM, exit,
+     start, healthy) -> lost / duplicated / unacknowledged (all must be 0),
+     reconnects, retried sends, the send->deliver p50 / p99 / longest gap
+     any client saw, each process's exit and start-up time; first the same
+     load for --r-control s without restarts (its gaps are the machine's).
 CPU per 1,000 deliveries: utime+stime of every server process (from
 /proc/PID/stat) and of the load client, sampled at the start and the end
 of the measured window (natter-bench is told when to start with
@@ -53,6 +63,7 @@ ROOT = os.path.dirname(HERE)
 sys.path.insert(0, os.path.join(ROOT, "tests", "stack"))
 
 import harness  # noqa: E402
+import rolling  # noqa: E402
 
 TICK = os.sysconf("SC_CLK_TCK")
 PER_CLIENT = 10000      # sockets per natter-bench in a (the fd cap is 20,000 per process)
@@ -437,6 +448,41 @@ def scenario_g(stack, api, opt, users, bench, out):
 
 # -- one stack per binary --------------------------------------------------
 
+def scenario_r(opt, env, out):
+    """r: the rolling restart on a fresh stack with two of every role."""
+    env = dict(env, NATTER_WS_DRAIN_S="5", NATTER_HTTP_DRAIN_S="2")
+    stack = harness.Stack(env=env)
+    try:
+        for role in rolling.ROLES:
+            for _ in range(2):
+                start_role(stack, role)
+        say = lambda *x: print(*x, flush=True)  # noqa: E731
+        if opt.r_control:
+            # The same load without restarts, as long as they took last time
+            # (about 40 s): the gaps the load alone makes on this machine.
+            c = rolling.run(stack, opt.r_pairs, opt.r_rate, procs=opt.r_procs, warmup=5,
+                            settle=5, log=say, control_s=opt.r_control)
+            print("r: %s" % c["line"], flush=True)
+            out["r control send->deliver p99 ms"] = round(c["gap_p99_s"] * 1000)
+            out["r control longest send->deliver ms"] = round(c["gap_max_s"] * 1000)
+        a = rolling.run(stack, opt.r_pairs, opt.r_rate, procs=opt.r_procs, warmup=5,
+                        settle=5, log=say)
+    except BaseException:
+        stack.failed = True
+        raise
+    finally:
+        stack.close()
+    bad = rolling.problems(a, opt.r_rate)
+    print("r: %s%s" % (a["line"], " | PROBLEMS: %s" % "; ".join(bad) if bad else ""),
+          flush=True)
+    f, st = a["figures"], a["stats"]
+    out.update({"r lost/duplicated/unacked": "%d/%d/%d" % (f["lost"], f["duplicated"],
+                                                           f["unacked"]),
+                "r reconnects": st["reconnects"], "r retried sends": f["retries"],
+                "r send->deliver p99 ms": round(a["gap_p99_s"] * 1000),
+                "r longest send->deliver ms": round(a["gap_max_s"] * 1000)})
+
+
 def start_role(stack, role, tries=3):
     """start_role, again on a new port if an edge lost its port: on a busy
     machine another process's connection can take the free port the
@@ -465,6 +511,15 @@ def run_all(opt, natter, bench, root):
              "NATTER_AUTH_ARGON2_M_KIB": "1024", "NATTER_AUTH_ARGON2_T_COST": "1",
              "NATTER_AUTH_LOGIN_RATE_IP": "off", "NATTER_AUTH_LOGIN_RATE_USER": "off"}
     print("#### natter %s, natter-bench %s" % (natter, bench), flush=True)
+    if set(opt.scenarios) - {"r"}:
+        run_main(opt, bench, quiet, out)
+    if "r" in opt.scenarios:
+        scenario_r(opt, quiet, out)
+    return out
+
+
+def run_main(opt, bench, quiet, out):
+    """Scenarios a, c, b, g on one stack with one process per role."""
     stack = harness.Stack(env=quiet)
     try:
         for role in ("auth", "msg", "edge-http", "edge-ws"):
@@ -489,7 +544,6 @@ def run_all(opt, natter, bench, root):
         raise
     finally:
         stack.close()
-    return out
 
 
 def sibling_bench(natter):
@@ -530,7 +584,12 @@ def main():
     ap.add_argument("--rate", type=floats, dest="rates", default=[2000, 5000],
                     help="c's total rates, comma-separated (default 2000,5000)")
     ap.add_argument("--window", type=int, default=2)
-    ap.add_argument("--scenarios", default="acbg")
+    ap.add_argument("--scenarios", default="acbgr")
+    ap.add_argument("--r-pairs", type=int, default=100)
+    ap.add_argument("--r-rate", type=float, default=500, help="r's total msgs/s")
+    ap.add_argument("--r-procs", type=int, default=2, help="r's load client processes")
+    ap.add_argument("--r-control", type=float, default=40,
+                    help="r: first the same load without restarts for this many s (0: skip)")
     ap.add_argument("--g-members", type=int, default=500)
     ap.add_argument("--g-senders", type=int, default=4)
     ap.add_argument("--g-rate", type=float, default=20)
@@ -544,9 +603,12 @@ def main():
     opt = ap.parse_args()
     if not 0 < opt.idle <= 4 * PER_CLIENT or opt.duration > 600 or opt.idle_window > 600 \
             or not 0 < opt.idle_connect <= 900 \
-            or len(opt.g_search) > 10 or opt.g_step > 60:
+            or len(opt.g_search) > 10 or opt.g_step > 60 \
+            or not 0 < opt.r_pairs <= 2000 or not 0 < opt.r_rate <= 20000 \
+            or not 0 < opt.r_procs <= 8 or not 0 <= opt.r_control <= 300:
         ap.error("out of bounds: --idle 1..40000, --duration/--idle-window <= 600, "
-                 "--g-search at most 10 steps of --g-step <= 60 s")
+                 "--g-search at most 10 steps of --g-step <= 60 s, --r-pairs <= 2000, "
+                 "--r-rate <= 20000, --r-procs <= 8, --r-control <= 300")
     opt.natter, opt.bench = os.path.abspath(opt.natter), os.path.abspath(opt.bench)
     results = []
     if opt.compare:

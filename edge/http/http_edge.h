@@ -57,6 +57,9 @@ typedef struct http_edge {
     const char *ws_url;        /* http.ws_url: the client's WebSocket URL; "": derived */
     int ws_port;               /* ws.port, for the derived URL */
     struct mg_context *mg;
+    /* Set by http_edge_drain (SIGTERM): /healthz answers 503 "draining" so a
+     * balancer stops sending here, and no connection is kept alive. */
+    _Atomic int draining;
 } http_edge_t;
 
 /* One request in flight; lives on the worker's stack. */
@@ -101,6 +104,12 @@ int http_access_check(http_req_t *r, char *why, size_t n);
 /* Start listening on bind:port with threads workers.  Sets the process's
  * thread stack floor (common/thread_stack.h) to e->worker_stack first. */
 int http_edge_start(http_edge_t *e, const char *bind, int port, int threads);
+/* The first step of a drain (docs/operations.md "Rolling restart"): keep
+ * serving, but /healthz says 503 "draining" and every answer closes its
+ * connection, so a balancer and keep-alive clients move to another edge
+ * before http_edge_stop closes the listener (a connection still in the
+ * listen queue then would be reset). */
+void http_edge_drain(http_edge_t *e);
 /* Stop accepting, finish in-flight requests, free civetweb. */
 void http_edge_stop(http_edge_t *e);
 

@@ -194,6 +194,8 @@ static void dispatch(http_req_t *r)
      * The body is not read: close the connection after the answer. */
     client_addr(r->ri->remote_addr, mg_get_header(r->conn, "X-Forwarded-For"), r->edge->proxies,
                 r->edge->nproxies, r->client, sizeof r->client);
+    if (atomic_load(&r->edge->draining))
+        mg_disable_connection_keep_alive(r->conn); /* the next request goes elsewhere */
     if (strcmp(path, "/healthz") != 0 && strcmp(path, "/metrics") != 0 &&
         iprules_denied(r->edge->iprules, r->client)) {
         r->route = "ip_denied";
@@ -267,8 +269,12 @@ static void route_healthz(http_req_t *r)
      * so a balancer (and ops/up, and the tests) must not send clients yet. */
     int loaded = (!r->edge->revs || revocations_loaded(r->edge->revs)) &&
                  (!r->edge->iprules || iprules_loaded(r->edge->iprules)); /* same for IP rules */
-    int ok = bus_connected(r->edge->bus) && loaded;
-    json_t *body = json_pack("{s:s}", "status", ok ? "ok" : loaded ? "unavailable" : "starting");
+    int draining = atomic_load(&r->edge->draining);
+    int ok = bus_connected(r->edge->bus) && loaded && !draining;
+    json_t *body = json_pack("{s:s}", "status", ok         ? "ok"
+                                                : draining ? "draining"
+                                                : loaded   ? "unavailable"
+                                                           : "starting");
     http_reply_json(r, ok ? 200 : 503, body);
 }
 
@@ -386,6 +392,11 @@ int http_edge_start(http_edge_t *e, const char *bind, int port, int threads)
              listen, threads, e->max_body, e->request_timeout_ms, e->keep_alive_ms,
              e->worker_stack);
     return NT_OK;
+}
+
+void http_edge_drain(http_edge_t *e)
+{
+    atomic_store(&e->draining, 1);
 }
 
 void http_edge_stop(http_edge_t *e)

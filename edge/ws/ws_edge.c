@@ -43,6 +43,7 @@ static void sweep_cb(lws_sorted_usec_list_t *sul)
     ws_requests_sweep(st, now);
     ws_presence_tick(st, now);
     ws_unacked_sweep(&st->unacked, now, WS_RESEND_PER_TICK, resend, st);
+    ws_drain_tick(st, now);
     lws_sul_schedule(st->ctx, 0, &st->sweep, sweep_cb, 100 * 1000);
 }
 

@@ -46,6 +46,8 @@ typedef struct ws_edge {
     int presence_heartbeat_s;  /* presence heartbeat interval; 0: no presence reports */
     int max_conns_per_addr;    /* WebSockets open from one client address; 0: no limit */
     int sndbuf;                /* SO_SNDBUF of each WebSocket (kernel doubles it); 0: kernel's */
+    int drain_ms;              /* ws.drain_s: a drain closes the sessions over this long */
+    int drain_jitter_ms;       /* ws.drain_jitter_ms: spread of the reconnect delay hints */
     ws_state_t *st;            /* private */
 } ws_edge_t;
 
@@ -57,6 +59,14 @@ int ws_edge_start(ws_edge_t *e);
  * reports are published), every subscription and the edge's loop handles.
  * Idempotent. */
 void ws_edge_stop(ws_edge_t *e);
+
+/* On the loop thread, on the first stop signal (docs/ws.md "Drain"): new
+ * sockets are closed 1012 and /healthz answers 503; the open sessions are
+ * closed 1012 with a jittered "service_restart retry_ms=N" reason, spread
+ * over drain_ms, each once its requests in flight are answered.  done(arg)
+ * runs on the loop thread (inside an lws timer: do not stop the edge from
+ * it directly) once no session is left.  Then ws_edge_stop as usual. */
+void ws_edge_drain(ws_edge_t *e, void (*done)(void *arg), void *arg);
 
 /* One line of counters (inbox wake-ups and messages, socket writes and
  * frames, refused addresses) into the log; loop thread. */

@@ -79,7 +79,9 @@ typedef struct ws_session {
     unsigned char is_ws;           /* an upgraded socket (not /healthz) */
     unsigned char authed;
     unsigned char rx_over, rx_binary;
-    unsigned char rx_paused;       /* not reading: too many sends waiting */
+    unsigned char rx_paused;       /* not reading: too many sends waiting, or draining */
+    unsigned char drain_told;      /* the edge drains: 1 not read again, closed 1012 once answered;
+                                      2 its close frame is sent (ws_drain.c) */
     uint16_t n_pend;               /* at most WS_MAX_INFLIGHT */
     uint16_t n_wait;               /* at most WS_MAX_WAITING */
     token_claims_t who;
@@ -222,6 +224,9 @@ int ws_addrs_take(ws_addrs_t *a, const char *ip, ws_addr_t **out);
 void ws_addrs_release(ws_addrs_t *a, ws_addr_t *e);   /* NULL-safe */
 void ws_addrs_fini(ws_addrs_t *a);
 
+/* Different delay hints a drain hands out (ws_drain.c). */
+#define WS_DRAIN_HINTS 32
+
 #define WS_HASH_BITS 16
 #define WS_HASH_SIZE (1u << WS_HASH_BITS)
 
@@ -257,7 +262,24 @@ struct ws_state {
     char edge_id[32];              /* presence: this edge in reports (ws_presence.c) */
     uint64_t presence_seq;         /* last report's seq */
     int64_t presence_next_us;      /* next heartbeat */
+    /* Drain (ws_drain.c): set once by ws_edge_drain. */
+    int draining, drain_finished;
+    int64_t drain_t0_us, drain_us;
+    size_t drain_n0, drain_told, drain_closed;  /* sessions at the start, told, closed */
+    uint64_t drain_refused;        /* sockets refused while draining */
+    uint64_t drain_rand;           /* jitter of the delay hints */
+    void (*drain_done)(void *arg);
+    void *drain_arg;
+    char drain_hints[WS_DRAIN_HINTS][40];  /* close reasons, "service_restart retry_ms=N" */
 };
+
+/* ws_drain.c: the 100 ms share of a drain; refuse a socket opened while
+ * draining (1012 with a delay hint). */
+void ws_drain_tick(ws_state_t *st, int64_t now_us);
+void ws_drain_refuse(ws_state_t *st, ws_session_t *s);
+/* WRITEABLE with close_code 1012 and nothing queued: the close handshake
+ * (our frame, then wait for the client's); -1: close now. */
+int ws_drain_close(ws_state_t *st, ws_session_t *s);
 
 /* ws_session.c */
 void ws_session_send(ws_state_t *st, ws_session_t *s, const char *text);

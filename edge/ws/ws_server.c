@@ -136,7 +136,7 @@ void ws_server_rx_pause(ws_session_t *s)
 
 void ws_server_rx_resume(ws_state_t *st, ws_session_t *s)
 {
-    if (!s->rx_paused)
+    if (!s->rx_paused || s->drain_told)
         return;
     s->rx_paused = 0;
     lws_rx_flow_control(s->wsi, 1);
@@ -181,6 +181,10 @@ static void on_established(ws_state_t *st, ws_session_t *s)
 {
     char buf[4096], uri[64], ip[48];
     s->is_ws = 1;
+    if (st->draining) {
+        ws_drain_refuse(st, s);     /* go elsewhere: 1012 with a delay hint */
+        return;
+    }
     if (!lws_get_peer_simple(s->wsi, ip, sizeof ip))
         snprintf(ip, sizeof ip, "?");
     int rc = ws_addrs_take(&st->addrs, ip, &s->addr);
@@ -285,6 +289,8 @@ static int write_queued(ws_state_t *st, ws_session_t *s)
 
 static int on_writeable(ws_state_t *st, ws_session_t *s)
 {
+    if (s->close_code == 1012 && !s->out_head)
+        return ws_drain_close(st, s);   /* the full closing handshake */
     if (s->close_code && !s->out_head) {
         const char *why = s->close_why            ? s->close_why
                           : s->close_code == 4001 ? "unauthorized"
@@ -409,7 +415,7 @@ static int http_answer(ws_state_t *st, ws_session_t *s, struct lws *wsi, const c
     unsigned char buf[LWS_PRE + 512], *start = buf + LWS_PRE, *p = start;
     unsigned char *end = buf + sizeof buf - 1;
     if (path && strcmp(path, "/healthz") == 0)
-        s->http_status = bus_connected(st->e->bus) ? 200 : 503;
+        s->http_status = bus_connected(st->e->bus) && !st->draining ? 200 : 503;
     else
         s->http_status = 404;
     if (lws_add_http_common_headers(wsi, (unsigned int)s->http_status, "application/json",

@@ -23,7 +23,14 @@ API.md and ws.md ask of a client:
     up to which nothing is missing), every ACK_EVERY_S;
   - a gap in seq that stays open GAP_SYNC_S, and every reconnect, is
     closed with `sync` from the last contiguous seq (paged);
-  - a dropped socket is reconnected with back-off (0.1 s doubling to 1 s).
+  - a dropped socket is reconnected with back-off (0.1 s doubling to 1 s),
+    to the next edge of the spec's `ports` (a balancer's job; `port` alone:
+    always the same one); a close 1012 "service_restart retry_ms=N" (an
+    edge draining for a restart, docs/ws.md "Drain") waits N ms instead.
+
+The spec may name a `stop_file`: once it exists, sending stops as if
+t_stop had come (and the give-up time is `drain_s` later), for a test
+whose load lasts as long as its restarts do.
 
 When every message is acknowledged (or the give-up time passed: then no
 new attempt is made, and the worker waits for the answers to those in
@@ -125,6 +132,8 @@ class WsProto(asyncio.Protocol):
             elif op == 8:
                 code = int.from_bytes(payload[:2], "big") if len(payload) >= 2 else 0
                 self.c.stats["closed_by_server_%d" % code] += 1
+                if code == 1012:
+                    self.c.on_restart_hint(payload[2:].decode("utf-8", "replace"))
                 self.tr.close()
                 break
             elif op in (0, 1):
@@ -169,6 +178,8 @@ class Session:
         self.connecting = False
         self.next_connect = 0.0
         self.backoff = 0.1
+        self.port_i = k                      # which of w.ports to use next
+        self.hint_s = None                   # the last 1012's retry_ms, in s
         self.rid_n = 0
         self.sync_rid = None
         self.sync_t = 0.0
@@ -185,8 +196,9 @@ class Session:
         self.stats["connect_attempts"] += 1
         loop = asyncio.get_running_loop()
         path = "/ws?token=" + self.token
-        fut = loop.create_connection(lambda: WsProto(self, "127.0.0.1", self.w.port, path),
-                                     "127.0.0.1", self.w.port)
+        port = self.w.ports[self.port_i % len(self.w.ports)]
+        fut = loop.create_connection(lambda: WsProto(self, "127.0.0.1", port, path),
+                                     "127.0.0.1", port)
         task = loop.create_task(fut)
         task.add_done_callback(self._connected)
 
@@ -198,8 +210,21 @@ class Session:
             return
         self.proto = task.result()[1]
 
+    def on_restart_hint(self, reason):
+        # "service_restart retry_ms=N" (docs/ws.md "Drain")
+        for part in reason.split():
+            if part.startswith("retry_ms=") and part[9:].isdigit():
+                self.hint_s = int(part[9:]) / 1000.0
+        if self.hint_s is None:
+            self.stats["restart_without_hint"] += 1
+
     def _schedule_reconnect(self):
         now = time.time()
+        self.port_i += 1                     # another edge, if there are several
+        if self.hint_s is not None:
+            self.next_connect = now + self.hint_s
+            self.hint_s = None
+            return
         self.next_connect = now + self.backoff * (0.75 + 0.5 * (self.k % 7) / 7)
         self.backoff = min(self.backoff * 2, 1.0)
 
@@ -257,7 +282,7 @@ class Session:
         key = [m["sender_id"], m["client_msg_id"]]
         old = self.view.get(seq)
         if old is None:
-            self.view[seq] = key + [via]
+            self.view[seq] = key + [via, time.time()]
             self.stats["via_" + via] += 1
             if seq > self.maxseen:
                 self.maxseen = seq
@@ -402,7 +427,9 @@ class Session:
 
 class Worker:
     def __init__(self, spec):
-        self.port = spec["port"]
+        self.ports = spec.get("ports") or [spec["port"]]
+        self.stop_file = spec.get("stop_file")
+        self.drain_s = spec.get("drain_s", 40)
         self.tag = spec["tag"]
         self.rate = spec["rate_per_session"]
         self.t_start = spec["t_start"]
@@ -420,6 +447,9 @@ class Worker:
         final_deadline = None
         while True:
             now = time.time()
+            if self.stop_file and now < self.t_stop and os.path.exists(self.stop_file):
+                self.t_stop = now
+                self.t_give_up = now + self.drain_s
             for s in self.sessions:
                 s.tick(now, self)
             if now - last_slow >= 0.5:

@@ -206,12 +206,13 @@ def analyse(results, t):
                 first_ok = sent_t
         # One client_msg_id at two seqs in this session's view; a hole in it.
         seqs_of = collections.defaultdict(set)
-        for seq, (sender, cmid, _via) in s["view"].items():
+        for seq, (sender, cmid, *_rest) in s["view"].items():
             seqs_of[(sender, cmid)].add(int(seq))
         f["dup_view"] += sum(len(v) - 1 for v in seqs_of.values())
         seqs = sorted(int(x) for x in s["view"])
         if seqs:
             f["holes"] += (seqs[-1] - s["base"]) - len(seqs)
+    gaps = []       # send -> deliver: the message made -> the peer first saw it
     for cid, pair in by_cid.items():
         if len(pair) != 2:
             raise RuntimeError("conversation %s has %d sessions" % (cid, len(pair)))
@@ -223,6 +224,8 @@ def analyse(results, t):
                     f["lost"] += 1
                 else:
                     f["to_peer_" + v[2]] += 1
+                    if len(v) > 3 and cmid in x["first"]:
+                        gaps.append(v[3] - x["first"][cmid])
         for seq in set(a["view"]) & set(b["view"]):
             if a["view"][seq][:2] != b["view"][seq][:2]:
                 f["seq_conflicts"] += 1
@@ -235,7 +238,11 @@ def analyse(results, t):
     after = [t["fault"]] + [x for x in sent_times if x >= t["fault"]]
     stall = max((y - x for x, y in zip(after, after[1:])), default=0.0)
     bad_errors = {k: v for k, v in stats.items() if k.startswith("error_")}
+    gaps.sort()
     return {
+        "gap_max_s": gaps[-1] if gaps else 0.0,
+        "gap_p99_s": gaps[int(0.99 * (len(gaps) - 1))] if gaps else 0.0,
+        "gap_p50_s": gaps[len(gaps) // 2] if gaps else 0.0,
         "figures": f, "stats": stats, "rate_pre": f_rate, "rate_run": run_rate,
         "first_ok_s": None if first_ok is None else first_ok - t["fault"],
         "stall_s": stall, "bad_errors": bad_errors,

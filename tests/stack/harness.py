@@ -427,6 +427,11 @@ class Stack:
             # turns it on.
             "NATTER_MSG_SEND_RATE": "off",
             "NATTER_MEDIA_ROOT": self.media_root,
+            # Drains without the grace periods meant for balancers and
+            # thousands of clients (test_drain and test_rolling set them):
+            # every stack test stops its edges at teardown.
+            "NATTER_HTTP_DRAIN_S": "0",
+            "NATTER_WS_DRAIN_S": "0",
         }
         env.update(FAST_ARGON2)
         user = nats_user_for_role(role)
