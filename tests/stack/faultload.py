@@ -6,7 +6,8 @@ A worker is started by faults.py as
     /usr/bin/python3 faultload.py SPEC.json RESULT.json
 
 SPEC names the edge-ws port, the sessions (token, user, conversation,
-peer, the conversation's last seq before this run) and the schedule in wall
+peer, the conversation's last seq before this run, optionally a port of
+their own: a cluster test spreads the sessions over several edges) and the schedule in wall
 clock seconds: start, stop sending, give up.  Each session behaves as
 API.md and ws.md ask of a client:
 
@@ -147,6 +148,7 @@ class Session:
         self.uid = spec["uid"]
         self.cid = spec["cid"]
         self.base = spec["base"]
+        self.port = spec.get("port") or w.port
         self.rate = w.rate
         self.gen = 0
         self.sched = 0                       # schedule slots passed
@@ -185,8 +187,8 @@ class Session:
         self.stats["connect_attempts"] += 1
         loop = asyncio.get_running_loop()
         path = "/ws?token=" + self.token
-        fut = loop.create_connection(lambda: WsProto(self, "127.0.0.1", self.w.port, path),
-                                     "127.0.0.1", self.w.port)
+        fut = loop.create_connection(lambda: WsProto(self, "127.0.0.1", self.port, path),
+                                     "127.0.0.1", self.port)
         task = loop.create_task(fut)
         task.add_done_callback(self._connected)
 
@@ -392,7 +394,7 @@ class Session:
     def result(self):
         unacked = [c for c in self.first if c not in self.sent]
         return {
-            "k": self.k, "uid": self.uid, "cid": self.cid, "base": self.base,
+            "k": self.k, "uid": self.uid, "cid": self.cid, "base": self.base, "port": self.port,
             "sent": self.sent, "first": self.first, "attempts": dict(self.attempts),
             "dup_sent": self.dup_sent, "unacked": unacked,
             "view": {str(s): v for s, v in self.view.items()},

@@ -649,10 +649,12 @@ class StackTestCase(unittest.TestCase):
 
     stack = None
     services = ("nats", "redis", "mariadb")
+    nats_nodes = 1       # > 1: a NATS cluster (Stack(nats_nodes=...))
+    stack_env = None     # extra environment for every role (Stack(env=...))
 
     @classmethod
     def setUpClass(cls):
-        cls.stack = Stack(services=cls.services)
+        cls.stack = Stack(services=cls.services, nats_nodes=cls.nats_nodes, env=cls.stack_env)
         try:
             cls.start_roles()
         except BaseException:
