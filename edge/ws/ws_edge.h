@@ -20,7 +20,9 @@
 #include "bus/bus.h"
 #include "common/metrics.h"
 #include "common/token.h"
+#include "edge/client_addr.h"
 #include "edge/denylist.h"
+#include "edge/iprules.h"
 
 #include <stddef.h>
 
@@ -46,6 +48,14 @@ typedef struct ws_edge {
     int presence_heartbeat_s;  /* presence heartbeat interval; 0: no presence reports */
     int max_conns_per_addr;    /* WebSockets open from one client address; 0: no limit */
     int sndbuf;                /* SO_SNDBUF of each WebSocket (kernel doubles it); 0: kernel's */
+    /* The admin's IP rules (NULL: none).  Set after ws_edge_start, before
+     * uv_run, started with ws_edge_iprules_changed as its callback and
+     * stopped before ws_edge_free. */
+    iprules_t *iprules;
+    /* http.trusted_proxies: peers whose X-Forwarded-For names the client
+     * (client_addr.h), as on edge-http. */
+    cidr_t proxies[CLIENT_ADDR_PROXIES_MAX];
+    int nproxies;
     ws_state_t *st;            /* private */
 } ws_edge_t;
 
@@ -57,6 +67,10 @@ int ws_edge_start(ws_edge_t *e);
  * reports are published), every subscription and the edge's loop handles.
  * Idempotent. */
 void ws_edge_stop(ws_edge_t *e);
+
+/* iprules_start's callback (any thread; arg is the ws_edge_t): the loop
+ * closes every socket whose client address a deny rule now covers. */
+void ws_edge_iprules_changed(void *arg);
 
 /* One line of counters (inbox wake-ups and messages, socket writes and
  * frames, refused addresses) into the log; loop thread. */

@@ -591,6 +591,27 @@ class Stack:
     def micro_ids(self, name):
         return {r.get("id") for r in self.micro("PING", name, window=0.3)}
 
+    def serve_no_ip_rules(self):
+        """Answer im.svc.auth.ip_rules with an empty list (an empty
+        IpRuleList encodes to zero bytes), for a stack with edge-ws but no
+        auth pool: an edge reports healthy only once it has loaded the IP
+        rules.  A daemon thread, until the stack closes."""
+        import threading
+        conn = self.nats("auth")
+        sid = conn.subscribe("im.svc.auth.ip_rules")
+
+        def serve():
+            while not self.closed:
+                try:
+                    m = conn.next_msg(sid, timeout=0.5)
+                except NatsError:
+                    continue
+                except (OSError, ValueError):
+                    return
+                if m.reply:
+                    conn.publish(m.reply, b"")
+        threading.Thread(target=serve, daemon=True).start()
+
     # -- teardown ---------------------------------------------------------
 
     def dump_logs(self, lines=40, out=sys.stderr):
