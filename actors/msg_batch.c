@@ -27,6 +27,7 @@ typedef struct worker {
     struct msg_batch *b;
     int index;
     int running;       /* someone (the thread or a submitter) runs batches; mu */
+    int deferred;      /* items queued with more to come and nobody told; mu */
     void **items;      /* batch_max slots for whoever runs (running) */
     void **ring;       /* queue_max slots; mu */
     int head, count;   /* mu */
@@ -87,6 +88,7 @@ static void linger(msg_batch_t *b, worker_t *w)
 static void run_batches(msg_batch_t *b, worker_t *w, int max)
 {
     w->running = 1;
+    w->deferred = 0;
     for (int k = 0; k < max && w->count > 0; k++) {
         int n = 0;
         int cap = w->items ? b->o.batch_max : 1; /* out of memory: one at a time */
@@ -118,7 +120,8 @@ static void *worker_main(void *arg)
     msg_batch_t *b = w->b;
     pthread_mutex_lock(&b->mu);
     for (;;) {
-        while (w->running || (w->count == 0 && !b->stopping))
+        /* deferred: a submitter comes back for them (msg_batch_flush) */
+        while (w->running || ((w->count == 0 || w->deferred) && !b->stopping))
             pthread_cond_wait(&w->cv, &b->mu);
         if (w->count == 0)
             break; /* stopping, nobody running, nothing left */
@@ -183,7 +186,22 @@ int msg_batch_worker_of(const msg_batch_t *b, const char *key)
     return (int)(fnv1a(key) % (uint32_t)b->o.workers);
 }
 
-int msg_batch_submit(msg_batch_t *b, const char *key, void *item, msg_batch_ticket_t *t)
+/* Get w going (mu held): run its batches here if it is idle and inline
+ * runs are on, else wake its thread; a worker that is running already
+ * takes what is queued with its next batch. */
+static void start_worker(msg_batch_t *b, worker_t *w)
+{
+    if (w->running || w->count == 0)
+        return;
+    w->deferred = 0;
+    if (b->o.inline_batches > 0 && b->o.wait_us == 0)
+        run_batches(b, w, b->o.inline_batches); /* idle: no thread to wake */
+    else
+        pthread_cond_signal(&w->cv);
+}
+
+int msg_batch_submit_more(msg_batch_t *b, const char *key, void *item, int more,
+                          msg_batch_ticket_t *t)
 {
     worker_t *w = &b->w[fnv1a(key) % (uint32_t)b->o.workers];
     int rc = NT_EUNAVAIL;
@@ -194,16 +212,36 @@ int msg_batch_submit(msg_batch_t *b, const char *key, void *item, msg_batch_tick
         w->submitted++;
         if (t)
             *t = (msg_batch_ticket_t){w->index, w->submitted, b->draining};
-        if (b->o.inline_batches > 0 && b->o.wait_us == 0 && !w->running)
-            run_batches(b, w, b->o.inline_batches); /* idle: no thread to wake */
-        else if (!w->running)
-            pthread_cond_signal(&w->cv); /* a runner takes what is queued anyway */
+        if (more && !b->draining && !w->running && w->count < b->o.batch_max)
+            w->deferred = 1; /* the caller comes back (msg_batch_flush) */
+        else
+            start_worker(b, w);
         rc = NT_OK;
     } else {
         b->st.refused++;
     }
     pthread_mutex_unlock(&b->mu);
     return rc;
+}
+
+int msg_batch_submit(msg_batch_t *b, const char *key, void *item, msg_batch_ticket_t *t)
+{
+    return msg_batch_submit_more(b, key, item, 0, t);
+}
+
+/* Mu held: start every worker that holds deferred items. */
+static void start_deferred(msg_batch_t *b)
+{
+    for (int i = 0; i < b->o.workers; i++)
+        if (b->w[i].deferred)
+            start_worker(b, &b->w[i]);
+}
+
+void msg_batch_flush(msg_batch_t *b)
+{
+    pthread_mutex_lock(&b->mu);
+    start_deferred(b);
+    pthread_mutex_unlock(&b->mu);
 }
 
 int msg_batch_draining(msg_batch_t *b)
@@ -217,6 +255,7 @@ int msg_batch_draining(msg_batch_t *b)
 void msg_batch_wait(msg_batch_t *b, const msg_batch_ticket_t *t)
 {
     pthread_mutex_lock(&b->mu);
+    start_deferred(b);
     while (b->w[t->worker].completed < t->seq)
         pthread_cond_wait(&b->done, &b->mu);
     pthread_mutex_unlock(&b->mu);
@@ -230,6 +269,11 @@ static void wait_snapshot(msg_batch_t *b, int drain)
     pthread_mutex_lock(&b->mu);
     if (drain)
         b->draining = 1;
+    for (int i = 0; i < b->o.workers; i++) /* nobody comes back for them now */
+        if (b->w[i].deferred && !b->w[i].running) {
+            b->w[i].deferred = 0;
+            pthread_cond_signal(&b->w[i].cv);
+        }
     for (int i = 0; upto && i < b->o.workers; i++)
         upto[i] = b->w[i].submitted;
     for (int i = 0; i < b->o.workers; i++) {

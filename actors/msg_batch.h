@@ -22,6 +22,15 @@
  * batch size follows the load by itself.  wait_us > 0 makes a worker that
  * found fewer than batch_max items linger that long for more.
  *
+ * Batching on the thread that receives: a submitter that knows more
+ * requests wait for it (msg_batch_submit_more with more = 1, e.g. the bus
+ * delivery thread while its subscription has messages pending) only queues
+ * to an idle worker and wakes nobody; when it has none left it calls
+ * msg_batch_flush, which runs (inline) or wakes the workers it left items
+ * with.  So a burst becomes one batch and, with inline_batches, crosses no
+ * thread: the delivery thread that received it commits and answers it.
+ * A worker holding batch_max items, or a batcher that drains, never waits.
+ *
  * Items are opaque (void *): the batcher owns an item from a successful
  * msg_batch_submit until it passes it to fn, which then owns it.  The
  * batcher knows nothing of NATS or SQL; msg_send.c supplies fn.
@@ -83,6 +92,16 @@ int msg_batch_new(const msg_batch_opts_t *o, msg_batch_t **out);
  * NT_EUNAVAIL: that worker's queue is full or the batcher is stopped; the
  * caller keeps item. */
 int msg_batch_submit(msg_batch_t *b, const char *key, void *item, msg_batch_ticket_t *t);
+
+/* msg_batch_submit, but with more = 1 an idle worker is neither run nor
+ * woken while it holds fewer than batch_max items: the caller promises a
+ * later submit with more = 0 or a msg_batch_flush. */
+int msg_batch_submit_more(msg_batch_t *b, const char *key, void *item, int more,
+                          msg_batch_ticket_t *t);
+
+/* Start (inline, or by waking them) the workers left idle with items by
+ * submits with more = 1. */
+void msg_batch_flush(msg_batch_t *b);
 
 /* The worker index msg_batch_submit would queue key for. */
 int msg_batch_worker_of(const msg_batch_t *b, const char *key);

@@ -132,9 +132,8 @@ static int forward(msg_pool_t *p, natsMsg *msg)
     return bus_forward(p->bus, msg, to) == NT_OK;
 }
 
-int msg_send_h(bus_t *bus, natsMsg *msg, void *arg)
+static int send_one(msg_pool_t *p, bus_t *bus, natsMsg *msg, int more)
 {
-    msg_pool_t *p = arg;
     if (forward(p, msg))
         return NT_OK;
     Natter__SendReq *req = pool_unpack(bus, msg, &natter__send_req__descriptor);
@@ -162,7 +161,7 @@ int msg_send_h(bus_t *bus, natsMsg *msg, void *arg)
     }
     job->req = req;
     msg_batch_ticket_t t;
-    if (msg_batch_submit(p->sends, req->conversation_id, job, &t) != NT_OK) {
+    if (msg_batch_submit_more(p->sends, req->conversation_id, job, more, &t) != NT_OK) {
         job->req = NULL; /* still ours: freed below */
         rc = pool_fail(bus, msg, NT_EUNAVAIL, "too many messages in flight, retry");
         goto fail;
@@ -175,6 +174,20 @@ int msg_send_h(bus_t *bus, natsMsg *msg, void *arg)
 fail:
     job_free(job);
     protobuf_c_message_free_unpacked(&req->base, NULL);
+    return rc;
+}
+
+/* Batching on the thread that receives (msg_batch.h): while this
+ * subscription has more sends waiting for this delivery thread, a send is
+ * only queued; the last of a burst runs the batch here, so a send crosses
+ * no thread between nats.c's delivery thread and its commit. */
+int msg_send_h(bus_t *bus, natsMsg *msg, void *arg)
+{
+    msg_pool_t *p = arg;
+    int more = bus_more_pending();
+    int rc = send_one(p, bus, msg, more);
+    if (!more)
+        msg_batch_flush(p->sends);
     return rc;
 }
 

@@ -522,14 +522,24 @@ int bus_connected(bus_t *bus)
 
 /* ---- subscriptions ---- */
 
+/* The subscription whose handler this thread is running (bus_more_pending). */
+static __thread natsSubscription *tl_sub;
+
 /* nats.c delivery thread: hand the message to the handler, then free it. */
 static void on_msg(natsConnection *nc, natsSubscription *sub, natsMsg *msg, void *closure)
 {
     (void)nc;
-    (void)sub;
     bus_sub_t *r = closure;
+    tl_sub = sub;
     r->fn(r->bus, msg, r->arg);
+    tl_sub = NULL;
     natsMsg_Destroy(msg);
+}
+
+int bus_more_pending(void)
+{
+    int msgs = 0;
+    return tl_sub && natsSubscription_GetPending(tl_sub, &msgs, NULL) == NATS_OK && msgs > 0;
 }
 
 static void on_sub_complete(void *closure)

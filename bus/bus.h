@@ -126,6 +126,12 @@ typedef void (*bus_handler_fn)(bus_t *bus, natsMsg *msg, void *arg);
 int bus_subscribe(bus_t *bus, const char *subject, const char *queue,
                   bus_handler_fn fn, void *arg);
 
+/* Called from a handler: 1 if the subscription it serves has more
+ * messages waiting for this delivery thread (nats.c counts them before the
+ * handler runs), so the handler can leave work queued for its next call
+ * (batching on the thread that receives).  0 outside a handler. */
+int bus_more_pending(void);
+
 /* A fresh W3C traceparent ("00-<32 hex>-<16 hex>-01") into buf (>= 56 bytes). */
 void bus_traceparent_new(char *buf, size_t n);
 

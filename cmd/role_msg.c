@@ -55,7 +55,7 @@ int role_msg(const role_ctx_t *ctx)
         config_int(ctx->cfg, "msg.fanout_chunk", 64, 1, 100000, &fanout_chunk) ||
         config_int(ctx->cfg, "msg.conv_cache", 20000, 1, 10000000, &conv_cache) ||
         config_int(ctx->cfg, "msg.instance_beat_ms", 500, 50, 60000, &beat_ms) ||
-        config_int(ctx->cfg, "msg.inline_batches", 0, 0, 1000, &inline_batches) ||
+        config_int(ctx->cfg, "msg.inline_batches", 4, 0, 1000, &inline_batches) ||
         config_int(ctx->cfg, "msg.send_workers", 1, 1, 64, &send_workers))
         return 2;
     p.text_max = text_max;

@@ -18,10 +18,16 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-/* tx_packet_size: lws sends at most this much per write, so a batch of
+/* rx_buffer_size: lws mallocs this (+ LWS_PRE + 4) for every socket when
+ * it upgrades and keeps it for the socket's life, so it is most of an idle
+ * socket's memory.  A client frame larger than it reaches on_receive in
+ * pieces, which ws_server.c joins; WS_RX_CHUNK holds an ordinary send
+ * frame in one piece (docs/ws.md "Memory per socket").
+ * tx_packet_size: lws sends at most this much per write, so a batch of
  * frames (WS_WRITE_BATCH) goes out in one send(). */
+#define WS_RX_CHUNK 1024
 static const struct lws_protocols protocols[] = {
-    {"natter", ws_server_callback, sizeof(ws_session_t), 4096, 0, NULL, WS_WRITE_BATCH},
+    {"natter", ws_server_callback, sizeof(ws_session_t), WS_RX_CHUNK, 0, NULL, WS_WRITE_BATCH},
     {NULL, NULL, 0, 0, 0, NULL, 0},
 };
 

@@ -253,6 +253,25 @@ class WsTest(StackTestCase):
         ws.send_frame(0, 'ng","rid":"frag"}', fin=True)
         self.assertEqual(ws.recv_json(), {"op": "pong", "rid": "frag"})
 
+    def test_frame_larger_than_the_rx_buffer_arrives_whole(self):
+        """lws hands the edge a frame in pieces of its per-socket rx buffer
+        (1 KB, edge/ws/ws_edge.c WS_RX_CHUNK); one unfragmented frame of
+        three and a half of them reaches the pool byte for byte."""
+        body = "".join(chr(0x61 + i % 26) for i in range(3500))
+        with self.stack.nats("msg") as pool:
+            sid = pool.subscribe("im.conv.c43.>")
+            pool.flush()
+            ws, _ = self.open()
+            frame = json.dumps({"op": "send", "rid": "big", "conversation_id": "c43",
+                                "client_msg_id": "m1", "type": "text", "body": body})
+            self.assertGreater(len(frame), 3 * 1024)
+            self.assertLess(len(frame), MAX_FRAME)
+            ws.send_text(frame)
+            req = pool.next_msg(sid, timeout=5)
+            self.assertEqual(req.subject, "im.conv.c43.send")
+            self.assertEqual(pb_decode(req.data)[4], body.encode())
+            ws.close()
+
     def test_ack_has_no_reply(self):
         ws, _ = self.open()
         ws.send_json({"op": "ack", "conversation_id": "c1", "seq": 5})

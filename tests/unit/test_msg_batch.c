@@ -281,3 +281,44 @@ Test(msg_batch, an_idle_worker_is_run_by_the_submitter_a_busy_one_is_not)
     cr_assert_eq(r.seq[2], 3);
     msg_batch_free(b);
 }
+
+/* Batching on the thread that receives: submits with more = 1 leave an idle
+ * worker alone (nothing runs, nobody is woken); the flush runs the whole
+ * burst as one batch on the submitting thread.  A full batch never waits,
+ * and a drain starts what a submitter left deferred. */
+Test(msg_batch, more_defers_until_the_flush_then_one_batch_runs_here)
+{
+    msg_batch_opts_t o = {.workers = 2, .batch_max = 4, .queue_max = 64, .inline_batches = 4,
+                          .fn = fn_who, .arg = &r};
+    msg_batch_t *b = NULL;
+    cr_assert_eq(msg_batch_new(&o, &b), NT_OK);
+    submitter = pthread_self();
+    for (int i = 1; i <= 3; i++)
+        cr_assert_eq(msg_batch_submit_more(b, "k", (void *)(intptr_t)i, 1, NULL), NT_OK);
+    usleep(20000);
+    cr_assert_eq(r.items, 0, "a deferred item ran before the flush");
+    msg_batch_flush(b);
+    cr_assert_eq(r.items, 3, "the flush ran the burst before returning");
+    cr_assert_eq(r.calls, 1, "one batch");
+    cr_assert_eq(r.sizes[0], 3);
+    for (int i = 1; i <= 3; i++)
+        cr_assert_eq(ran_inline[i], 1, "item %d ran on the submitting thread", i);
+    /* batch_max items: runs at once even with more = 1 */
+    for (int i = 4; i <= 7; i++)
+        cr_assert_eq(msg_batch_submit_more(b, "k", (void *)(intptr_t)i, 1, NULL), NT_OK);
+    cr_assert_eq(r.items, 7, "a full batch waited for the flush");
+    /* more = 0 after deferred ones: all in one batch, in order */
+    cr_assert_eq(msg_batch_submit_more(b, "k", (void *)(intptr_t)8, 1, NULL), NT_OK);
+    cr_assert_eq(msg_batch_submit_more(b, "k", (void *)(intptr_t)9, 0, NULL), NT_OK);
+    cr_assert_eq(r.items, 9);
+    cr_assert_eq(r.sizes[r.calls - 1], 2);
+    cr_assert_eq(r.seq[7], 8);
+    cr_assert_eq(r.seq[8], 9);
+    /* left deferred by a submitter that never came back: the drain starts it */
+    cr_assert_eq(msg_batch_submit_more(b, "other", (void *)(intptr_t)10, 1, NULL), NT_OK);
+    usleep(20000);
+    cr_assert_eq(r.items, 9);
+    msg_batch_drain(b);
+    cr_assert_eq(r.items, 10, "the drain handled the deferred item");
+    msg_batch_free(b);
+}
