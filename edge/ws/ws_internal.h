@@ -10,6 +10,7 @@
 #define NT_WS_INTERNAL_H
 
 #include "edge/ws/ws_edge.h"
+#include "common/prom.h"
 #include "edge/ws/ws_frames.h"
 
 #include <libwebsockets.h>
@@ -97,6 +98,7 @@ typedef struct ws_session {
     struct ws_addr *addr;          /* counted against its address (ws_addrs.c); NULL: not */
     struct ws_session *d_prev, *d_next;   /* on the edge's flush list (ws_server.c) */
     unsigned char dirty;           /* frames queued since the last flush */
+    uint16_t peer_close;           /* close code the client sent (ws_metrics.c); 0: none */
 } ws_session_t;
 
 struct ws_user {
@@ -164,6 +166,7 @@ struct ws_unacked_ent {
     ws_session_t *s;
     ws_text_t *text;
     int64_t deadline_us;
+    int64_t sent_us;                       /* first sent: send->ack latency */
     int64_t seq;
     uint32_t cid_hash;
     unsigned tries;                        /* resends done */
@@ -179,6 +182,9 @@ typedef struct ws_unacked {
     size_t max_bytes;                      /* frame bytes per session */
     uint64_t resent, dropped;              /* resends done; entries given up (full, or resent
                                               resend_max times) */
+    uint64_t timed_out;                    /* of dropped: resent resend_max times, no ack */
+    uint64_t held;                         /* entries held now, all sessions */
+    prom_hist_t ack_seconds;               /* first send -> ack, per acked entry */
 } ws_unacked_t;
 
 /* Called by the sweep for each due entry; must not free sessions. */
@@ -190,8 +196,10 @@ void ws_unacked_init(ws_unacked_t *u, int64_t timeout_us, unsigned resend_max, s
  * reference on text.  When s is at its bounds the oldest entries go first. */
 int ws_unacked_track(ws_unacked_t *u, ws_session_t *s, const char *cid, int64_t seq,
                      ws_text_t *text, int64_t now_us);
-/* Cumulative ack: forget s's entries of cid with seq <= seq. */
-void ws_unacked_ack(ws_unacked_t *u, ws_session_t *s, const char *cid, int64_t seq);
+/* Cumulative ack at now_us: forget s's entries of cid with seq <= seq,
+ * observing each one's send->ack time. */
+void ws_unacked_ack(ws_unacked_t *u, ws_session_t *s, const char *cid, int64_t seq,
+                    int64_t now_us);
 /* Forget s's entry of exactly (cid, seq): the message was revoked, and a
  * resend must not carry its old body again. */
 void ws_unacked_forget(ws_unacked_t *u, ws_session_t *s, const char *cid, int64_t seq);
@@ -221,6 +229,34 @@ typedef struct ws_addrs {
 int ws_addrs_take(ws_addrs_t *a, const char *ip, ws_addr_t **out);
 void ws_addrs_release(ws_addrs_t *a, ws_addr_t *e);   /* NULL-safe */
 void ws_addrs_fini(ws_addrs_t *a);
+
+/* ---- metrics (ws_metrics.c; loop thread) ----------------------------- */
+
+/* What /metrics shows beyond sessions and the unacked table.  Plain
+ * counters: only the loop thread writes them, and /metrics is answered on
+ * the loop too (the edge's own port, like /healthz), so no lock and no
+ * atomic is added to the realtime path. */
+#define WS_IN_OPS 8      /* ws_op_t values 1..6, 0: unparsable, 7: spare */
+#define WS_OUT_OPS 15    /* ws_metrics.c's table of outgoing ops */
+#define WS_CLOSE_KINDS 12
+typedef struct ws_stats {
+    uint64_t connects;             /* sessions authenticated and attached */
+    uint64_t auth_failures;        /* upgrades refused for the token (4001) */
+    uint64_t slow_closes;          /* 1008: the client did not read its queue */
+    uint64_t closes[WS_CLOSE_KINDS][2];   /* by code (ws_metrics.c's table), [0] server [1] client */
+    uint64_t frames_in[WS_IN_OPS];
+    uint64_t frames_out[WS_OUT_OPS];
+    uint64_t message_pushes;       /* message pushes queued to a session (first sends) */
+    uint64_t outq_frames, outq_bytes;     /* queued to clients now, all sessions */
+} ws_stats_t;
+
+void ws_metrics_frame_in(ws_state_t *st, int op);       /* op 0: unparsable */
+void ws_metrics_frame_out(ws_state_t *st, const char *text);
+void ws_metrics_closed(ws_state_t *st, ws_session_t *s); /* LWS_CALLBACK_CLOSED of a ws */
+/* The peer's close frame (LWS_CALLBACK_WS_PEER_INITIATED_CLOSE payload). */
+void ws_metrics_peer_close(ws_session_t *s, const void *in, size_t len);
+/* The /metrics text (caller frees), or NULL. */
+char *ws_metrics_render(ws_state_t *st, size_t *len);
 
 #define WS_HASH_BITS 16
 #define WS_HASH_SIZE (1u << WS_HASH_BITS)
@@ -257,6 +293,7 @@ struct ws_state {
     char edge_id[32];              /* presence: this edge in reports (ws_presence.c) */
     uint64_t presence_seq;         /* last report's seq */
     int64_t presence_next_us;      /* next heartbeat */
+    ws_stats_t stats;              /* /metrics (ws_metrics.c) */
 };
 
 /* ws_session.c */

@@ -72,17 +72,17 @@ Test(ws_unacked, ack_is_cumulative_per_conversation)
     push(&u, &s, "c1", 3, 0);
     push(&u, &s, "c1", 2, 0);   /* pushes may arrive out of seq order */
     push(&u, &s, "c10", 1, 0);
-    ws_unacked_ack(&u, &s, "c1", 2);
+    ws_unacked_ack(&u, &s, "c1", 2, 0);
     cr_expect_str_eq(dump(&s), "c2/1 c1/3 c10/1");
-    ws_unacked_ack(&u, &s, "c1", 1);          /* going back changes nothing */
+    ws_unacked_ack(&u, &s, "c1", 1, 0);          /* going back changes nothing */
     cr_expect_str_eq(dump(&s), "c2/1 c1/3 c10/1");
-    ws_unacked_ack(&u, &s, "nope", 100);      /* unknown conversation: no effect, no memory */
+    ws_unacked_ack(&u, &s, "nope", 100, 0);      /* unknown conversation: no effect, no memory */
     cr_expect_str_eq(dump(&s), "c2/1 c1/3 c10/1");
-    ws_unacked_ack(&u, &s, "c1", 99);
-    ws_unacked_ack(&u, &s, "c2", 1);
+    ws_unacked_ack(&u, &s, "c1", 99, 0);
+    ws_unacked_ack(&u, &s, "c2", 1, 0);
     cr_expect_str_eq(dump(&s), "c10/1");
     cr_expect_eq(s.n_unacked, 1);
-    ws_unacked_ack(&u, &s, "c10", 1);
+    ws_unacked_ack(&u, &s, "c10", 1, 0);
     cr_expect_null(s.ua_head);
     cr_expect_null(s.ua_tail);
     cr_expect_null(u.head);
@@ -100,7 +100,7 @@ Test(ws_unacked, ack_touches_only_its_session)
     ws_unacked_track(&u, &a, "c", 5, t, 0);
     ws_unacked_track(&u, &b, "c", 5, t, 0);
     cr_expect_eq(t->refs, 3);                 /* one frame, shared */
-    ws_unacked_ack(&u, &a, "c", 5);
+    ws_unacked_ack(&u, &a, "c", 5, 0);
     cr_expect_null(a.ua_head);
     cr_expect_eq(b.n_unacked, 1);
     cr_expect_eq(t->refs, 2);
@@ -147,7 +147,7 @@ Test(ws_unacked, acked_entry_is_not_resent)
     push(&u, &s, "d", 7, 0);
     sweep(&u, SEC, &r);
     cr_expect_eq(r.n, 3);
-    ws_unacked_ack(&u, &s, "c", 2);
+    ws_unacked_ack(&u, &s, "c", 2, 0);
     sweep(&u, 2 * SEC, &r);
     cr_assert_eq(r.n, 1);
     cr_expect_str_eq(r.text[0], "d/7");
