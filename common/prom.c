@@ -36,7 +36,7 @@ void prom_header(textbuf_t *o, const char *name, const char *type, const char *h
 void prom_sample(textbuf_t *o, const char *name, const char *labels, double v)
 {
     int l = labels && *labels;
-    textbuf_printf(o, "%s%s%s%s %.17g\n", name, l ? "{" : "", l ? labels : "", l ? "}" : "", v);
+    textbuf_printf(o, "%s%s%s%s %.15g\n", name, l ? "{" : "", l ? labels : "", l ? "}" : "", v);
 }
 
 void prom_hist_render(textbuf_t *o, const char *name, const char *labels, prom_hist_t *h)
@@ -54,7 +54,7 @@ void prom_hist_render(textbuf_t *o, const char *name, const char *labels, prom_h
                            (unsigned long long)cum);
     }
     double sum = (double)atomic_load_explicit(&h->sum_u, memory_order_relaxed) / 1e6;
-    textbuf_printf(o, "%s_sum%s%s%s %.17g\n", name, l ? "{" : "", lab, l ? "}" : "", sum);
+    textbuf_printf(o, "%s_sum%s%s%s %.15g\n", name, l ? "{" : "", lab, l ? "}" : "", sum);
     textbuf_printf(o, "%s_count%s%s%s %llu\n", name, l ? "{" : "", lab, l ? "}" : "",
                    (unsigned long long)cum);
 }

@@ -278,3 +278,26 @@ Test(ws_unacked, forget_drops_exactly_that_message)
         cr_expect_str_neq(r.text[i], "c1/2");
     ws_unacked_drop_session(&u, &s);
 }
+
+Test(ws_unacked, ack_latency_from_first_send_and_timeouts_counted)
+{
+    ws_unacked_t u;
+    ws_session_t s = {0};
+    rec_t r = {0};
+    ws_unacked_init(&u, 10 * SEC, 1, 512, 1 << 20);
+    push(&u, &s, "c", 1, 0);
+    push(&u, &s, "c", 2, 0);
+    push(&u, &s, "d", 1, 0);
+    cr_expect_eq(u.held, 3);
+    sweep(&u, 10 * SEC, &r);                 /* resend_max 1: resent once, then given up */
+    cr_expect_eq(u.resent, 3);
+    cr_expect_eq(u.timed_out, 3);
+    cr_expect_eq(u.held, 0);
+    push(&u, &s, "c", 3, 20 * SEC);
+    push(&u, &s, "c", 4, 21 * SEC);
+    ws_unacked_ack(&u, &s, "c", 4, 21 * SEC + SEC / 2);   /* 1.5 s and 0.5 s after their sends */
+    cr_expect_eq(u.held, 0);
+    cr_expect_eq(atomic_load(&u.ack_seconds.bucket[8]), 1);  /* le 0.5 */
+    cr_expect_eq(atomic_load(&u.ack_seconds.bucket[10]), 1); /* le 2.5 */
+    cr_expect_eq(atomic_load(&u.ack_seconds.sum_u), 2000000);
+}
