@@ -208,6 +208,26 @@ void ws_unacked_forget(ws_unacked_t *u, ws_session_t *s, const char *cid, int64_
 void ws_unacked_sweep(ws_unacked_t *u, int64_t now_us, size_t max, ws_resend_fn fn, void *arg);
 void ws_unacked_drop_session(ws_unacked_t *u, ws_session_t *s);
 
+/* ---- metrics (ws_metrics.c; loop thread) ----------------------------- */
+
+/* What /metrics shows beyond sessions and the unacked table.  Plain
+ * counters: only the loop thread writes them, and /metrics is answered on
+ * the loop too (the edge's own port, like /healthz), so no lock and no
+ * atomic is added to the realtime path. */
+#define WS_IN_OPS 8      /* ws_op_t values 1..6, 0: unparsable, 7: spare */
+#define WS_OUT_OPS 15    /* ws_metrics.c's table of outgoing ops */
+#define WS_CLOSE_KINDS 12
+typedef struct ws_stats {
+    uint64_t connects;             /* sessions authenticated and attached */
+    uint64_t auth_failures;        /* upgrades refused for the token (4001) */
+    uint64_t slow_closes;          /* 1008: the client did not read its queue */
+    uint64_t closes[WS_CLOSE_KINDS][2];   /* by code (ws_metrics.c's table), [0] server [1] client */
+    uint64_t frames_in[WS_IN_OPS];
+    uint64_t frames_out[WS_OUT_OPS];
+    uint64_t message_pushes;       /* message pushes queued to a session (first sends) */
+    uint64_t outq_frames, outq_bytes;     /* queued to clients now, all sessions */
+} ws_stats_t;
+
 /* ---- connections per client address (ws_addrs.c; pure, loop thread) -- */
 
 typedef struct ws_addr {
@@ -229,34 +249,6 @@ typedef struct ws_addrs {
 int ws_addrs_take(ws_addrs_t *a, const char *ip, ws_addr_t **out);
 void ws_addrs_release(ws_addrs_t *a, ws_addr_t *e);   /* NULL-safe */
 void ws_addrs_fini(ws_addrs_t *a);
-
-/* ---- metrics (ws_metrics.c; loop thread) ----------------------------- */
-
-/* What /metrics shows beyond sessions and the unacked table.  Plain
- * counters: only the loop thread writes them, and /metrics is answered on
- * the loop too (the edge's own port, like /healthz), so no lock and no
- * atomic is added to the realtime path. */
-#define WS_IN_OPS 8      /* ws_op_t values 1..6, 0: unparsable, 7: spare */
-#define WS_OUT_OPS 15    /* ws_metrics.c's table of outgoing ops */
-#define WS_CLOSE_KINDS 12
-typedef struct ws_stats {
-    uint64_t connects;             /* sessions authenticated and attached */
-    uint64_t auth_failures;        /* upgrades refused for the token (4001) */
-    uint64_t slow_closes;          /* 1008: the client did not read its queue */
-    uint64_t closes[WS_CLOSE_KINDS][2];   /* by code (ws_metrics.c's table), [0] server [1] client */
-    uint64_t frames_in[WS_IN_OPS];
-    uint64_t frames_out[WS_OUT_OPS];
-    uint64_t message_pushes;       /* message pushes queued to a session (first sends) */
-    uint64_t outq_frames, outq_bytes;     /* queued to clients now, all sessions */
-} ws_stats_t;
-
-void ws_metrics_frame_in(ws_state_t *st, int op);       /* op 0: unparsable */
-void ws_metrics_frame_out(ws_state_t *st, const char *text);
-void ws_metrics_closed(ws_state_t *st, ws_session_t *s); /* LWS_CALLBACK_CLOSED of a ws */
-/* The peer's close frame (LWS_CALLBACK_WS_PEER_INITIATED_CLOSE payload). */
-void ws_metrics_peer_close(ws_session_t *s, const void *in, size_t len);
-/* The /metrics text (caller frees), or NULL. */
-char *ws_metrics_render(ws_state_t *st, size_t *len);
 
 #define WS_HASH_BITS 16
 #define WS_HASH_SIZE (1u << WS_HASH_BITS)
@@ -280,6 +272,7 @@ struct ws_state {
     int flush_ok;                  /* flush handle initialised */
     ws_session_t *dirty;           /* sessions with frames queued this turn */
     uint64_t writes, frames;       /* socket writes issued, frames in them */
+    ws_stats_t stats;              /* /metrics (ws_metrics.c) */
     char inbox_prefix[64];         /* _INBOX.<nuid> */
     natsSubscription *reply_sub;   /* _INBOX.<nuid>.* */
     natsSubscription *revoked_sub; /* im.evt.session.> (kicks) */
@@ -293,7 +286,6 @@ struct ws_state {
     char edge_id[32];              /* presence: this edge in reports (ws_presence.c) */
     uint64_t presence_seq;         /* last report's seq */
     int64_t presence_next_us;      /* next heartbeat */
-    ws_stats_t stats;              /* /metrics (ws_metrics.c) */
 };
 
 /* ws_session.c */
@@ -389,5 +381,18 @@ void ws_presence_attach(ws_state_t *st, ws_session_t *s);   /* s has joined its 
 /* s has left u's session list (u not freed yet); frees s's typing state. */
 void ws_presence_detach(ws_state_t *st, ws_user_t *u, ws_session_t *s);
 void ws_presence_tick(ws_state_t *st, int64_t now_us);      /* heartbeat when due */
+
+/* ws_metrics.c (the counters: ws_stats_t above) */
+void ws_metrics_frame_in(ws_state_t *st, int op);       /* op 0: unparsable */
+void ws_metrics_frame_out(ws_state_t *st, const char *text);
+void ws_metrics_closed(ws_state_t *st, ws_session_t *s); /* LWS_CALLBACK_CLOSED of a ws */
+/* The peer's close frame (LWS_CALLBACK_WS_PEER_INITIATED_CLOSE payload). */
+void ws_metrics_peer_close(ws_session_t *s, const void *in, size_t len);
+/* The /metrics text (caller frees), or NULL. */
+char *ws_metrics_render(ws_state_t *st, size_t *len);
+/* GET /metrics on the edge's port: LWS_CALLBACK_HTTP's answer (headers;
+ * the body waits in s->rx) and HTTP_WRITEABLE's (the body). */
+int ws_metrics_http_answer(ws_state_t *st, ws_session_t *s, struct lws *wsi);
+int ws_metrics_http_body(ws_session_t *s, struct lws *wsi);
 
 #endif

@@ -16,6 +16,7 @@
 #include "common/proc_stat.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 static const char *const in_ops[WS_IN_OPS] = {"invalid", "send", "ack",  "sync",
@@ -149,4 +150,44 @@ char *ws_metrics_render(ws_state_t *st, size_t *len)
     bus_prometheus(st->e->bus, &o);
     proc_stat_prometheus(&o);
     return textbuf_take(&o, len);
+}
+
+int ws_metrics_http_answer(ws_state_t *st, ws_session_t *s, struct lws *wsi)
+{
+    unsigned char buf[LWS_PRE + 512], *start = buf + LWS_PRE, *p = start;
+    unsigned char *end = buf + sizeof buf - 1;
+    free(s->rx);                    /* a plain HTTP connection: rx holds only this body */
+    s->rx = ws_metrics_render(st, &s->rx_len);
+    s->http_status = s->rx ? 200 : 503;
+    if (!s->rx) {
+        /* http_body answers the 503 as for /healthz */
+        if (lws_add_http_common_headers(wsi, 503, "application/json",
+                                        LWS_ILLEGAL_HTTP_CONTENT_LEN, &p, end) ||
+            lws_finalize_write_http_header(wsi, start, &p, end))
+            return -1;
+    } else if (lws_add_http_common_headers(wsi, 200, "text/plain; version=0.0.4", s->rx_len, &p,
+                                           end) ||
+               lws_finalize_write_http_header(wsi, start, &p, end)) {
+        return -1;
+    }
+    lws_callback_on_writable(wsi);
+    return 0;
+}
+
+int ws_metrics_http_body(ws_session_t *s, struct lws *wsi)
+{
+    /* lws keeps what the socket does not take and writes it first. */
+    unsigned char *b = malloc(LWS_PRE + s->rx_len);
+    int ok = b != NULL;
+    if (ok) {
+        memcpy(b + LWS_PRE, s->rx, s->rx_len);
+        ok = lws_write(wsi, b + LWS_PRE, s->rx_len, LWS_WRITE_HTTP_FINAL) == (int)s->rx_len;
+    }
+    free(b);
+    free(s->rx);
+    s->rx = NULL;
+    s->rx_len = 0;
+    if (!ok)
+        return -1;
+    return lws_http_transaction_completed(wsi) ? -1 : 0;
 }

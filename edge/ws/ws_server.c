@@ -414,21 +414,14 @@ static int http_answer(ws_state_t *st, ws_session_t *s, struct lws *wsi, const c
 {
     unsigned char buf[LWS_PRE + 512], *start = buf + LWS_PRE, *p = start;
     unsigned char *end = buf + sizeof buf - 1;
-    const char *type = "application/json";
-    lws_filepos_t clen = LWS_ILLEGAL_HTTP_CONTENT_LEN;
-    free(s->rx);                    /* a plain HTTP connection: rx holds a /metrics body */
-    s->rx = NULL;
-    if (path && strcmp(path, "/healthz") == 0) {
+    if (path && strcmp(path, "/metrics") == 0)
+        return ws_metrics_http_answer(st, s, wsi);
+    if (path && strcmp(path, "/healthz") == 0)
         s->http_status = bus_connected(st->e->bus) ? 200 : 503;
-    } else if (path && strcmp(path, "/metrics") == 0 &&
-               (s->rx = ws_metrics_render(st, &s->rx_len)) != NULL) {
-        s->http_status = 200;
-        type = "text/plain; version=0.0.4";
-        clen = s->rx_len;
-    } else {
-        s->http_status = path && strcmp(path, "/metrics") == 0 ? 503 : 404;
-    }
-    if (lws_add_http_common_headers(wsi, (unsigned int)s->http_status, type, clen, &p, end) ||
+    else
+        s->http_status = 404;
+    if (lws_add_http_common_headers(wsi, (unsigned int)s->http_status, "application/json",
+                                    LWS_ILLEGAL_HTTP_CONTENT_LEN, &p, end) ||
         lws_finalize_write_http_header(wsi, start, &p, end))
         return -1;
     lws_callback_on_writable(wsi);
@@ -437,21 +430,8 @@ static int http_answer(ws_state_t *st, ws_session_t *s, struct lws *wsi, const c
 
 static int http_body(ws_session_t *s, struct lws *wsi)
 {
-    if (s->rx) {                    /* /metrics: lws keeps what the socket did not take */
-        unsigned char *b = malloc(LWS_PRE + s->rx_len);
-        int ok = b != NULL;
-        if (ok) {
-            memcpy(b + LWS_PRE, s->rx, s->rx_len);
-            ok = lws_write(wsi, b + LWS_PRE, s->rx_len, LWS_WRITE_HTTP_FINAL) == (int)s->rx_len;
-        }
-        free(b);
-        free(s->rx);
-        s->rx = NULL;
-        s->rx_len = 0;
-        if (!ok)
-            return -1;
-        return lws_http_transaction_completed(wsi) ? -1 : 0;
-    }
+    if (s->rx)                      /* a /metrics body is waiting */
+        return ws_metrics_http_body(s, wsi);
     char body[LWS_PRE + 64];
     const char *text = s->http_status == 200   ? "{\"status\":\"ok\"}"
                        : s->http_status == 503 ? "{\"status\":\"unavailable\"}"
