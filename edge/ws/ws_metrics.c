@@ -19,6 +19,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* By ws_op_t value (0: unparsable).  A new op needs its name here and,
+ * past index 6, a larger WS_IN_OPS; until then it counts as "other". */
 static const char *const in_ops[WS_IN_OPS] = {"invalid", "send", "ack",  "sync",
                                               "read",    "typing", "ping", "other"};
 
