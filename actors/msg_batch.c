@@ -332,6 +332,16 @@ void msg_batch_free(msg_batch_t *b)
     free(b);
 }
 
+int64_t msg_batch_depth(msg_batch_t *b, int worker)
+{
+    if (worker < 0 || worker >= b->o.workers)
+        return 0;
+    pthread_mutex_lock(&b->mu);
+    int64_t n = b->w[worker].count;
+    pthread_mutex_unlock(&b->mu);
+    return n;
+}
+
 void msg_batch_stats(msg_batch_t *b, msg_batch_stats_t *out)
 {
     pthread_mutex_lock(&b->mu);

@@ -127,4 +127,7 @@ void msg_batch_free(msg_batch_t *b);
 
 void msg_batch_stats(msg_batch_t *b, msg_batch_stats_t *out);
 
+/* Items queued for worker now (not yet taken into a batch). */
+int64_t msg_batch_depth(msg_batch_t *b, int worker);
+
 #endif

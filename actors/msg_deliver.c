@@ -28,6 +28,7 @@
 #include "common/log.h"
 
 #include <stdatomic.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -51,7 +52,14 @@ typedef struct deliver_job {
     int n_mentions;
     int64_t seq;
     int dup;
+    char id[MSG_ID_MAX];       /* the message's id, for the log lines */
 } deliver_job_t;
+
+/* The trace id inside a traceparent header, for "%.32s" (log.h). */
+static const char *trace_of(const char *tp)
+{
+    return tp && strlen(tp) > 35 ? tp + 3 : "-";
+}
 
 int msg_deliver_hold(conv_rec_t *convs, int n, msg_deliver_hold_t **out)
 {
@@ -149,6 +157,8 @@ static void step(void *arg, void *job, int from, int to)
             mentioned = strcmp(j->mentions[k], member) == 0;
         msg_push_packed(j->p, j->c->id, member, "message", mentioned ? j->push_m : j->push,
                         mentioned ? j->len_m : j->len, uid, trace);
+        log_debug("message pushed", "to=%s msg_id=%s cid=%s seq=%lld trace=%.32s", member, j->id,
+                  j->c->id, (long long)j->seq, trace_of(trace));
     }
 }
 
@@ -163,8 +173,10 @@ static void done(void *arg, void *job)
     if (rc != NT_OK)
         log_warn("send reply failed", "cid=%s seq=%lld err=\"%s\"", j->c->id, (long long)j->seq,
                  nt_strerror(rc));
-    log_debug("message", "cid=%s seq=%lld uid=%s duplicate=%s", j->c->id, (long long)j->seq,
-              uid ? uid : "", j->dup ? "yes" : "no");
+    const char *tp = bus_header(j->env, BUS_H_TRACE);
+    log_debug("message answered", "uid=%s msg_id=%s cid=%s seq=%lld duplicate=%s trace=%.32s",
+              uid ? uid : "", j->id, j->c->id, (long long)j->seq, j->dup ? "yes" : "no",
+              trace_of(tp));
     job_free(j);
 }
 
@@ -177,6 +189,13 @@ void msg_deliver(msg_pool_t *p, msg_deliver_hold_t *h, natsMsg **env, const msg_
         j->c = c;
         j->seq = m->seq;
         j->dup = dup;
+        snprintf(j->id, sizeof j->id, "%s", m->id);
+    }
+    if (log_enabled(LOG_DEBUG)) {
+        const char *tp = *env ? bus_header(*env, BUS_H_TRACE) : NULL;
+        log_debug("message stored", "uid=%s msg_id=%s cid=%s seq=%lld cmid=%s duplicate=%s trace=%.32s",
+                  m->sender_id, m->id, c->id, (long long)m->seq, m->client_msg_id,
+                  dup ? "yes" : "no", trace_of(tp));
     }
     if (!j || job_fill(j, m) != NT_OK) {
         /* Stored, but we cannot say so: the client retries and gets it as

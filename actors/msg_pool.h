@@ -34,6 +34,7 @@
 
 #include "actors/msg_batch.h"
 #include "actors/msg_fanout.h"
+#include "actors/msg_metrics.h"
 #include "actors/msg_owner.h"
 #include "actors/msg_state.h"
 #include "bus/bus.h"
@@ -77,6 +78,7 @@ typedef struct msg_pool {
     ratelimit_rule_t send_rate; /* msg.send_rate: sends per user */
     int group_max;        /* msg.group_max: members of a group at most */
     long revoke_window_s; /* msg.revoke_window_s: a sender may revoke this long */
+    msg_metrics_t metrics; /* /metrics (msg_metrics.h): atomics, any thread */
 } msg_pool_t;
 
 /* Start the send workers into p->sends (msg_send.c); o's fn and arg are

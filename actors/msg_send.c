@@ -215,6 +215,15 @@ static void send_batch(void *arg, int worker, void **items, int n)
     }
     if (v)
         rc = msg_commit(p, worker, v, n, &convs, &nconvs, &info);
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    prom_hist_observe(&p->metrics.batch_size, n);
+    prom_hist_observe(&p->metrics.commit_seconds, (double)(t1.tv_sec - t0.tv_sec) +
+                                                      (double)(t1.tv_nsec - t0.tv_nsec) / 1e9);
+    if (!info.fast && v)
+        prom_inc(&p->metrics.batches_full, 1);
+    if (info.attempts > 1)
+        prom_inc(&p->metrics.retries, (uint64_t)(info.attempts - 1));
+    int dups = 0;
     int answer = rc == NT_ECONFLICT ? NT_EUNAVAIL : rc; /* a conflict that retries did not cure */
     msg_deliver_hold_t *hold = NULL; /* NULL: deliver here, not on the fan-out stage */
     if (rc == NT_OK && msg_deliver_hold(convs, nconvs, &hold) != NT_OK)
@@ -230,9 +239,14 @@ static void send_batch(void *arg, int worker, void **items, int n)
         else {
             msg_deliver(p, hold, &j->env, &v[i].msg, v[i].duplicate, &convs[v[i].conv]);
             stored++;
+            dups += v[i].duplicate != 0;
         }
         job_free(j);
     }
+    prom_inc(&p->metrics.writes, (uint64_t)(stored - dups));
+    prom_inc(&p->metrics.duplicates, (uint64_t)dups);
+    if (rc != NT_OK)
+        prom_inc(&p->metrics.write_failures, (uint64_t)n);
     clock_gettime(CLOCK_MONOTONIC, &t1);
     double ms = (double)(t1.tv_sec - t0.tv_sec) * 1e3 + (double)(t1.tv_nsec - t0.tv_nsec) / 1e6;
     log_debug("send batch",

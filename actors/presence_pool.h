@@ -29,6 +29,7 @@
 
 #include "bus/bus.h"
 #include "bus/micro.h"
+#include "common/prom.h"
 #include "common/stopper.h"
 #include "proto/natter.pb-c.h"
 #include "store/db.h"
@@ -57,7 +58,11 @@ typedef struct presence_pool {
     pthread_t sweeper;
     int sweeper_started;
     stopper_t stopper;           /* the sweep's pause; presence_sweep_stop cuts it short */
+    prom_counter_t swept_offline; /* users the sweep announced offline (any thread) */
 } presence_pool_t;
+
+/* role_ops_deps_t.metrics_fn (presence_metrics.c): arg is the pool. */
+void presence_metrics_render(void *pool, textbuf_t *out);
 
 /* Add the endpoints to m (queue group "presence"), `workers` each. */
 int presence_pool_register(presence_pool_t *p, micro_t *m, int workers);

@@ -32,8 +32,10 @@ static int sweep_once(presence_pool_t *p, int expire)
     for (int i = 0; i < n; i++) {
         char tp[64];
         bus_traceparent_new(tp, sizeof tp);
-        if (presence_notify(p, &off[i], 0, tp) == NT_OK)
+        if (presence_notify(p, &off[i], 0, tp) == NT_OK) {
+            prom_inc(&p->swept_offline, 1);
             continue;
+        }
         log_warn("offline not announced, retrying", "uid=%s", off[i].uid);
         if (presence_store_requeue(p->redis, &off[i]) != NT_OK)
             log_error("offline lost", "uid=%s last_seen=%lld", off[i].uid, (long long)off[i].at);

@@ -29,6 +29,8 @@
 #include "proto/natter.pb-c.h"
 
 #include <errno.h>
+#include <stdatomic.h>
+#include <stdint.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -70,6 +72,7 @@ struct bus {
     int auth_failed;     /* a connect attempt was refused for credentials */
     void *loop;    /* uv_loop_t the socket is attached to, or NULL; immutable */
     char name[128];
+    _Atomic uint64_t timeouts; /* requests that got no answer in time (bus_note_timeout) */
 };
 
 int bus_status_err(natsStatus s)
@@ -531,7 +534,12 @@ static void on_msg(natsConnection *nc, natsSubscription *sub, natsMsg *msg, void
     (void)nc;
     bus_sub_t *r = closure;
     tl_sub = sub;
+    /* Every log line of the handler carries the request's trace id. */
+    char trace[40];
+    bus_trace_id(bus_header(msg, BUS_H_TRACE), trace, sizeof trace);
+    log_trace_set(trace);
     r->fn(r->bus, msg, r->arg);
+    log_trace_set(NULL);
     tl_sub = NULL;
     natsMsg_Destroy(msg);
 }
@@ -540,6 +548,17 @@ int bus_more_pending(void)
 {
     int msgs = 0;
     return tl_sub && natsSubscription_GetPending(tl_sub, &msgs, NULL) == NATS_OK && msgs > 0;
+}
+
+void bus_note_timeout(bus_t *bus)
+{
+    if (bus)
+        atomic_fetch_add_explicit(&bus->timeouts, 1, memory_order_relaxed);
+}
+
+uint64_t bus_timeouts(bus_t *bus)
+{
+    return bus ? atomic_load_explicit(&bus->timeouts, memory_order_relaxed) : 0;
 }
 
 static void on_sub_complete(void *closure)

@@ -19,6 +19,8 @@
 #ifndef NT_BUS_H
 #define NT_BUS_H
 
+#include "common/textbuf.h"
+
 #include <nats/nats.h>
 #include <stdint.h>
 
@@ -131,6 +133,17 @@ int bus_subscribe(bus_t *bus, const char *subject, const char *queue,
  * handler runs), so the handler can leave work queued for its next call
  * (batching on the thread that receives).  0 outside a handler. */
 int bus_more_pending(void);
+
+/* Count a request that got no answer in time (bus_request does; callers
+ * with their own asynchronous requests call it); any thread. */
+void bus_note_timeout(bus_t *bus);
+uint64_t bus_timeouts(bus_t *bus);
+
+/* The connection's counters as Prometheus text (bus_prom.c):
+ * natter_nats_reconnects_total, natter_nats_request_timeouts_total,
+ * natter_nats_messages_{in,out}_total, natter_nats_bytes_{in,out}_total,
+ * natter_nats_connected. */
+void bus_prometheus(bus_t *bus, textbuf_t *out);
 
 /* A fresh W3C traceparent ("00-<32 hex>-<16 hex>-01") into buf (>= 56 bytes). */
 void bus_traceparent_new(char *buf, size_t n);

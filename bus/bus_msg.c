@@ -114,8 +114,10 @@ int bus_request(bus_t *bus, natsMsg *req, int timeout_ms, natsMsg **reply)
     *reply = NULL;
     if (s == NATS_NO_RESPONDERS)
         return NT_EUNAVAIL;
-    if (s == NATS_TIMEOUT)
+    if (s == NATS_TIMEOUT) {
+        bus_note_timeout(bus);
         return NT_ETIMEDOUT;
+    }
     if (s == NATS_MAX_PAYLOAD)
         return NT_ETOOLARGE;
     return NT_EBUS;

@@ -61,6 +61,8 @@ int main(int argc, char **argv)
             return 2;
         int level = log_level_parse(config_str(cfg, "log.level", "info"));
         log_init(roles[i].name, level < 0 ? LOG_INFO : level);
+        log_set_instance(config_str(cfg, "log.instance", "")); /* "": <host>-<pid> */
+        (void)log_instance();
         proc_signals_block();
         proc_raise_nofile();
         int stopped_early = 0;

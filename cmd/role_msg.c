@@ -63,6 +63,7 @@ int role_msg(const role_ctx_t *ctx)
     p.conv_cache = (int)conv_cache;
     p.revoke_window_s = revoke_window;
     p.db_wait_ms = 2000;
+    msg_metrics_init(&p.metrics);
     msg_batch_opts_t bo = {.workers = (int)send_workers, .batch_max = (int)batch_max,
                            .queue_max = (int)queue_max, .wait_us = (int)wait_us,
                            .inline_batches = (int)inline_batches};
@@ -90,7 +91,8 @@ int role_msg(const role_ctx_t *ctx)
         log_error("cannot start the msg service", "what=ownership");
         goto done;
     }
-    role_ops_deps_t od = {.micro = m, .bus = p.bus, .db = p.db, .redis = p.redis};
+    role_ops_deps_t od = {.micro = m, .bus = p.bus, .db = p.db, .redis = p.redis,
+                          .metrics_fn = msg_metrics_render, .metrics_arg = &p};
     if (role_ops_start(ctx, &od, &ops) != NT_OK)
         goto done;
     log_info("msg pool ready",

@@ -6,12 +6,14 @@
  * connected and the database (and Redis, where the role cannot work
  * without it) answers a ping, else 503 {"status":"unavailable","failed":
  * "<dependency>"}.  /metrics is the endpoint counters (the numbers behind
- * $SRV.STATS) plus the process's resident memory.
+ * $SRV.STATS), the NATS connection's, the process's (memory, CPU, fds)
+ * and the role's own (role_ops_deps_t.metrics_fn).
  */
 #include "cmd/role_ops.h"
 
 #include "common/err.h"
 #include "common/log.h"
+#include "common/proc_stat.h"
 
 #include <civetweb.h>
 #include <hiredis/hiredis.h>
@@ -55,18 +57,6 @@ static const char *failed_dependency(const role_ops_t *o)
     return NULL;
 }
 
-static long rss_bytes(void)
-{
-    long pages = 0, rss = 0;
-    FILE *f = fopen("/proc/self/statm", "r");
-    if (!f)
-        return 0;
-    if (fscanf(f, "%ld %ld", &pages, &rss) != 2)
-        rss = 0;
-    fclose(f);
-    return rss * sysconf(_SC_PAGESIZE);
-}
-
 static int on_request(struct mg_connection *c, void *arg)
 {
     role_ops_t *o = arg;
@@ -87,11 +77,10 @@ static int on_request(struct mg_connection *c, void *arg)
         textbuf_t t = {0};
         size_t len = 0;
         micro_prometheus(o->d.micro, &t);
-        textbuf_printf(&t,
-                       "# HELP process_resident_memory_bytes Resident memory.\n"
-                       "# TYPE process_resident_memory_bytes gauge\n"
-                       "process_resident_memory_bytes %ld\n",
-                       rss_bytes());
+        bus_prometheus(o->d.bus, &t);
+        proc_stat_prometheus(&t);
+        if (o->d.metrics_fn)
+            o->d.metrics_fn(o->d.metrics_arg, &t);
         char *text = textbuf_take(&t, &len);
         if (!text) {
             reply(c, 503, "application/json", "{\"status\":\"unavailable\"}", 24);

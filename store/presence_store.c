@@ -384,3 +384,29 @@ int presence_store_sessions(redis_pool_t *r, const char *uid, presence_session_f
     freeReplyObject(rep);
     return NT_OK;
 }
+
+static const char counts_lua[] =
+    "local seen, n = {}, 0\n"
+    "local all = redis.call('ZRANGE', 'pr:dl', 0, -1)\n"
+    "for _, m in ipairs(all) do\n"
+    "  local uid = string.match(m, '^([^|]+)|')\n"
+    "  if uid and not seen[uid] then seen[uid] = true; n = n + 1 end\n"
+    "end\n"
+    "return {n, #all}\n";
+
+int presence_store_counts(redis_pool_t *r, int64_t *users, int64_t *sessions)
+{
+    redisReply *rep = NULL;
+    *users = *sessions = 0;
+    int rc = run(r, counts_lua, NULL, 0, &rep);
+    if (rc != NT_OK)
+        return rc;
+    if (rep->type == REDIS_REPLY_ARRAY && rep->elements == 2) {
+        *users = elem_i64(rep->element[0]);
+        *sessions = elem_i64(rep->element[1]);
+    } else {
+        rc = NT_EUNAVAIL;
+    }
+    freeReplyObject(rep);
+    return rc;
+}

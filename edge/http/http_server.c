@@ -9,6 +9,7 @@
 
 #include "common/err.h"
 #include "common/log.h"
+#include "common/proc_stat.h"
 #include "common/thread_stack.h"
 #include "edge/authn.h"
 #include "edge/revocations.h"
@@ -241,12 +242,15 @@ static int on_request(struct mg_connection *conn, void *arg)
 {
     http_req_t r = {.edge = arg, .conn = conn, .ri = mg_get_request_info(conn)};
     double t0 = mono_s();
+    char trace[40];
     traceparent_take(&r);
+    bus_trace_id(r.traceparent, trace, sizeof trace);
+    log_trace_set(trace); /* every line of this request carries it */
     dispatch(&r);
     if (!r.status) /* a handler that forgot to answer is a bug; do not hang */
         http_reply_error(&r, NT_EINTERNAL, "internal error");
     double dt = mono_s() - t0;
-    char labels[160], trace[40];
+    char labels[160];
     snprintf(labels, sizeof labels, "route=\"%s\",status=\"%d\"", r.route ? r.route : "unmatched",
              r.status);
     metrics_count(r.edge->metrics, "natter_http_requests_total", "HTTP requests by route and status",
@@ -254,10 +258,10 @@ static int on_request(struct mg_connection *conn, void *arg)
     snprintf(labels, sizeof labels, "route=\"%s\"", r.route ? r.route : "unmatched");
     metrics_observe(r.edge->metrics, "natter_http_request_duration_seconds",
                     "HTTP request latency", labels, dt);
-    bus_trace_id(r.traceparent, trace, sizeof trace);
     log_info("http", "method=%s route=%s status=%d ms=%.2f uid=%s trace=%s",
              r.ri->request_method, r.route ? r.route : "unmatched", r.status, dt * 1000,
              r.authed ? r.who.uid : "-", trace);
+    log_trace_set(NULL);
     free(r.body);
     return r.status;
 }
@@ -286,8 +290,16 @@ static void route_metrics(http_req_t *r)
                   (double)atomic_load(&r->edge->worker_stack_seen));
     metrics_gauge(r->edge->metrics, "natter_denylist_sessions", "revoked sessions held", "",
                   (double)denylist_size(r->edge->deny));
-    char *text = metrics_render(r->edge->metrics, &len);
+    char *reg = metrics_render(r->edge->metrics, &len);
+    textbuf_t t = {0};
+    if (reg)
+        textbuf_printf(&t, "%s", reg);
+    free(reg);
+    bus_prometheus(r->edge->bus, &t);  /* reconnects, request timeouts */
+    proc_stat_prometheus(&t);          /* memory, CPU, fds */
+    char *text = reg ? textbuf_take(&t, &len) : NULL;
     if (!text) {
+        free(textbuf_take(&t, &len));
         http_reply_error(r, NT_ENOMEM, "internal error");
         return;
     }

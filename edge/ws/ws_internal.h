@@ -10,6 +10,7 @@
 #define NT_WS_INTERNAL_H
 
 #include "edge/ws/ws_edge.h"
+#include "common/prom.h"
 #include "edge/ws/ws_frames.h"
 
 #include <libwebsockets.h>
@@ -101,6 +102,7 @@ typedef struct ws_session {
     struct ws_addr *addr;          /* counted against its address (ws_addrs.c); NULL: not */
     struct ws_session *d_prev, *d_next;   /* on the edge's flush list (ws_server.c) */
     unsigned char dirty;           /* frames queued since the last flush */
+    uint16_t peer_close;           /* close code the client sent (ws_metrics.c); 0: none */
 } ws_session_t;
 
 struct ws_user {
@@ -168,6 +170,7 @@ struct ws_unacked_ent {
     ws_session_t *s;
     ws_text_t *text;
     int64_t deadline_us;
+    int64_t sent_us;                       /* first sent: send->ack latency */
     int64_t seq;
     uint32_t cid_hash;
     unsigned tries;                        /* resends done */
@@ -183,6 +186,9 @@ typedef struct ws_unacked {
     size_t max_bytes;                      /* frame bytes per session */
     uint64_t resent, dropped;              /* resends done; entries given up (full, or resent
                                               resend_max times) */
+    uint64_t timed_out;                    /* of dropped: resent resend_max times, no ack */
+    uint64_t held;                         /* entries held now, all sessions */
+    prom_hist_t ack_seconds;               /* first send -> ack, per acked entry */
 } ws_unacked_t;
 
 /* Called by the sweep for each due entry; must not free sessions. */
@@ -194,8 +200,10 @@ void ws_unacked_init(ws_unacked_t *u, int64_t timeout_us, unsigned resend_max, s
  * reference on text.  When s is at its bounds the oldest entries go first. */
 int ws_unacked_track(ws_unacked_t *u, ws_session_t *s, const char *cid, int64_t seq,
                      ws_text_t *text, int64_t now_us);
-/* Cumulative ack: forget s's entries of cid with seq <= seq. */
-void ws_unacked_ack(ws_unacked_t *u, ws_session_t *s, const char *cid, int64_t seq);
+/* Cumulative ack at now_us: forget s's entries of cid with seq <= seq,
+ * observing each one's send->ack time. */
+void ws_unacked_ack(ws_unacked_t *u, ws_session_t *s, const char *cid, int64_t seq,
+                    int64_t now_us);
 /* Forget s's entry of exactly (cid, seq): the message was revoked, and a
  * resend must not carry its old body again. */
 void ws_unacked_forget(ws_unacked_t *u, ws_session_t *s, const char *cid, int64_t seq);
@@ -203,6 +211,26 @@ void ws_unacked_forget(ws_unacked_t *u, ws_session_t *s, const char *cid, int64_
  * resend_max times is dropped. */
 void ws_unacked_sweep(ws_unacked_t *u, int64_t now_us, size_t max, ws_resend_fn fn, void *arg);
 void ws_unacked_drop_session(ws_unacked_t *u, ws_session_t *s);
+
+/* ---- metrics (ws_metrics.c; loop thread) ----------------------------- */
+
+/* What /metrics shows beyond sessions and the unacked table.  Plain
+ * counters: only the loop thread writes them, and /metrics is answered on
+ * the loop too (the edge's own port, like /healthz), so no lock and no
+ * atomic is added to the realtime path. */
+#define WS_IN_OPS 8      /* ws_op_t values 1..6, 0: unparsable, 7: spare */
+#define WS_OUT_OPS 15    /* ws_metrics.c's table of outgoing ops */
+#define WS_CLOSE_KINDS 12
+typedef struct ws_stats {
+    uint64_t connects;             /* sessions authenticated and attached */
+    uint64_t auth_failures;        /* upgrades refused for the token (4001) */
+    uint64_t slow_closes;          /* 1008: the client did not read its queue */
+    uint64_t closes[WS_CLOSE_KINDS][2];   /* by code (ws_metrics.c's table), [0] server [1] client */
+    uint64_t frames_in[WS_IN_OPS];
+    uint64_t frames_out[WS_OUT_OPS];
+    uint64_t message_pushes;       /* message pushes queued to a session (first sends) */
+    uint64_t outq_frames, outq_bytes;     /* queued to clients now, all sessions */
+} ws_stats_t;
 
 /* ---- connections per client address (ws_addrs.c; pure, loop thread) -- */
 
@@ -252,6 +280,7 @@ struct ws_state {
     ws_session_t *dirty;           /* sessions with frames queued this turn */
     uint64_t writes, frames;       /* socket writes issued, frames in them */
     uint64_t ip_refused, ip_closed; /* upgrades refused, sockets closed by IP rules */
+    ws_stats_t stats;              /* /metrics (ws_metrics.c) */
     char inbox_prefix[64];         /* _INBOX.<nuid> */
     natsSubscription *reply_sub;   /* _INBOX.<nuid>.* */
     natsSubscription *revoked_sub; /* im.evt.session.> (kicks) */
@@ -380,5 +409,18 @@ void ws_presence_attach(ws_state_t *st, ws_session_t *s);   /* s has joined its 
 /* s has left u's session list (u not freed yet); frees s's typing state. */
 void ws_presence_detach(ws_state_t *st, ws_user_t *u, ws_session_t *s);
 void ws_presence_tick(ws_state_t *st, int64_t now_us);      /* heartbeat when due */
+
+/* ws_metrics.c (the counters: ws_stats_t above) */
+void ws_metrics_frame_in(ws_state_t *st, int op);       /* op 0: unparsable */
+void ws_metrics_frame_out(ws_state_t *st, const char *text);
+void ws_metrics_closed(ws_state_t *st, ws_session_t *s); /* LWS_CALLBACK_CLOSED of a ws */
+/* The peer's close frame (LWS_CALLBACK_WS_PEER_INITIATED_CLOSE payload). */
+void ws_metrics_peer_close(ws_session_t *s, const void *in, size_t len);
+/* The /metrics text (caller frees), or NULL. */
+char *ws_metrics_render(ws_state_t *st, size_t *len);
+/* GET /metrics on the edge's port: LWS_CALLBACK_HTTP's answer (headers;
+ * the body waits in s->rx) and HTTP_WRITEABLE's (the body). */
+int ws_metrics_http_answer(ws_state_t *st, ws_session_t *s, struct lws *wsi);
+int ws_metrics_http_body(ws_session_t *s, struct lws *wsi);
 
 #endif

@@ -91,6 +91,13 @@ void ws_push_deliver(ws_state_t *st, natsMsg *msg)
     } else if (strcmp(p->kind, "message") == 0 && p->message->conversation_id) {
         /* Only messages are tracked for resend; receipts are fire-and-forget. */
         ws_users_push(st, uid, text, p->message->conversation_id, p->message->seq);
+        if (log_enabled(LOG_DEBUG)) {
+            char trace[40];
+            bus_trace_id(bus_header(msg, BUS_H_TRACE), trace, sizeof trace);
+            log_debug("push delivered", "uid=%s msg_id=%s cid=%s seq=%lld trace=%s", uid,
+                      p->message->id ? p->message->id : "", p->message->conversation_id,
+                      (long long)p->message->seq, trace);
+        }
     } else {
         ws_users_push(st, uid, text, NULL, 0);
     }

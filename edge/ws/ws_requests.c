@@ -170,6 +170,12 @@ static int publish_conv(ws_state_t *st, const ws_pending_t *p, const char *verb,
         return rc;
     snprintf(reply, sizeof reply, "%s.%" PRIu64, st->inbox_prefix, p->corr);
     bus_traceparent_new(tp, sizeof tp);
+    if (log_enabled(LOG_DEBUG) && strcmp(verb, "send") == 0) {
+        char trace[40];
+        bus_trace_id(tp, trace, sizeof trace);
+        log_debug("ws send", "uid=%s sid=%s cid=%s rid=%s corr=%" PRIu64 " trace=%s",
+                  p->s->who.uid, p->s->who.sid, p->cid, p->rid, p->corr, trace);
+    }
     rc = NT_EBUS;
     if (natsMsg_Create(&m, subj, reply, (const char *)buf, (int)len) != NATS_OK ||
         natsMsgHeader_Set(m, BUS_H_TYPE, type) != NATS_OK ||
@@ -456,10 +462,12 @@ void ws_requests_sweep(ws_state_t *st, int64_t now_us)
 {
     while (st->fifo_head && st->fifo_head->deadline_us <= now_us) {
         ws_pending_t *p = st->fifo_head;
-        if (p->hello)
+        if (p->hello) {
             ws_server_hello(st, p->s);
-        else
+        } else {
+            bus_note_timeout(st->e->bus);
             send_error(st, p->s, p->rid, "unavailable", "service unavailable, try again");
+        }
         pending_done(st, p);        /* a waiting send gets a fresh deadline: > now_us */
     }
 }

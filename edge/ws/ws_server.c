@@ -1,7 +1,8 @@
 /*
  * ws_server.c - the lws protocol callback (on the edge's loop thread):
  * handshake, address limit and token check, client frames to actions, the
- * outgoing queue, the inbox handler, and /healthz on the same port.
+ * outgoing queue, the inbox handler, and /healthz and /metrics on the same
+ * port (ws_metrics.c renders; on this loop, so the counters need no lock).
  *
  * Writing: a frame is queued to its session, and the session goes on a
  * flush list.  At the end of the loop turn (a uv_check handle, after every
@@ -59,6 +60,7 @@ static void on_frame(ws_state_t *st, ws_session_t *s, const char *buf, size_t le
     char msg[256], rid[WS_RID_MAX * 4 + 1];
     if (ws_frame_parse(buf, len, (int64_t)st->e->max_frame, &f, &code, msg, sizeof msg, rid,
                        sizeof rid) != NT_OK) {
+        ws_metrics_frame_in(st, 0);
         char cid[WS_ID_MAX * 4 + 1];
         char *text;
         if (strcmp(code, "bad_request") == 0 && ws_frame_conversation(buf, len, cid, sizeof cid) &&
@@ -68,6 +70,7 @@ static void on_frame(ws_state_t *st, ws_session_t *s, const char *buf, size_t le
             send_error(st, s, rid, code, msg);
         return;
     }
+    ws_metrics_frame_in(st, (int)f.op);
     if (f.op == WS_OP_PING) {
         json_t *o = json_pack("{s:s}", "op", "pong");
         if (o && f.rid)
@@ -237,6 +240,7 @@ static void on_established(ws_state_t *st, ws_session_t *s)
     const char *tok = lws_get_urlarg_by_name(s->wsi, "token=", buf, sizeof buf);
     if (lws_hdr_copy(s->wsi, uri, sizeof uri, WSI_TOKEN_GET_URI) < 0 || strcmp(uri, "/ws") != 0 ||
         !tok || authn_token(tok, st->e->keys, st->e->deny, now_ms(), &s->who) != NT_OK) {
+        st->stats.auth_failures++;
         ws_session_close(s, 4001);
         return;
     }
@@ -283,9 +287,11 @@ static size_t frame_header(unsigned char *h, size_t len)
     return 10;
 }
 
-static void outq_pop(ws_session_t *s)
+static void outq_pop(ws_state_t *st, ws_session_t *s)
 {
     ws_out_t *o = s->out_head;
+    st->stats.outq_frames--;
+    st->stats.outq_bytes -= o->len;
     s->out_head = o->next;
     if (!s->out_head)
         s->out_tail = NULL;
@@ -303,7 +309,7 @@ static int write_queued(ws_state_t *st, ws_session_t *s)
         st->frames++;
         if (lws_write(s->wsi, o->buf + LWS_PRE, o->len, LWS_WRITE_TEXT) < (int)o->len)
             return -1;
-        outq_pop(s);
+        outq_pop(st, s);
         return 0;
     }
     size_t n = 0;
@@ -311,7 +317,7 @@ static int write_queued(ws_state_t *st, ws_session_t *s)
         n += frame_header(st->wbuf + n, o->len);
         memcpy(st->wbuf + n, o->buf + LWS_PRE, o->len);
         n += o->len;
-        outq_pop(s);
+        outq_pop(st, s);
         st->frames++;
     }
     /* LWS_WRITE_HTTP: raw bytes on a ws connection (the frames are whole,
@@ -451,6 +457,8 @@ static int http_answer(ws_state_t *st, ws_session_t *s, struct lws *wsi, const c
 {
     unsigned char buf[LWS_PRE + 512], *start = buf + LWS_PRE, *p = start;
     unsigned char *end = buf + sizeof buf - 1;
+    if (path && strcmp(path, "/metrics") == 0)
+        return ws_metrics_http_answer(st, s, wsi);
     if (path && strcmp(path, "/healthz") == 0)
         /* Ready once the bus is up and the IP rules are loaded (a rule
          * holds from the first socket after a restart), and not draining. */
@@ -470,6 +478,8 @@ static int http_answer(ws_state_t *st, ws_session_t *s, struct lws *wsi, const c
 
 static int http_body(ws_session_t *s, struct lws *wsi)
 {
+    if (s->rx)                      /* a /metrics body is waiting */
+        return ws_metrics_http_body(s, wsi);
     char body[LWS_PRE + 64];
     const char *text = s->http_status == 200   ? "{\"status\":\"ok\"}"
                        : s->http_status == 503 ? "{\"status\":\"unavailable\"}"
@@ -507,9 +517,20 @@ int ws_server_callback(struct lws *wsi, enum lws_callback_reasons reason, void *
         return 0;
     case LWS_CALLBACK_SERVER_WRITEABLE:
         return on_writeable(st, s);
+    case LWS_CALLBACK_CLOSED_HTTP:  /* gone before its /metrics body was written */
+        if (s && !s->is_ws) {
+            free(s->rx);
+            s->rx = NULL;
+        }
+        return lws_callback_http_dummy(wsi, reason, user, in, len);
+    case LWS_CALLBACK_WS_PEER_INITIATED_CLOSE:
+        ws_metrics_peer_close(s, in, len);
+        return 0;
     case LWS_CALLBACK_CLOSED:
-        if (s->is_ws)
+        if (s->is_ws) {
+            ws_metrics_closed(st, s);
             ws_session_detach(st, s);
+        }
         ws_addrs_release(&st->addrs, s->addr);
         s->addr = NULL;
         return 0;

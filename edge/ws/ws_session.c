@@ -30,12 +30,15 @@ static uint32_t hash_str(const char *s)
 
 static void free_outq(ws_session_t *s)
 {
+    ws_state_t *st = lws_context_user(lws_get_context(s->wsi));
     while (s->out_head) {
         ws_out_t *o = s->out_head;
         s->out_head = o->next;
         free(o);
     }
     s->out_tail = NULL;
+    st->stats.outq_frames -= s->out_n;
+    st->stats.outq_bytes -= s->out_bytes;
     s->out_n = s->out_bytes = 0;
 }
 
@@ -63,6 +66,7 @@ void ws_session_send(ws_state_t *st, ws_session_t *s, const char *text)
     size_t len = strlen(text);
     if (s->out_n + 1 > st->e->max_outq || s->out_bytes + len > st->e->max_outq_bytes) {
         log_warn("client does not read, closing", "sid=%s queued=%zu", s->who.sid, s->out_n);
+        st->stats.slow_closes++;
         ws_session_close(s, 1008);
         return;
     }
@@ -81,6 +85,9 @@ void ws_session_send(ws_state_t *st, ws_session_t *s, const char *text)
     s->out_tail = o;
     s->out_n++;
     s->out_bytes += len;
+    st->stats.outq_frames++;
+    st->stats.outq_bytes += len;
+    ws_metrics_frame_out(st, text);
     ws_server_want_flush(st, s);
 }
 
@@ -144,6 +151,7 @@ int ws_session_attach(ws_state_t *st, ws_session_t *s)
         u->sessions->u_prev = s;
     u->sessions = s;
     st->n_sessions++;
+    st->stats.connects++;
     ws_presence_attach(st, s);
     return NT_OK;
 }
@@ -174,7 +182,7 @@ void ws_session_detach(ws_state_t *st, ws_session_t *s)
 
 void ws_session_ack(ws_state_t *st, ws_session_t *s, const char *cid, int64_t seq)
 {
-    ws_unacked_ack(&st->unacked, s, cid, seq);
+    ws_unacked_ack(&st->unacked, s, cid, seq, lws_now_usecs());
 }
 
 void ws_users_kick(ws_state_t *st, const char *uid, const char *sid, const char *reason,
@@ -203,6 +211,8 @@ void ws_users_push(ws_state_t *st, const char *uid, ws_text_t *text, const char 
         if (s->close_code)
             continue;               /* closing: nothing to deliver, nothing to track */
         ws_session_send(st, s, text->data);
+        if (cid && !s->close_code)
+            st->stats.message_pushes++;
         if (cid && !s->close_code && ws_unacked_track(&st->unacked, s, cid, seq, text, now) != NT_OK)
             log_warn("cannot track push for resend", "sid=%s cid=%s seq=%lld", s->who.sid, cid,
                      (long long)seq);

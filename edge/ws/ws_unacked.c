@@ -65,6 +65,7 @@ void ws_unacked_init(ws_unacked_t *u, int64_t timeout_us, unsigned resend_max, s
     u->resend_max = resend_max;
     u->max_n = max_n;
     u->max_bytes = max_bytes;
+    prom_hist_init(&u->ack_seconds, prom_le_latency, prom_le_latency_n);
 }
 
 static void fifo_unlink(ws_unacked_t *u, ws_unacked_ent_t *e)
@@ -106,6 +107,7 @@ static void ent_free(ws_unacked_t *u, ws_unacked_ent_t *e)
     assert(s->n_unacked > 0 && s->ua_bytes >= e->text->len);
     s->n_unacked--;
     s->ua_bytes -= (uint32_t)e->text->len;
+    u->held--;
     ws_text_unref(e->text);
     free(e);
 }
@@ -132,6 +134,8 @@ int ws_unacked_track(ws_unacked_t *u, ws_session_t *s, const char *cid, int64_t 
     e->text = text;
     text->refs++;
     e->deadline_us = now_us + u->timeout_us;
+    e->sent_us = now_us;
+    u->held++;
     fifo_append(u, e);
     e->s_prev = s->ua_tail;
     if (s->ua_tail)
@@ -144,15 +148,19 @@ int ws_unacked_track(ws_unacked_t *u, ws_session_t *s, const char *cid, int64_t 
     return NT_OK;
 }
 
-void ws_unacked_ack(ws_unacked_t *u, ws_session_t *s, const char *cid, int64_t seq)
+void ws_unacked_ack(ws_unacked_t *u, ws_session_t *s, const char *cid, int64_t seq,
+                    int64_t now_us)
 {
     if (!s->ua_head)
         return;
     uint32_t h = hash_cid(cid);
     for (ws_unacked_ent_t *e = s->ua_head, *next; e; e = next) {
         next = e->s_next;
-        if (e->cid_hash == h && e->seq <= seq && strcmp(e->cid, cid) == 0)
+        if (e->cid_hash == h && e->seq <= seq && strcmp(e->cid, cid) == 0) {
+            int64_t dt = now_us - e->sent_us;
+            prom_hist_observe(&u->ack_seconds, dt > 0 ? (double)dt / 1e6 : 0.0);
             ent_free(u, e);
+        }
     }
 }
 
@@ -179,6 +187,7 @@ void ws_unacked_sweep(ws_unacked_t *u, int64_t now_us, size_t max, ws_resend_fn 
         if (++e->tries >= u->resend_max) {
             ent_free(u, e);         /* given up: the client catches up with sync */
             u->dropped++;
+            u->timed_out++;
             continue;
         }
         fifo_unlink(u, e);

@@ -72,17 +72,17 @@ Test(ws_unacked, ack_is_cumulative_per_conversation)
     push(&u, &s, "c1", 3, 0);
     push(&u, &s, "c1", 2, 0);   /* pushes may arrive out of seq order */
     push(&u, &s, "c10", 1, 0);
-    ws_unacked_ack(&u, &s, "c1", 2);
+    ws_unacked_ack(&u, &s, "c1", 2, 0);
     cr_expect_str_eq(dump(&s), "c2/1 c1/3 c10/1");
-    ws_unacked_ack(&u, &s, "c1", 1);          /* going back changes nothing */
+    ws_unacked_ack(&u, &s, "c1", 1, 0);          /* going back changes nothing */
     cr_expect_str_eq(dump(&s), "c2/1 c1/3 c10/1");
-    ws_unacked_ack(&u, &s, "nope", 100);      /* unknown conversation: no effect, no memory */
+    ws_unacked_ack(&u, &s, "nope", 100, 0);      /* unknown conversation: no effect, no memory */
     cr_expect_str_eq(dump(&s), "c2/1 c1/3 c10/1");
-    ws_unacked_ack(&u, &s, "c1", 99);
-    ws_unacked_ack(&u, &s, "c2", 1);
+    ws_unacked_ack(&u, &s, "c1", 99, 0);
+    ws_unacked_ack(&u, &s, "c2", 1, 0);
     cr_expect_str_eq(dump(&s), "c10/1");
     cr_expect_eq(s.n_unacked, 1);
-    ws_unacked_ack(&u, &s, "c10", 1);
+    ws_unacked_ack(&u, &s, "c10", 1, 0);
     cr_expect_null(s.ua_head);
     cr_expect_null(s.ua_tail);
     cr_expect_null(u.head);
@@ -100,7 +100,7 @@ Test(ws_unacked, ack_touches_only_its_session)
     ws_unacked_track(&u, &a, "c", 5, t, 0);
     ws_unacked_track(&u, &b, "c", 5, t, 0);
     cr_expect_eq(t->refs, 3);                 /* one frame, shared */
-    ws_unacked_ack(&u, &a, "c", 5);
+    ws_unacked_ack(&u, &a, "c", 5, 0);
     cr_expect_null(a.ua_head);
     cr_expect_eq(b.n_unacked, 1);
     cr_expect_eq(t->refs, 2);
@@ -147,7 +147,7 @@ Test(ws_unacked, acked_entry_is_not_resent)
     push(&u, &s, "d", 7, 0);
     sweep(&u, SEC, &r);
     cr_expect_eq(r.n, 3);
-    ws_unacked_ack(&u, &s, "c", 2);
+    ws_unacked_ack(&u, &s, "c", 2, 0);
     sweep(&u, 2 * SEC, &r);
     cr_assert_eq(r.n, 1);
     cr_expect_str_eq(r.text[0], "d/7");
@@ -277,4 +277,27 @@ Test(ws_unacked, forget_drops_exactly_that_message)
     for (int i = 0; i < r.n; i++)
         cr_expect_str_neq(r.text[i], "c1/2");
     ws_unacked_drop_session(&u, &s);
+}
+
+Test(ws_unacked, ack_latency_from_first_send_and_timeouts_counted)
+{
+    ws_unacked_t u;
+    ws_session_t s = {0};
+    rec_t r = {0};
+    ws_unacked_init(&u, 10 * SEC, 1, 512, 1 << 20);
+    push(&u, &s, "c", 1, 0);
+    push(&u, &s, "c", 2, 0);
+    push(&u, &s, "d", 1, 0);
+    cr_expect_eq(u.held, 3);
+    sweep(&u, 10 * SEC, &r);                 /* resend_max 1: resent once, then given up */
+    cr_expect_eq(u.resent, 3);
+    cr_expect_eq(u.timed_out, 3);
+    cr_expect_eq(u.held, 0);
+    push(&u, &s, "c", 3, 20 * SEC);
+    push(&u, &s, "c", 4, 21 * SEC);
+    ws_unacked_ack(&u, &s, "c", 4, 21 * SEC + SEC / 2);   /* 1.5 s and 0.5 s after their sends */
+    cr_expect_eq(u.held, 0);
+    cr_expect_eq(atomic_load(&u.ack_seconds.bucket[8]), 1);  /* le 0.5 */
+    cr_expect_eq(atomic_load(&u.ack_seconds.bucket[10]), 1); /* le 2.5 */
+    cr_expect_eq(atomic_load(&u.ack_seconds.sum_u), 2000000);
 }
