@@ -110,11 +110,11 @@ void call_end(call_svc_t *s, call_t *c, call_reason_t r, int by_party, const cha
     c->ended_ms = call_now_ms();
     c->next_log_ms = c->ended_ms;
     s->ended[r]++;
-    /* The address goes now: later frames find no responder (not_found).
-     * The subscription object is destroyed when the call is reaped, never
-     * inside its own handler. */
-    if (c->sub)
-        natsSubscription_Unsubscribe(c->sub);
+    /* The address stays until the call is reaped (CALL_LINGER_MS), so a
+     * late frame gets not_found from here even when some other plain
+     * subscriber (natter trace on im.>) would keep no-responders from
+     * telling the edge; after that, no responder is the answer.  The
+     * subscription is never destroyed inside its own handler. */
     if (c->markers) {
         const char *uids[2] = {c->caller, c->callee};
         if (call_store_keep(s->redis, uids, 2, c->id, 0) != NT_OK)

@@ -27,7 +27,8 @@
 #include <string.h>
 
 #define CALL_TICK_MS 100
-#define CALL_LINGER_MS 5000   /* an ended, recorded call stays this long (late frames) */
+#define CALL_LINGER_MS 10000  /* an ended, recorded call keeps its address this long:
+                                 late frames get not_found from its keeper */
 #define CALL_LOG_TRIES 5
 #define CALL_LOG_BATCH 16     /* records written per tick at most */
 
@@ -134,8 +135,10 @@ static void reap(call_svc_t *s, call_t **pp)
     call_t *c = *pp;
     *pp = c->next;
     s->n_calls--;
-    if (c->sub)
+    if (c->sub) {
+        natsSubscription_Unsubscribe(c->sub);
         natsSubscription_Destroy(c->sub);
+    }
     free(c);
 }
 
@@ -252,9 +255,14 @@ void call_svc_stop(call_svc_t *s)
         pthread_mutex_unlock(&s->mu);
         write_logs(s, todo, n);
     } while (n == CALL_LOG_BATCH);
-    if (s->probe_sub) {
+    pthread_mutex_lock(&s->mu);
+    for (int b = 0; b < CALL_HASH; b++)
+        for (call_t *c = s->calls[b]; c; c = c->next)
+            if (c->sub)
+                natsSubscription_Unsubscribe(c->sub);
+    pthread_mutex_unlock(&s->mu);
+    if (s->probe_sub)
         natsSubscription_Unsubscribe(s->probe_sub);
-    }
 }
 
 void call_svc_free(call_svc_t *s)

@@ -24,6 +24,7 @@ What must hold:
   ice_servers GET /api/calls/ice_servers: 401 without a token; STUN and a
               TURN credential that checks with HMAC-SHA1
   metrics     the presence pool's /metrics counts calls by end reason
+  trace       `natter trace` decodes the call messages
 """
 
 import base64
@@ -73,6 +74,18 @@ class CallsTest(StackTestCase):
         cls.api = Api(cls.stack.start_role("edge-http", HTTP_ENV).url)
         cls.e1 = cls.stack.start_role("edge-ws", EDGE_ENV)
         cls.e2 = cls.stack.start_role("edge-ws", EDGE_ENV)
+        # Only im.svc.>: a plain subscriber on im.call.> or im.user.> would
+        # take the place of the missing responder that tells an edge a call
+        # is unknown, and a probe that its party is gone (docs/calls.md).
+        st = cls.stack
+        cls.trace = st._spawn("trace-1", st._argv("trace") + ["im.svc.>"], st.role_env("trace"),
+                              "trace")
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            with open(cls.trace.log_path, encoding="utf-8", errors="replace") as f:
+                if "tracing" in f.read():
+                    break
+            time.sleep(0.05)
 
     # -- clients ------------------------------------------------------------
 
@@ -465,3 +478,23 @@ class CallsTest(StackTestCase):
         for reason in ("hangup", "canceled", "rejected", "timeout", "busy", "unavailable",
                        "gone"):
             self.assertIn('natter_calls_ended_total{reason="%s"}' % reason, after)
+
+    def test_trace_decodes_call_messages(self):
+        (a, ta, ra), (b, tb, rb), cid = self.pair()
+        x = self.offer(ra, cid, "audio")
+        self.frame(rb, "call_offer", x)
+        self.request(ra, {"op": "call_hangup", "call_id": x})
+        self.call_messages(ta, cid, 1)
+        want = ("type=natter.CallReq", '"call_id":"%s"' % x, "type=natter.CallLogReq",
+                "im.svc.msg.internal.call_log", '"reason":"canceled"')
+        deadline = time.monotonic() + EVENT_S
+        while True:
+            with open(self.trace.log_path, encoding="utf-8", errors="replace") as f:
+                text = f.read()
+            missing = [w for w in want if w not in text]
+            if not missing or time.monotonic() > deadline:
+                break
+            time.sleep(0.1)
+        self.assertEqual(missing, [], "\n".join(l[:200] for l in text.splitlines() if "call" in l))
+        offer = [l for l in text.splitlines() if "im.svc.call.offer" in l and "CallReq" in l]
+        self.assertTrue(offer and '"media":"audio"' in offer[-1], offer[-1:])
