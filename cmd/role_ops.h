@@ -11,6 +11,7 @@
 #define NT_ROLE_OPS_H
 
 #include "bus/micro.h"
+#include "common/textbuf.h"
 #include "cmd/roles.h"
 #include "store/db.h"
 #include "store/redis.h"

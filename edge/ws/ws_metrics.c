@@ -19,16 +19,18 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* By ws_op_t value (0: unparsable).  A new op needs its name here and,
- * past index 6, a larger WS_IN_OPS; until then it counts as "other". */
-static const char *const in_ops[WS_IN_OPS] = {"invalid", "send", "ack",  "sync",
-                                              "read",    "typing", "ping", "other"};
+/* By ws_op_t value (0: unparsable).  A new op needs its name here and a
+ * larger WS_IN_OPS; until then it counts as "other" (the last). */
+static const char *const in_ops[WS_IN_OPS] = {
+    "invalid",    "send",        "ack",      "sync",        "read", "typing", "ping",
+    "call_offer", "call_answer", "call_ice", "call_hangup", "other"};
 
 /* Outgoing frames by their "op" (every frame the edge writes starts
  * {"op":"<name>"); index 0 is anything else. */
 static const char *const out_ops[WS_OUT_OPS] = {
     "other", "hello",   "pong",  "message", "sent",    "sync",   "ok",     "error",
-    "read",  "typing",  "presence", "contact", "member", "revoked", "kicked"};
+    "read",  "typing",  "presence", "contact", "member", "revoked", "kicked",
+    "call_offer", "call_answer", "call_ice", "call_hangup"};
 
 static const int close_codes[WS_CLOSE_KINDS] = {0,    1000, 1001, 1006, 1008, 1011,
                                                 1012, 4001, 4002, 4003, 4029, 1005};
