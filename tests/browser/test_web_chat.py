@@ -5,10 +5,24 @@ badge, presence), send an image (thumbnail on both sides, full image on
 click), survive edge-ws going away (REST fallback, reconnect, sync of what
 was missed) and refresh the access token before it expires (access_ttl is
 70 s here, so the client refreshes after ~10 s).  Screenshots at laptop
-and phone size go to $NATTER_TEST_OUTPUT.  Calls are not part of the
-client yet (issue 14's signaling is not built), so nothing here calls.
+and phone size go to $NATTER_TEST_OUTPUT.
+
+After the chat part Alice places a video call to Bob with Chromium's fake
+camera and microphone: both RTCPeerConnections must reach `connected`
+through natter's signaling (call_offer / call_answer / call_ice over the
+WebSocket), Alice's far <video> must play Bob's stream (videoWidth > 0,
+currentTime advancing), then she hangs up and both see the call record in
+the conversation.  Set-up time (offer sent -> `connected`, both sides) is
+printed.  WebRTC must stay on loopback: run.py runs the whole test (stack
+included) in a network namespace holding only `lo`, and Chromium is given
+--allow-loopback-in-peer-connection (docs/web.md "The browser test").
+
+The page must log no console error at all (only the WebSocket's own
+complaints while edge-ws is down are expected), and the served CSP is
+checked to be exactly what the client needs.
 """
 
+import json
 import os
 import secrets
 import shutil
@@ -17,7 +31,7 @@ import tempfile
 import time
 import unittest
 
-from harness import ROOT, Api, Stack
+from harness import ROOT, Api, Stack, http_request
 from images import png
 
 from selenium import webdriver
@@ -32,7 +46,16 @@ LAPTOP = (1280, 800)
 PHONE = (390, 844)
 CHROME_FLAGS = ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic",
                 "--disable-background-networking", "--disable-component-update",
-                "--disable-sync", "--no-first-run", "--disable-dev-shm-usage")
+                "--disable-sync", "--no-first-run", "--disable-dev-shm-usage",
+                # Calls: a fake camera and microphone, no permission prompt,
+                # and ICE host candidates on loopback (the test's namespace
+                # has nothing else; without the flag none are gathered).
+                "--use-fake-device-for-media-stream", "--use-fake-ui-for-media-stream",
+                "--allow-loopback-in-peer-connection")
+IN_NETNS = os.environ.get("NATTER_BROWSER_NETNS") == "1"
+
+# Console lines that are expected only while edge-ws is down on purpose.
+WS_DOWN_NOISE = ("WebSocket connection to", "ERR_CONNECTION_REFUSED")
 
 
 def browser(profile):
@@ -95,6 +118,14 @@ class User:
     def token(self):
         return self.d.execute_script(
             "return JSON.parse(localStorage.getItem('natter.session')).access_token")
+
+    def js(self, script, *args):
+        return self.d.execute_script(script, *args)
+
+    def console_errors(self, allowed=()):
+        """SEVERE console lines since the last call (the log is drained)."""
+        return [e["message"] for e in self.d.get_log("browser")
+                if e["level"] == "SEVERE" and not any(a in e["message"] for a in allowed)]
 
     def send(self, text):
         box = self.wait_css("textarea[name=text]")
@@ -198,9 +229,9 @@ class WebChatTest(unittest.TestCase):
         with open(img, "wb") as f:
             f.write(png(640, 400))
         a.css("textarea[name=text]").clear()
-        a.d.execute_script("document.querySelector('input[name=image]').hidden = false")
-        a.css("input[name=image]").send_keys(img)
-        a.d.execute_script("document.querySelector('input[name=image]').hidden = true")
+        a.d.execute_script("document.querySelector('input[name=attachment]').hidden = false")
+        a.css("input[name=attachment]").send_keys(img)
+        a.d.execute_script("document.querySelector('input[name=attachment]').hidden = true")
         for u in (a, b):
             thumb = u.wait_css("li.msg img.thumb")
             u.wait("thumbnail decoded", lambda: u.d.execute_script(
@@ -228,6 +259,13 @@ class WebChatTest(unittest.TestCase):
         shots.append(b.shot("list-phone-bob"))
         b.click("li.conv", a.display)
         b.wait_css("textarea[name=text]")
+
+        for u in (a, b):
+            self.assertEqual(u.console_errors(), [], u.name + ": console errors during the chat")
+
+        self.video_call(a, b, shots)
+        for u in (a, b):
+            self.assertEqual(u.console_errors(), [], u.name + ": console errors during the call")
 
         # edge-ws goes away: Bob's send falls back to REST; when the edge is
         # back both reconnect and Alice syncs the message she missed.
@@ -278,12 +316,12 @@ class WebChatTest(unittest.TestCase):
         # The access token was refreshed before it expired (ttl 70 s, 60 s early).
         a.wait("a refreshed token", lambda: a.token() != token_at_login, timeout=30)
 
-        # Nothing the page needed was refused by its CSP.
+        # No console error since the call (the WebSocket's own complaints
+        # while edge-ws was down excepted), nothing refused by the CSP, and
+        # the CSP is exactly what the client needs.
         for u in (a, b):
-            logs = u.d.get_log("browser")
-            bad = [e["message"] for e in logs if "Content Security Policy" in e["message"]
-                   or "Refused to" in e["message"]]
-            self.assertEqual(bad, [], u.name)
+            self.assertEqual(u.console_errors(WS_DOWN_NOISE), [], u.name)
+        self.check_csp()
 
         # Log out: back to the sign-in form.
         a.d.set_window_size(*LAPTOP)
@@ -291,7 +329,71 @@ class WebChatTest(unittest.TestCase):
         a.wait_css("button[name=submit]", "Sign in")
         for s in shots:
             self.assertGreater(os.path.getsize(s), 10000, s)
-        print("\nbrowser: chat scenario %.1fs; screenshots: %s" % (time.monotonic() - t0, ", ".join(map(os.path.basename, shots))))
+        print("\nbrowser: chat and call scenario %.1fs; screenshots: %s" % (time.monotonic() - t0, ", ".join(map(os.path.basename, shots))))
+
+    def check_csp(self):
+        st, hdrs, _ = http_request(self.http.url, "GET", "/")
+        self.assertEqual(st, 200)
+        csp = hdrs["content-security-policy"]
+        want = ("default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' blob:; "
+                "connect-src 'self' ws://127.0.0.1:%d; manifest-src 'self'; base-uri 'none'; "
+                "form-action 'none'; frame-ancestors 'none'" % self.ws.port)
+        self.assertEqual(csp, want)
+
+    def video_call(self, a, b, shots):
+        """Alice video-calls Bob; both peer connections connect through
+        natter's signaling, Alice plays Bob's camera; Alice hangs up."""
+        if not IN_NETNS:
+            self.fail("the call needs the loopback-only network namespace run.py makes "
+                      "(unshare -n); run the test through tests/browser/run.py as root")
+        t0 = time.monotonic()
+        a.click("button[name=call-video]")
+        b.wait_css(".call[data-phase=ringing]", a.display)
+        a.wait_css(".call[data-phase=ringing]", "calling")
+        shots.append(b.shot("call-ringing-bob"))
+        b.click("button[name=call-accept]")
+        state = "return (natter.store.state.call || {}).pcState"
+        for u in (a, b):
+            u.wait("peer connection connected", lambda: u.js(state) == "connected", timeout=30)
+        # Set-up time, offer sent -> connected, on one clock (both browsers
+        # run on this machine: performance.timeOrigin + now() is wall time).
+        ta = a.js("return natter.store.state.call.t")
+        tb = b.js("return natter.store.state.call.t")
+        caller_ms = ta["connected"] - ta["offerSent"]
+        callee_ms = tb["connected"] - ta["offerSent"]
+        answer_ms = tb["connected"] - tb["answerSent"]
+        # The far video plays: frames decoded and time moving.
+        playing = ("const v = document.querySelector('.call video.remote');"
+                   "return v && !v.paused && v.readyState >= 2 && v.videoWidth > 0 && [v.videoWidth, v.videoHeight, v.currentTime]")
+        first = a.wait("the far video playing", lambda: a.js(playing), timeout=15)
+        a.wait("the far video advancing", lambda: (a.js(playing) or [0, 0, 0])[2] > first[2] + 0.5, timeout=10)
+        b.wait("Bob's far video playing", lambda: b.js(playing), timeout=15)
+        # Both ends on loopback: the selected pair's local address.
+        pair = a.d.execute_async_script("""
+            const done = arguments[arguments.length - 1];
+            natter.store.state.call.pc.getStats().then((r) => {
+              let pair = null; const c = {};
+              r.forEach((s) => { if (s.type === 'local-candidate' || s.type === 'remote-candidate') c[s.id] = s;
+                                 if (s.type === 'candidate-pair' && s.state === 'succeeded' && s.nominated) pair = s; });
+              done(pair ? [c[pair.localCandidateId].address, c[pair.remoteCandidateId].address] : null);
+            });""")
+        self.assertEqual(pair, ["127.0.0.1", "127.0.0.1"], "the media path must be loopback")
+        time.sleep(1.2)   # let the call clock show a second
+        shots.append(a.shot("call-laptop-alice"))
+        shots.append(b.shot("call-laptop-bob"))
+        a.click("button[name=call-hangup]")
+        b.wait_css(".call[data-phase=ended]", "Call ended")
+        a.wait_css(".call[data-phase=ended]", "Call ended")
+        for u in (a, b):
+            u.wait("pc closed", lambda: u.js("return natter.calls.last && natter.calls.last.pc.connectionState") == "closed")
+        # The call record in the conversation, for both.
+        for u in (a, b):
+            u.wait_css("li.msg.call", "Video call")
+        a.wait("the call overlay gone", lambda: not a.js("return natter.store.state.call"), timeout=10)
+        shots.append(a.shot("chat-after-call-alice"))
+        print("\nbrowser: video call set-up, offer sent -> connected: caller %.0f ms, callee %.0f ms "
+              "(callee answer sent -> connected %.0f ms); far video %dx%d; whole call step %.1fs"
+              % (caller_ms, callee_ms, answer_ms, first[0], first[1], time.monotonic() - t0))
 
 
 if __name__ == "__main__":
