@@ -349,6 +349,7 @@ class WebChatTest(unittest.TestCase):
         a.click("button[name=save-name]")
         b.wait_css(".chat-title", "Team Natter")
         b.wait_css("li.msg.system", "renamed the group to “Team Natter”")
+        a.shot("group-laptop-alice")
         # Remove Bob: the group leaves his list; add him back: it returns.
         a.click("li.member button[name=remove-member]")
         b.wait("the group gone", lambda: not [e for e in b.d.find_elements(By.CSS_SELECTOR, "li.conv")
@@ -394,6 +395,7 @@ class WebChatTest(unittest.TestCase):
         a.css("textarea[name=profile-bio]").send_keys("down the rabbit hole")
         a.click("button[name=profile-save]")
         a.wait_css(".me strong", "Alice Liddell")
+        a.shot("profile-laptop-alice")
         me = Api(self.http.url).call("GET", "/api/users/me", token=a.token())
         self.assertEqual((me.json["user"]["display_name"], me.json["user"]["bio"]),
                          ("Alice Liddell", "down the rabbit hole"))
@@ -448,6 +450,10 @@ class WebChatTest(unittest.TestCase):
         time.sleep(1.2)   # let the call clock show a second
         shots.append(a.shot("call-laptop-alice"))
         shots.append(b.shot("call-laptop-bob"))
+        b.d.set_window_size(*PHONE)
+        b.wait("the phone layout", lambda: b.js("return document.querySelector('.call').getBoundingClientRect().left") == 0)
+        shots.append(b.shot("call-phone-bob"))
+        b.d.set_window_size(*LAPTOP)
         a.click("button[name=call-hangup]")
         b.wait_css(".call[data-phase=ended]", "Call ended")
         a.wait_css(".call[data-phase=ended]", "Call ended")

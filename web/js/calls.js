@@ -170,7 +170,8 @@ export function hangup(reason = "hangup") {
   const call = state.call;
   if (!call || call.phase === "ended") return;
   if (call.id) client.wsSend({ op: "call_hangup", call_id: call.id });
-  if (reason === "hangup" && call.phase !== "active") reason = call.dir === "out" ? "canceled" : "rejected";
+  const answered = call.t.answerSent || call.t.answerReceived;
+  if (reason === "hangup" && !answered) reason = call.dir === "out" ? "canceled" : "rejected";
   end(call, reason);
 }
 
