@@ -48,6 +48,11 @@ int msg_pool_register(msg_pool_t *p, micro_t *m, int workers)
         if ((rc = micro_add_endpoint(m, eps[i].name, subject, workers, eps[i].fn, p)) != NT_OK)
             return rc;
     }
+    /* Pool to pool: edges may not publish im.svc.*.internal.> */
+    int rc = micro_add_endpoint(m, "call_log", "im.svc.msg.internal.call_log", workers,
+                                msg_call_log_h, p);
+    if (rc != NT_OK)
+        return rc;
     char subject[SUBJECT_MAX];
     snprintf(subject, sizeof subject, FWD_PREFIX "%s.*", micro_id(m));
     return micro_add_endpoint(m, "send_owned", subject, workers, msg_send_h, p);

@@ -144,6 +144,15 @@ void msg_members_changed(msg_pool_t *p, const char *cid);
  * im.svc.msg.fwd.<instance>.<cid>.  1 and *cid, *len set, or 0. */
 int msg_subject_cid(const char *subject, const char **cid, size_t *len);
 
+/* Queue req (taken) for its conversation's send worker, which stores it
+ * and answers msg like a client's send (SendReply): the rules are the
+ * caller's to check first.  The request's Natter-Uid is the sender. */
+int msg_send_queue(msg_pool_t *p, bus_t *bus, natsMsg *msg, Natter__SendReq *req);
+
+/* im.svc.msg.internal.call_log (msg_call.c): the call actor records an
+ * ended call as a system message through the send path. */
+int msg_call_log_h(bus_t *bus, natsMsg *msg, void *arg);
+
 /* Handlers (msg_conv.c, msg_send.c). */
 int msg_conv_create(bus_t *bus, natsMsg *msg, void *arg);
 int msg_conv_list(bus_t *bus, natsMsg *msg, void *arg);

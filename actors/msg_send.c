@@ -141,7 +141,6 @@ int msg_send_h(bus_t *bus, natsMsg *msg, void *arg)
     if (!req)
         return NT_EINVAL;
     char err[128];
-    send_job_t *job = NULL;
     const char *uid = msg_caller(bus, msg);
     int rc;
     if (!uid) {
@@ -156,6 +155,16 @@ int msg_send_h(bus_t *bus, natsMsg *msg, void *arg)
     }
     if ((rc = msg_send_limited(p, bus, msg, uid, req)) != NT_OK)
         goto fail;
+    return msg_send_queue(p, bus, msg, req);
+fail:
+    protobuf_c_message_free_unpacked(&req->base, NULL);
+    return rc;
+}
+
+int msg_send_queue(msg_pool_t *p, bus_t *bus, natsMsg *msg, Natter__SendReq *req)
+{
+    send_job_t *job = NULL;
+    int rc;
     if (!(job = calloc(1, sizeof *job)) || envelope_copy(msg, &job->env) != NT_OK) {
         rc = pool_fail(bus, msg, NT_ENOMEM, "");
         goto fail;

@@ -24,6 +24,7 @@
 
 #define BUS_H_TYPE "Natter-Type"
 #define BUS_H_UID "Natter-Uid"
+#define BUS_H_SID "Natter-Sid"   /* the caller's session (calls); set only by edges */
 #define BUS_H_TRACE "traceparent"
 #define BUS_H_ERROR "Natter-Error"
 

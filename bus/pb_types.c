@@ -73,6 +73,10 @@ static const ProtobufCMessageDescriptor *const types[] = {
     &natter__audit_list__descriptor,
     &natter__admin_session__descriptor,
     &natter__admin_session_list__descriptor,
+    &natter__call_req__descriptor,
+    &natter__call_reply__descriptor,
+    &natter__call_event__descriptor,
+    &natter__call_log_req__descriptor,
 };
 
 const ProtobufCMessageDescriptor *const *pb_types(size_t *n)

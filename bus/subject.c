@@ -85,6 +85,13 @@ int subject_conv(char *buf, size_t n, const char *cid, const char *verb)
     return fmt(buf, n, "im.conv.%s.%s", cid, verb);
 }
 
+int subject_call(char *buf, size_t n, const char *call_id, const char *verb)
+{
+    if (!subject_token_ok(call_id) || !subject_token_ok(verb))
+        return bad(buf, n);
+    return fmt(buf, n, "im.call.%s.%s", call_id, verb);
+}
+
 int subject_user_push(char *buf, size_t n, const char *uid)
 {
     if (!subject_token_ok(uid))

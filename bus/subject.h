@@ -19,6 +19,7 @@ int subject_token_ok(const char *tok);
 int subject_svc(char *buf, size_t n, const char *pool, const char *op);  /* im.svc.<pool>.<op> */
 int subject_svc_all(char *buf, size_t n, const char *pool);              /* im.svc.<pool>.>   */
 int subject_conv(char *buf, size_t n, const char *cid, const char *verb); /* im.conv.<cid>.<verb> */
+int subject_call(char *buf, size_t n, const char *call_id, const char *verb); /* im.call.<id>.<verb> */
 int subject_user_push(char *buf, size_t n, const char *uid);             /* im.user.<uid>.push */
 int subject_user_ctl(char *buf, size_t n, const char *uid);              /* im.user.<uid>.ctl */
 int subject_sess_ctl(char *buf, size_t n, const char *sid);              /* im.sess.<sid>.ctl */

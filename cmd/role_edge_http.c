@@ -27,7 +27,8 @@ int role_edge_http(const role_ctx_t *ctx)
         config_int(c, "http.request_timeout_ms", HTTP_REQUEST_TIMEOUT_MS, 100, 600000, &req_ms) ||
         config_int(c, "http.keep_alive_timeout_ms", HTTP_KEEP_ALIVE_MS, 0, 600000, &ka_ms) ||
         config_int(c, "http.worker_stack_kb", HTTP_WORKER_STACK / 1024, 128, 65536, &stack_kb) ||
-        config_int(c, "ws.port", 8081, 1, 65535, &ws_port))
+        config_int(c, "ws.port", 8081, 1, 65535, &ws_port) ||
+        config_int(c, "call.turn_ttl_s", 86400, 60, 30L * 86400, &e.turn_ttl_s))
         return 2;
     e.request_timeout_ms = (int)req_ms;
     e.keep_alive_ms = (int)ka_ms;
@@ -40,6 +41,9 @@ int role_edge_http(const role_ctx_t *ctx)
         e.web_root = NULL; /* empty: no web client */
     e.ws_url = config_str(c, "http.ws_url", "");
     e.ws_port = (int)ws_port;
+    e.stun_urls = config_str(c, "call.stun_urls", "");
+    e.turn_urls = config_str(c, "call.turn_urls", "");
+    e.turn_secret = config_str(c, "call.turn_secret", "");
     e.timeout_ms = (int)timeout;
     const char *proxies = config_str(c, "http.trusted_proxies", "");
     if (client_addr_proxies(proxies, e.proxies, CLIENT_ADDR_PROXIES_MAX, &e.nproxies) != NT_OK) {

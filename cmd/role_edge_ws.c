@@ -76,7 +76,7 @@ static int read_config(const config_t *c, ws_edge_t *e)
     long port, max_frame, idle, outq, outq_bytes, timeout, ack_timeout, resend_max, unacked;
     long heartbeat, per_addr, sndbuf;
     if (config_int(c, "ws.port", 8081, 1, 65535, &port) ||
-        config_int(c, "ws.max_frame", 16384, 256, 1 << 20, &max_frame) ||
+        config_int(c, "ws.max_frame", 81920, 256, 1 << 20, &max_frame) ||
         config_int(c, "ws.idle_timeout_s", 60, 1, 86400, &idle) ||
         config_int(c, "ws.max_outq", 256, 1, 1 << 20, &outq) ||
         config_int(c, "ws.max_outq_bytes", 1 << 20, 4096, 1 << 30, &outq_bytes) ||

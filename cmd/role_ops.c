@@ -87,6 +87,8 @@ static int on_request(struct mg_connection *c, void *arg)
         textbuf_t t = {0};
         size_t len = 0;
         micro_prometheus(o->d.micro, &t);
+        if (o->d.prom)
+            o->d.prom(o->d.prom_arg, &t);
         textbuf_printf(&t,
                        "# HELP process_resident_memory_bytes Resident memory.\n"
                        "# TYPE process_resident_memory_bytes gauge\n"

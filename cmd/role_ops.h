@@ -11,6 +11,7 @@
 #define NT_ROLE_OPS_H
 
 #include "bus/micro.h"
+#include "common/textbuf.h"
 #include "cmd/roles.h"
 #include "store/db.h"
 #include "store/redis.h"
@@ -28,6 +29,10 @@ typedef struct role_ops_deps {
     db_pool_t *db;
     redis_pool_t *redis;
     int redis_required;
+    /* More /metrics text from the role (NULL: none), e.g. the calls'
+     * counters (actors/call_pool.h). */
+    void (*prom)(void *arg, textbuf_t *out);
+    void *prom_arg;
 } role_ops_deps_t;
 
 /* Listen on ops.bind:ops.http_port if the port is not 0 (*out stays NULL

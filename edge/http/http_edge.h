@@ -56,6 +56,11 @@ typedef struct http_edge {
     const char *web_root;      /* the web client's files (docs/web.md); NULL: none */
     const char *ws_url;        /* http.ws_url: the client's WebSocket URL; "": derived */
     int ws_port;               /* ws.port, for the derived URL */
+    /* GET /api/calls/ice_servers (routes_calls.c): call.stun_urls,
+     * call.turn_urls (comma-separated), call.turn_secret ("" / NULL: no
+     * TURN entry), call.turn_ttl_s. */
+    const char *stun_urls, *turn_urls, *turn_secret;
+    long turn_ttl_s;
     struct mg_context *mg;
 } http_edge_t;
 
@@ -194,6 +199,9 @@ void route_contact_delete(http_req_t *r);
  * or more than max entries. */
 #define HTTP_PRESENCE_IDS_MAX 200
 void route_presence(http_req_t *r);
+void route_ice_servers(http_req_t *r);                  /* routes_calls.c */
+/* The ice_servers document for uid at now_s (pure; tests); NULL on failure. */
+json_t *http_ice_servers(const http_edge_t *e, const char *uid, int64_t now_s);
 int http_presence_ids(char *csv, int max, const char **ids, int *n, char *err, size_t errlen);
 
 /* Files (routes_media.c, docs/media.md).  The upload route reads its own

@@ -73,6 +73,7 @@ static const struct route {
     {"POST", "/api/contacts/handle", 1, route_contact_handle, CONTACT_REQ},
     {"DELETE", "/api/contacts/{id}", 1, route_contact_delete, 0},
     {"GET", "/api/presence", 1, route_presence, 0},
+    {"GET", "/api/calls/ice_servers", 1, route_ice_servers, 0},
     {"GET", "/api/admin/users", AUTH, route_admin_users, ADMIN},
     {"POST", "/api/admin/users/{id}/ban", AUTH, route_admin_ban, ADMIN},
     {"POST", "/api/admin/users/{id}/unban", AUTH, route_admin_unban, ADMIN},

@@ -24,6 +24,10 @@ static const char *const k_sync[] = {"op", "rid", "conversation_id", "after_seq"
 static const char *const k_read[] = {"op", "rid", "conversation_id", "seq", NULL};
 static const char *const k_typing[] = {"op", "rid", "conversation_id", NULL};
 static const char *const k_ping[] = {"op", "rid", NULL};
+static const char *const k_call_offer[] = {"op", "rid", "conversation_id", "media", "sdp", NULL};
+static const char *const k_call_answer[] = {"op", "rid", "call_id", "sdp", NULL};
+static const char *const k_call_ice[] = {"op", "rid", "call_id", "candidate", NULL};
+static const char *const k_call_hangup[] = {"op", "rid", "call_id", NULL};
 
 static const struct {
     const char *name;
@@ -33,6 +37,10 @@ static const struct {
     {"send", WS_OP_SEND, k_send},   {"ack", WS_OP_ACK, k_ack},
     {"sync", WS_OP_SYNC, k_sync},   {"read", WS_OP_READ, k_read},
     {"typing", WS_OP_TYPING, k_typing}, {"ping", WS_OP_PING, k_ping},
+    {"call_offer", WS_OP_CALL_OFFER, k_call_offer},
+    {"call_answer", WS_OP_CALL_ANSWER, k_call_answer},
+    {"call_ice", WS_OP_CALL_ICE, k_call_ice},
+    {"call_hangup", WS_OP_CALL_HANGUP, k_call_hangup},
 };
 
 static int cid(ws_frame_t *f, char *msg, size_t n)
@@ -59,8 +67,82 @@ static int parse_send(ws_frame_t *f, int64_t max_body, char *msg, size_t n)
     return rc;
 }
 
+/* A call id: 1-WS_CALL_ID_MAX characters of [A-Za-z0-9_-] (a subject
+ * token). */
+static int call_id(ws_frame_t *f, char *msg, size_t n)
+{
+    int rc = jsonv_str(f->root, "call_id", 1, 1, WS_CALL_ID_MAX, &f->call_id, msg, n);
+    if (rc == NT_OK && strspn(f->call_id, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+                                          "0123456789_-") != strlen(f->call_id)) {
+        snprintf(msg, n, "call_id is not a call id");
+        rc = NT_EINVAL;
+    }
+    return rc;
+}
+
+/* sdp: a non-empty string of at most WS_SDP_MAX bytes (bytes, not
+ * characters: it is ASCII in practice, and the bound is about memory). */
+static int sdp(ws_frame_t *f, char *msg, size_t n)
+{
+    json_t *v = json_object_get(f->root, "sdp");
+    if (!json_is_string(v) || json_string_length(v) == 0 || json_string_length(v) > WS_SDP_MAX) {
+        snprintf(msg, n, "sdp must be a string of 1-%d bytes", WS_SDP_MAX);
+        return NT_EINVAL;
+    }
+    f->sdp = json_string_value(v);
+    return NT_OK;
+}
+
+/* candidate: an object, kept as compact JSON text, which is how it is
+ * relayed (no process parses JSON from the bus). */
+static int candidate(ws_frame_t *f, char *msg, size_t n)
+{
+    json_t *c = json_object_get(f->root, "candidate");
+    if (!json_is_object(c)) {
+        snprintf(msg, n, "candidate must be an object");
+        return NT_EINVAL;
+    }
+    if (!(f->candidate = json_dumps(c, JSON_COMPACT))) {
+        snprintf(msg, n, "candidate cannot be read");
+        return NT_EINVAL;
+    }
+    if (strlen(f->candidate) > WS_CANDIDATE_MAX) {
+        snprintf(msg, n, "candidate must be at most %d bytes", WS_CANDIDATE_MAX);
+        return NT_EINVAL;
+    }
+    return NT_OK;
+}
+
+static int parse_call(ws_frame_t *f, char *msg, size_t n)
+{
+    int rc;
+    switch (f->op) {
+    case WS_OP_CALL_OFFER:
+        rc = cid(f, msg, n);
+        if (rc == NT_OK)
+            rc = jsonv_str(f->root, "media", 1, 1, 16, &f->media, msg, n);
+        if (rc == NT_OK && strcmp(f->media, "audio") && strcmp(f->media, "video")) {
+            snprintf(msg, n, "media must be audio or video");
+            rc = NT_EINVAL;
+        }
+        return rc == NT_OK ? sdp(f, msg, n) : rc;
+    case WS_OP_CALL_ANSWER:
+        rc = call_id(f, msg, n);
+        return rc == NT_OK ? sdp(f, msg, n) : rc;
+    case WS_OP_CALL_ICE:
+        rc = call_id(f, msg, n);
+        return rc == NT_OK ? candidate(f, msg, n) : rc;
+    case WS_OP_CALL_HANGUP:
+        return call_id(f, msg, n);
+    default:
+        return NT_EINVAL;
+    }
+}
+
 static int parse_op(ws_frame_t *f, int64_t max_body, char *msg, size_t n)
 {
+    if (WS_OP_IS_CALL(f->op))
+        return parse_call(f, msg, n);
     switch (f->op) {
     case WS_OP_SEND:
         return parse_send(f, max_body, msg, n);
@@ -81,6 +163,8 @@ static int parse_op(ws_frame_t *f, int64_t max_body, char *msg, size_t n)
         return cid(f, msg, n);
     case WS_OP_PING:
         return NT_OK;
+    default:
+        break;
     }
     return NT_EINVAL;
 }
@@ -157,10 +241,14 @@ int ws_frame_conversation(const char *buf, size_t len, char *cid, size_t n)
 
 void ws_frame_fini(ws_frame_t *f)
 {
-    if (f && f->root) {
+    if (!f)
+        return;
+    if (f->root) {
         json_decref(f->root);
         f->root = NULL;
     }
+    free(f->candidate);
+    f->candidate = NULL;
 }
 
 char *ws_frame_error(const char *rid, const char *code, const char *message)

@@ -18,6 +18,9 @@
 #define WS_ID_MAX 64      /* conversation ids, client_msg_ids */
 #define WS_SYNC_LIMIT_MAX 100
 #define WS_MENTIONS_MAX 50 /* user ids in a send's "mentions" */
+#define WS_SDP_MAX 65536   /* bytes of a call's sdp (API.md "Calls") */
+#define WS_CANDIDATE_MAX 4096 /* bytes of a call_ice candidate, as compact JSON */
+#define WS_CALL_ID_MAX 64  /* characters of a call id ([A-Za-z0-9_-]) */
 
 typedef enum ws_op {
     WS_OP_SEND = 1,
@@ -26,7 +29,14 @@ typedef enum ws_op {
     WS_OP_READ,
     WS_OP_TYPING,
     WS_OP_PING,
+    WS_OP_CALL_OFFER,
+    WS_OP_CALL_ANSWER,
+    WS_OP_CALL_ICE,
+    WS_OP_CALL_HANGUP,
 } ws_op_t;
+
+/* 1 for the call ops (they go to the call actor, not a conversation). */
+#define WS_OP_IS_CALL(op) ((op) >= WS_OP_CALL_OFFER && (op) <= WS_OP_CALL_HANGUP)
 
 /* String pointers borrow from root; the caller keeps root (json_decref)
  * until it is done with the frame. */
@@ -43,6 +53,11 @@ typedef struct ws_frame {
     int64_t seq;                 /* ack, read */
     int64_t after_seq;           /* sync (default 0) */
     int64_t limit;               /* sync (default 50) */
+    const char *call_id;         /* call_answer, call_ice, call_hangup */
+    const char *media;           /* call_offer: audio | video */
+    const char *sdp;             /* call_offer, call_answer: <= WS_SDP_MAX bytes */
+    char *candidate;             /* call_ice: the candidate object as compact JSON
+                                    (malloc'd; ws_frame_fini frees it) */
 } ws_frame_t;
 
 /* Parse len bytes.  0: *f filled, f->root owned by the caller.  NT_EINVAL:

@@ -11,6 +11,7 @@
 
 #include "edge/ws/ws_edge.h"
 #include "edge/ws/ws_frames.h"
+#include "proto/natter.pb-c.h"
 
 #include <libwebsockets.h>
 #include <pthread.h>
@@ -314,6 +315,23 @@ void ws_server_want_flush(ws_state_t *st, ws_session_t *s);
 void ws_server_unflush(ws_state_t *st, ws_session_t *s);   /* s is going away */
 int ws_server_flush_start(ws_state_t *st);                  /* the uv_check handle */
 void ws_server_flush_stop(ws_state_t *st);
+
+/* ws_calls.c: call frames to bus requests, call events to frames (pure) */
+/* The subject of call frame f: im.svc.call.offer or im.call.<id>.<verb>. */
+int ws_call_subject(const ws_frame_t *f, char *subj, size_t n);
+int ws_call_pack(const ws_frame_t *f, uint8_t **buf, size_t *len);   /* natter.CallReq */
+/* The frame answering a call request that succeeded: {"op":"ok","call_id"}
+ * for an offer, {"op":"ok"} for the others when they had a rid, else NULL
+ * (nothing to send). */
+json_t *ws_call_ok(ws_op_t op, const char *rid, natsMsg *reply);
+/* The frame text of a call event (malloc'd), or NULL if malformed. */
+char *ws_call_event_text(const Natter__CallEvent *e);
+/* Queue text to uid's sessions whose sid is sid ("" = all) and not skip
+ * ("" = none). */
+void ws_users_push_sid(ws_state_t *st, const char *uid, const char *text, const char *sid,
+                       const char *skip);
+/* 1 if a socket of uid's session sid ("" = any session) is open here. */
+int ws_users_has(ws_state_t *st, const char *uid, const char *sid);
 
 /* ws_push.c */
 void ws_push_deliver(ws_state_t *st, natsMsg *msg);

@@ -66,6 +66,28 @@ static json_t *render(const Natter__Push *p)
     return NULL;
 }
 
+/* Calls (ws_calls.c): an event goes only to the sessions it names; a
+ * probe (a request) is answered when the session it names, or any session
+ * of the user when it names none, is connected here.  Silence is the
+ * other answer: the actor counts a party gone when no edge answers. */
+static void call_deliver(ws_state_t *st, natsMsg *msg, const char *uid, const Natter__Push *p)
+{
+    if (strcmp(p->kind, "call_probe") == 0) {
+        const char *reply = natsMsg_GetReply(msg);
+        if (reply && *reply && ws_users_has(st, uid, p->session_id) &&
+            natsConnection_Publish(bus_conn(st->e->bus), reply, "", 0) != NATS_OK)
+            log_debug("call probe not answered", "uid=%s", uid);
+        return;
+    }
+    char *text = strcmp(p->kind, "call") == 0 && p->call ? ws_call_event_text(p->call) : NULL;
+    if (!text) {
+        log_debug("call push not delivered", "uid=%s kind=%s", uid, p->kind);
+        return;
+    }
+    ws_users_push_sid(st, uid, text, p->session_id, p->except_session_id);
+    free(text);
+}
+
 void ws_push_deliver(ws_state_t *st, natsMsg *msg)
 {
     char uid[TOKEN_ID_MAX];
@@ -76,6 +98,11 @@ void ws_push_deliver(ws_state_t *st, natsMsg *msg)
                                            (const uint8_t *)natsMsg_GetData(msg));
     if (!p) {
         log_warn("malformed push", "uid=%s", uid);
+        return;
+    }
+    if (p->kind && strncmp(p->kind, "call", 4) == 0) {
+        call_deliver(st, msg, uid, p);
+        natter__push__free_unpacked(p, NULL);
         return;
     }
     /* A revoked message must not be resent with its old body. */

@@ -158,22 +158,20 @@ static int pack_req(const ws_frame_t *f, uint8_t **buf, size_t *len)
     return NT_OK;
 }
 
-/* Publish buf, a packed message of type, on im.conv.<p->cid>.<verb> with
- * p's reply subject. */
-static int publish_conv(ws_state_t *st, const ws_pending_t *p, const char *verb,
-                        const char *type, const uint8_t *buf, size_t len)
+/* Publish buf, a packed message of type, on subj with p's reply subject;
+ * call requests also say which session of the caller speaks. */
+static int publish_subject(ws_state_t *st, const ws_pending_t *p, const char *subj,
+                           const char *type, const uint8_t *buf, size_t len)
 {
-    char subj[SUBJECT_MAX], reply[128], tp[64];
+    char reply[128], tp[64];
     natsMsg *m = NULL;
-    int rc = subject_conv(subj, sizeof subj, p->cid, verb);
-    if (rc != NT_OK)
-        return rc;
     snprintf(reply, sizeof reply, "%s.%" PRIu64, st->inbox_prefix, p->corr);
     bus_traceparent_new(tp, sizeof tp);
-    rc = NT_EBUS;
+    int rc = NT_EBUS;
     if (natsMsg_Create(&m, subj, reply, (const char *)buf, (int)len) != NATS_OK ||
         natsMsgHeader_Set(m, BUS_H_TYPE, type) != NATS_OK ||
         natsMsgHeader_Set(m, BUS_H_UID, p->s->who.uid) != NATS_OK ||
+        (WS_OP_IS_CALL(p->op) && natsMsgHeader_Set(m, BUS_H_SID, p->s->who.sid) != NATS_OK) ||
         natsMsgHeader_Set(m, BUS_H_TRACE, tp) != NATS_OK ||
         natsConnection_PublishMsg(bus_conn(st->e->bus), m) != NATS_OK)
         goto fail;
@@ -181,6 +179,15 @@ static int publish_conv(ws_state_t *st, const ws_pending_t *p, const char *verb,
 fail:
     natsMsg_Destroy(m);
     return rc;
+}
+
+/* Publish buf on im.conv.<p->cid>.<verb>. */
+static int publish_conv(ws_state_t *st, const ws_pending_t *p, const char *verb,
+                        const char *type, const uint8_t *buf, size_t len)
+{
+    char subj[SUBJECT_MAX];
+    int rc = subject_conv(subj, sizeof subj, p->cid, verb);
+    return rc == NT_OK ? publish_subject(st, p, subj, type, buf, len) : rc;
 }
 
 /* Publish p's packed request on im.conv.<cid>.<verb> with its reply subject. */
@@ -266,8 +273,39 @@ static int send_wait(ws_session_t *s, const ws_frame_t *f)
     return NT_OK;
 }
 
+/* A call frame: a request to the call actor (ws_calls.c).  A call id
+ * that cannot be one is not_found, like a conversation id. */
+static int call_request(ws_state_t *st, ws_session_t *s, const ws_frame_t *f)
+{
+    char subj[SUBJECT_MAX];
+    if (f->op == WS_OP_CALL_OFFER && !subject_token_ok(f->conversation_id))
+        return NT_ENOTFOUND;
+    int rc = ws_call_subject(f, subj, sizeof subj);
+    if (rc != NT_OK)
+        return rc;
+    if (s->n_pend >= WS_MAX_INFLIGHT)
+        return NT_ERATELIMIT;
+    uint8_t *buf = NULL;
+    size_t len = 0;
+    if ((rc = ws_call_pack(f, &buf, &len)) != NT_OK)
+        return rc;
+    ws_pending_t *p = pending_alloc(s, f);
+    if (!p) {
+        free(buf);
+        return NT_ENOMEM;
+    }
+    pending_link(st, p);
+    rc = publish_subject(st, p, subj, natter__call_req__descriptor.name, buf, len);
+    free(buf);
+    if (rc != NT_OK)
+        pending_free(st, p);
+    return rc;
+}
+
 int ws_request(ws_state_t *st, ws_session_t *s, const ws_frame_t *f)
 {
+    if (WS_OP_IS_CALL(f->op))
+        return call_request(st, s, f);
     if (!subject_token_ok(f->conversation_id))
         return NT_ENOTFOUND;    /* cannot be a conversation id */
     if (f->op == WS_OP_SEND && send_busy(s, f->conversation_id))
@@ -409,7 +447,10 @@ void ws_requests_reply(ws_state_t *st, natsMsg *msg)
     }
     char *text = NULL, errmsg[200];
     int err;
-    if (natsMsg_IsNoResponders(msg)) {
+    if (natsMsg_IsNoResponders(msg) && WS_OP_IS_CALL(p->op) && p->op != WS_OP_CALL_OFFER) {
+        err = NT_ENOTFOUND;     /* a call's address exists only while the call does */
+        snprintf(errmsg, sizeof errmsg, "call not found");
+    } else if (natsMsg_IsNoResponders(msg)) {
         err = NT_EUNAVAIL;
         snprintf(errmsg, sizeof errmsg, "service unavailable, try again");
     } else {
@@ -435,6 +476,14 @@ void ws_requests_reply(ws_state_t *st, natsMsg *msg)
         return;
     } else if (err != NT_OK) {
         text = ws_frame_error(p->rid, api_code(err), errmsg[0] ? errmsg : NULL);
+    } else if (WS_OP_IS_CALL(p->op)) {
+        json_t *o = ws_call_ok(p->op, p->rid, msg);
+        if (o && p->rid[0])
+            json_object_set_new(o, "rid", json_string(p->rid));
+        text = o ? json_dumps(o, JSON_COMPACT) : NULL;
+        if (!o && p->op == WS_OP_CALL_OFFER)
+            text = ws_frame_error(p->rid, "unavailable", "internal error");
+        json_decref(o);
     } else {
         json_t *o = render_ok(p, msg);
         if (o) {

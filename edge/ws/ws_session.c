@@ -226,3 +226,24 @@ void ws_users_unsubscribe_all(ws_state_t *st)
                 u->sub = NULL;
             }
 }
+
+void ws_users_push_sid(ws_state_t *st, const char *uid, const char *text, const char *sid,
+                       const char *skip)
+{
+    ws_user_t *u = user_find(st, uid);
+    for (ws_session_t *s = u ? u->sessions : NULL; s; s = s->u_next) {
+        if (s->close_code || (sid && *sid && strcmp(s->who.sid, sid) != 0) ||
+            (skip && *skip && strcmp(s->who.sid, skip) == 0))
+            continue;
+        ws_session_send(st, s, text);
+    }
+}
+
+int ws_users_has(ws_state_t *st, const char *uid, const char *sid)
+{
+    ws_user_t *u = user_find(st, uid);
+    for (ws_session_t *s = u ? u->sessions : NULL; s; s = s->u_next)
+        if (!s->close_code && (!sid || !*sid || strcmp(s->who.sid, sid) == 0))
+            return 1;
+    return 0;
+}
