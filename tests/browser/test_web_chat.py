@@ -263,7 +263,7 @@ class WebChatTest(unittest.TestCase):
         for u in (a, b):
             self.assertEqual(u.console_errors(), [], u.name + ": console errors during the chat")
 
-        if not os.environ.get("DEV_NOCALL"): self.video_call(a, b, shots)  # DEVTEMP
+        self.video_call(a, b, shots)
         for u in (a, b):
             self.assertEqual(u.console_errors(), [], u.name + ": console errors during the call")
 
@@ -292,7 +292,7 @@ class WebChatTest(unittest.TestCase):
             r = api.call("POST", "/api/messages", {"conversation_id": cid, "client_msg_id": "bulk%d" % i,
                                                    "type": "text", "body": "bulk %d" % i}, token=a.token())
             self.assertEqual(r.status, 201, r)
-        total = 46
+        total = 48      # 6 chat messages, 2 call records, 40 bulk
         b.d.refresh()
         b.click("li.conv", a.display)
         b.wait_css("li.msg .text", "bulk 39")
@@ -416,6 +416,7 @@ class WebChatTest(unittest.TestCase):
             self.fail("the call needs the loopback-only network namespace run.py makes "
                       "(unshare -n); run the test through tests/browser/run.py as root")
         t0 = time.monotonic()
+        b.d.set_window_size(*LAPTOP)
         a.click("button[name=call-video]")
         b.wait_css(".call[data-phase=ringing]", a.display)
         a.wait_css(".call[data-phase=ringing]", "calling")
@@ -428,9 +429,24 @@ class WebChatTest(unittest.TestCase):
         # run on this machine: performance.timeOrigin + now() is wall time).
         ta = a.js("return natter.store.state.call.t")
         tb = b.js("return natter.store.state.call.t")
-        caller_ms = ta["connected"] - ta["offerSent"]
-        callee_ms = tb["connected"] - ta["offerSent"]
-        answer_ms = tb["connected"] - tb["answerSent"]
+        # offerSent -> (callee) offerReceived: signaling to the ringing page;
+        # offerReceived -> accepted: the page rings until the test clicks
+        # (a screenshot first), so that part is reported apart.
+        rung = tb["accepted"] - tb["offerReceived"]
+        timing = {
+            "caller": ta["connected"] - ta["offerSent"],
+            "callee": tb["connected"] - ta["offerSent"],
+            "ringing": rung,
+            "offer_to_ring": tb["offerReceived"] - ta["offerSent"],
+            "caller_no_ring": ta["connected"] - ta["offerSent"] - rung,
+            "callee_no_ring": tb["connected"] - ta["offerSent"] - rung,
+            "accept_to_answer": tb["answerSent"] - tb["accepted"],
+            "accept_to_media": tb["media"] - tb["accepted"],
+            "answer_to_caller": ta["connected"] - tb["answerSent"],
+            "answer_to_callee": tb["connected"] - tb["answerSent"],
+        }
+        for k, v in timing.items():
+            self.assertGreaterEqual(v, 0, k)
         # The far video plays: frames decoded and time moving.
         playing = ("const v = document.querySelector('.call video.remote');"
                    "return v && !v.paused && v.readyState >= 2 && v.videoWidth > 0 && [v.videoWidth, v.videoHeight, v.currentTime]")
@@ -459,14 +475,36 @@ class WebChatTest(unittest.TestCase):
         a.wait_css(".call[data-phase=ended]", "Call ended")
         for u in (a, b):
             u.wait("pc closed", lambda: u.js("return natter.calls.last && natter.calls.last.pc.connectionState") == "closed")
-        # The call record in the conversation, for both.
+        # The call record in the conversation, once, for both.
+        a.wait_css("li.msg.call-record", "Video call from you, 0:")
+        b.wait_css("li.msg.call-record", "Video call from " + a.display + ", 0:")
         for u in (a, b):
-            u.wait_css("li.msg.call", "Video call")
-        a.wait("the call overlay gone", lambda: not a.js("return natter.store.state.call"), timeout=10)
+            self.assertEqual(len(u.d.find_elements(By.CSS_SELECTOR, "li.msg.call-record")), 1, u.name)
+        # The server's duration (answer -> hang-up) against the page's own
+        # (connected -> hang-up): the same call, within set-up and rounding.
+        rec = json.loads(a.js("return natter.store.sortedMessages(natter.store.state.open)"
+                              ".filter((m) => m.type === 'system' && m.body.includes('\"call\"')).pop().body"))
+        self.assertEqual((rec["event"], rec["media"], rec["answered"], rec["reason"]), ("call", "video", True, "hangup"))
+        self.assertLessEqual(abs(rec["duration_s"] - a.js("return natter.calls.last.duration")), 2, rec)
+        for u in (a, b):
+            u.wait("the call overlay gone", lambda: not u.js("return natter.store.state.call"), timeout=10)
+        # Declined: an audio call Bob turns down; Alice reads why, both
+        # conversations get a missed-call record.
+        a.click("button[name=call-audio]")
+        b.wait_css(".call[data-phase=ringing]", "incoming audio call")
+        b.click("button[name=call-reject]")
+        a.wait_css(".call[data-phase=ended]", "Call declined")
+        a.wait_css("li.msg.call-record", "Missed audio call from you (rejected)")
+        b.wait_css("li.msg.call-record", "Missed audio call from " + a.display)
         shots.append(a.shot("chat-after-call-alice"))
-        print("\nbrowser: video call set-up, offer sent -> connected: caller %.0f ms, callee %.0f ms "
-              "(callee answer sent -> connected %.0f ms); far video %dx%d; whole call step %.1fs"
-              % (caller_ms, callee_ms, answer_ms, first[0], first[1], time.monotonic() - t0))
+        for u in (a, b):
+            u.wait("the call overlay gone", lambda: not u.js("return natter.store.state.call"), timeout=10)
+        print("\nbrowser: video call set-up, offer sent -> connected: caller %(caller).0f ms, callee %(callee).0f ms, "
+              "of which the page rang %(ringing).0f ms (test screenshot + click); without the ringing: "
+              "caller %(caller_no_ring).0f ms, callee %(callee_no_ring).0f ms; offer -> ringing %(offer_to_ring).0f ms; "
+              "accept -> answer sent %(accept_to_answer).0f ms (camera %(accept_to_media).0f ms); "
+              "answer sent -> connected: caller %(answer_to_caller).0f ms, callee %(answer_to_callee).0f ms" % timing)
+        print("browser: far video %dx%d; whole call step %.1fs" % (first[0], first[1], time.monotonic() - t0))
 
 
 if __name__ == "__main__":

@@ -105,9 +105,11 @@ export async function start(cid, kind) {
   if (!peer) throw new Error("calls are for direct conversations");
   const call = newCall({ cid, peer, media: kind, dir: "out" });
   try {
-    call.local = await media(kind);
+    const [stream, servers] = await Promise.all([media(kind), iceServers()]);
+    call.local = stream;
+    call.t.media = now();
     if (call.phase === "ended") return stopMedia(call);
-    peerConnection(call, await iceServers());
+    peerConnection(call, servers);
     await call.pc.setLocalDescription(await call.pc.createOffer());
     if (call.phase === "ended") return stopMedia(call);
     call.phase = "ringing";
@@ -144,9 +146,11 @@ export async function accept() {
   call.t.accepted = now();
   changed();
   try {
-    call.local = await media(call.media);
+    const [stream, servers] = await Promise.all([media(call.media), iceServers()]);
+    call.local = stream;
+    call.t.media = now();
     if (call.phase === "ended") return stopMedia(call);
-    const pc = peerConnection(call, await iceServers());
+    const pc = peerConnection(call, servers);
     await pc.setRemoteDescription({ type: "offer", sdp: call.offerSdp });
     await flushInIce(call);
     await pc.setLocalDescription(await pc.createAnswer());

@@ -130,7 +130,7 @@ function messageItem(m, c, readMark) {
   else if (m.type === "file") body = fileLink(m.body);
   else if (sys) body = h("em", systemText(m));
   else body = textBody(m);
-  const kind = sys ? (isCall(m) ? " system call" : " system") : mine ? " mine" : " theirs";
+  const kind = sys ? (isCall(m) ? " system call-record" : " system") : mine ? " mine" : " theirs";
   const tools = manage.canRevoke(m) ? h("button.link.revoke", { name: "revoke", title: "Remove this message for everyone",
     onclick: () => manage.revoke(m).catch(client.report) }, "Remove") : null;
   return h("li", { className: "msg" + kind + (m.mentions && m.mentions.includes(state.me.id) ? " mentions-me" : ""),
