@@ -494,7 +494,7 @@ class WebChatTest(unittest.TestCase):
         b.wait_css(".call[data-phase=ringing]", "incoming audio call")
         b.click("button[name=call-reject]")
         a.wait_css(".call[data-phase=ended]", "Call declined")
-        a.wait_css("li.msg.call-record", "Missed audio call from you (rejected)")
+        a.wait_css("li.msg.call-record", "Missed audio call from you (declined)")
         b.wait_css("li.msg.call-record", "Missed audio call from " + a.display)
         shots.append(a.shot("chat-after-call-alice"))
         for u in (a, b):

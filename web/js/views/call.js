@@ -17,8 +17,9 @@ export function callView(root) {
   const reject = h("button.danger", { name: "call-reject", onclick: () => calls.reject() }, "Decline");
   const hang = h("button.danger", { name: "call-hangup", onclick: () => calls.hangup() }, "Hang up");
   const stage = h("div.call-stage", remote, local);
+  const actions = h("div.call-actions", accept, reject, hang);
   const box = h("div.call", { role: "dialog", "aria-label": "Call", hidden: true },
-    h("div.call-head", who, status), stage, h("div.call-actions", accept, reject, hang));
+    h("div.call-head", who, status), stage, actions);
   root.append(box);
   let ticker = null;
 
@@ -39,6 +40,7 @@ export function callView(root) {
     const ringingIn = c.dir === "in" && c.phase === "ringing";
     accept.hidden = reject.hidden = !ringingIn;
     hang.hidden = ringingIn || c.phase === "ended";
+    actions.hidden = c.phase === "ended";
     stage.hidden = c.media !== "video" || c.phase === "ended" || ringingIn;
     attach(local, c.phase === "ended" ? null : c.local);
     attach(remote, c.phase === "ended" ? null : c.remote);

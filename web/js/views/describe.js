@@ -33,6 +33,9 @@ export function systemText(m) {
   }
 }
 
+const MISSED = { rejected: "declined", canceled: "canceled", timeout: "no answer", busy: "busy",
+                 unavailable: "not reachable", gone: "connection lost", failed: "failed" };
+
 // The call record: media, who called, answered or not, duration (seconds).
 export function callText(b, m) {
   const caller = b.caller_id || b.from || b.actor_id || m.sender_id;
@@ -40,7 +43,8 @@ export function callText(b, m) {
   const by = caller === store.state.me.id ? "you" : store.userName(caller);
   const dur = Number(b.duration_s !== undefined ? b.duration_s : b.duration) || 0;
   if (b.answered) return kind + " from " + by + ", " + clock(dur);
-  return "Missed " + kind.toLowerCase() + " from " + by + (b.reason ? " (" + b.reason + ")" : "");
+  const why = MISSED[b.reason];
+  return "Missed " + kind.toLowerCase() + " from " + by + (why ? " (" + why + ")" : "");
 }
 
 export function isCall(m) {
