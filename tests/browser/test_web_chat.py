@@ -333,8 +333,8 @@ class WebChatTest(unittest.TestCase):
         print("\nbrowser: chat and call scenario %.1fs; screenshots: %s" % (time.monotonic() - t0, ", ".join(map(os.path.basename, shots))))
 
     def group_and_more(self, a, b):
-        """Mentions, rename, remove / add / leave, a file that is not an
-        image, revoking my message, editing my profile."""
+        """Mentions, rename, remove / add / roles / leave, a file that is not
+        an image, revoking my message, editing my profile."""
         # A mention: Bob's list marks the group, the text is highlighted.
         a.send("@%s look at this" % b.name)
         b.wait_css("li.conv .badge.at")
@@ -361,6 +361,12 @@ class WebChatTest(unittest.TestCase):
         a.click("button[name=add]")
         b.wait_css("li.conv", "Team Natter")
         a.wait_css("li.msg.system", "added " + b.display)
+        # Roles: Bob made an admin, then back.
+        a.click("li.member button[name=set-role]", "Make admin")
+        a.wait_css("li.member .role", "admin")
+        a.wait_css("li.msg.system", "You made " + b.display + " an admin")
+        a.click("li.member button[name=set-role]", "Make member")
+        a.wait_css("li.msg.system", "You made " + b.display + " a member")
         # A file that is not an image: a download link with its name and size.
         path = os.path.join(self.tmp, "notes.txt")
         with open(path, "w") as f:

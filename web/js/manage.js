@@ -36,6 +36,15 @@ export async function removeMember(cid, uid) {
 
 export const leaveGroup = (cid) => removeMember(cid, state.me.id);
 
+// Owner only: a member's role (admin or member), and handing the group over.
+export async function setRole(cid, uid, role) {
+  await adoptConv((await api.call("PUT", conv(cid) + "/members/" + encodeURIComponent(uid), { role })).conversation);
+}
+
+export async function handOver(cid, uid) {
+  await adoptConv((await api.post(conv(cid) + "/owner", { user_id: uid })).conversation);
+}
+
 // My role in a conversation: owner, admin or member.
 export function myRole(c) {
   const m = (c.members || []).find((x) => x.user_id === state.me.id);

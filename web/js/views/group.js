@@ -1,7 +1,8 @@
 // views/group.js - a group's settings under the chat header: rename (owner
 // and admins), the members with their roles, remove (owner and admins, by
-// docs/groups.md's rules; the server has the last word), add from my
-// contacts, and leave (the owner hands the group over first: 409).
+// docs/groups.md's rules; the server has the last word), roles and handing
+// over (owner), add from my contacts, and leave (the owner hands the group
+// over first: the server answers 409).
 import { h } from "../dom.js";
 import * as store from "../store.js";
 import * as client from "../client.js";
@@ -16,6 +17,12 @@ export function groupPanel(el, c) {
   const name = h("input", { name: "rename", value: c.name || "", maxLength: 128, disabled: !boss });
   const rows = (c.members || []).map((m) => h("li.member", { dataset: { uid: m.user_id } },
     h("span", store.userName(m.user_id)), h("small.role", m.role === "member" ? "" : m.role),
+    mine === "owner" && m.user_id !== state.me.id
+      ? [h("button.small", { name: "set-role", onclick: () => run(() => manage.setRole(c.id, m.user_id, m.role === "admin" ? "member" : "admin")) },
+           m.role === "admin" ? "Make member" : "Make admin"),
+         h("button.small", { name: "hand-over", title: "Make them the owner (you become an admin)",
+                             onclick: () => run(() => manage.handOver(c.id, m.user_id)) }, "Make owner")]
+      : null,
     boss && m.user_id !== state.me.id && rank[mine] > rank[m.role]
       ? h("button.small", { name: "remove-member", onclick: () => run(() => manage.removeMember(c.id, m.user_id)) }, "Remove")
       : null));
