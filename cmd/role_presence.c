@@ -3,7 +3,10 @@
  *
  * Wires config, Redis (where presence lives), MariaDB (last_seen and the
  * contacts that events fan out to) and the bus into the "presence" micro
- * service, starts the sweep thread, then waits for SIGTERM and drains:
+ * service, which also keeps calls (actors/call_pool.h: the offer endpoint,
+ * each call's own subscription, their timer thread and /metrics
+ * counters), starts the sweep thread, then waits for SIGTERM and drains
+ * (live calls end first, as gone):
  * the sweep stops first (it publishes), then NATS stops routing reports to
  * us, in-flight handlers finish and their publishes are flushed, exit 0.
  * Any number of these may run: every transition is decided by one Redis

@@ -273,6 +273,24 @@ static int send_wait(ws_session_t *s, const ws_frame_t *f)
     return NT_OK;
 }
 
+/* Record f as a request in flight and publish buf (taken): on subj (a
+ * call request), or on f's conversation verb when subj is NULL. */
+static int issue(ws_state_t *st, ws_session_t *s, const ws_frame_t *f, const char *subj,
+                 uint8_t *buf, size_t len)
+{
+    ws_pending_t *p = pending_alloc(s, f);
+    int rc = NT_ENOMEM;
+    if (p) {
+        pending_link(st, p);
+        rc = subj ? publish_subject(st, p, subj, natter__call_req__descriptor.name, buf, len)
+                  : publish(st, p, buf, len);
+        if (rc != NT_OK)
+            pending_free(st, p);    /* no send of this cid was in flight: none waits */
+    }
+    free(buf);
+    return rc;
+}
+
 /* A call frame: a request to the call actor (ws_calls.c).  A call id
  * that cannot be one is not_found, like a conversation id. */
 static int call_request(ws_state_t *st, ws_session_t *s, const ws_frame_t *f)
@@ -289,17 +307,7 @@ static int call_request(ws_state_t *st, ws_session_t *s, const ws_frame_t *f)
     size_t len = 0;
     if ((rc = ws_call_pack(f, &buf, &len)) != NT_OK)
         return rc;
-    ws_pending_t *p = pending_alloc(s, f);
-    if (!p) {
-        free(buf);
-        return NT_ENOMEM;
-    }
-    pending_link(st, p);
-    rc = publish_subject(st, p, subj, natter__call_req__descriptor.name, buf, len);
-    free(buf);
-    if (rc != NT_OK)
-        pending_free(st, p);
-    return rc;
+    return issue(st, s, f, subj, buf, len);
 }
 
 int ws_request(ws_state_t *st, ws_session_t *s, const ws_frame_t *f)
@@ -315,19 +323,7 @@ int ws_request(ws_state_t *st, ws_session_t *s, const ws_frame_t *f)
     uint8_t *buf = NULL;
     size_t len = 0;
     int rc = pack_req(f, &buf, &len);
-    if (rc != NT_OK)
-        return rc;
-    ws_pending_t *p = pending_alloc(s, f);
-    if (!p) {
-        free(buf);
-        return NT_ENOMEM;
-    }
-    pending_link(st, p);
-    rc = publish(st, p, buf, len);
-    free(buf);
-    if (rc != NT_OK)
-        pending_free(st, p);    /* no send of this cid was in flight: none waits */
-    return rc;
+    return rc == NT_OK ? issue(st, s, f, NULL, buf, len) : rc;
 }
 
 void ws_request_access(ws_state_t *st, ws_session_t *s, const char *rid, const char *cid,

@@ -491,8 +491,22 @@ def raw_frame(rnd, opcode, payload, fin=True, rsv=0, mask=True, declared=None):
 
 def ws_op(rnd, w, uid):
     cid = rnd.choice(w.convs) if w.convs and rnd.random() < 0.7 else rnd.choice(ODD_IDS)
-    op = rnd.choice(["send", "ack", "sync", "read", "typing", "ping", "nope", "", None])
+    op = rnd.choice(["send", "ack", "sync", "read", "typing", "ping", "nope", "", None,
+                     "call_offer", "call_answer", "call_ice", "call_hangup"])
     f = {"op": op, "rid": "r%x" % rnd.getrandbits(20), "conversation_id": cid}
+    if op and op.startswith("call_"):   # API.md "Calls"
+        f = {"op": op, "rid": f["rid"]}
+        if op == "call_offer":
+            f.update(conversation_id=cid, media=rnd.choice(["audio", "video"]),
+                     sdp="v=0\r\n" * rnd.randint(1, 40))
+        else:
+            f["call_id"] = rnd.choice(["%032x" % rnd.getrandbits(128), "x", cid])
+        if op == "call_answer":
+            f["sdp"] = "v=0\r\n"
+        elif op == "call_ice":
+            f["candidate"] = {"candidate": "candidate:1 1 udp 1 127.0.0.1 9 typ host",
+                              "sdpMid": "0", "sdpMLineIndex": 0}
+        return mutate_obj(rnd, f) if rnd.random() < 0.6 else f
     if op == "send":
         f.update(client_msg_id="w%x" % rnd.getrandbits(40), type="text", body="fuzz",
                  mentions=[uid])
@@ -589,8 +603,8 @@ def ws_frames(rnd, w, uid):
         return kind, [raw_frame(rnd, OP_TEXT, data, mask=False)]
     if kind == "huge_declared":
         return kind, [raw_frame(rnd, OP_TEXT, b"{}", declared=rnd.choice([2 ** 31, 2 ** 40, 2 ** 63 - 1]))[:20]]
-    if kind == "too_large":
-        body = b'{"op":"send","body":"' + b"x" * rnd.choice([16000, 17000, 70000]) + b'"}'
+    if kind == "too_large":   # past ws.max_frame (80 KiB by default)
+        body = b'{"op":"send","body":"' + b"x" * rnd.choice([82000, 90000, 200000]) + b'"}'
         return kind, [raw_frame(rnd, OP_TEXT, body)]
     i = rnd.randrange(len(data) + 1)
     return kind, [raw_frame(rnd, OP_TEXT, data[:i] + rnd.choice([b"\xff", b"\xc3(", b"\xed\xa0\x80"]) + data[i:])]

@@ -391,6 +391,11 @@ class CallsTest(StackTestCase):
             self.error(ra, dict({"op": "call_ice", "call_id": x}, **bad), "bad_request")
         self.error(rb, {"op": "call_answer", "call_id": x, "sdp": 7}, "bad_request")
         self.error(rb, {"op": "call_answer", "call_id": x}, "bad_request")
+        # past ws.max_frame (80 KiB): too_large, and the socket stays
+        ra.ws.send_json({"op": "call_offer", "conversation_id": cid, "media": "audio",
+                         "sdp": "x" * 82000})
+        self.assertTrue(ra.wait(lambda fs: any(f.get("code") == "too_large" for f in fs),
+                                EVENT_S), ra.frames[-3:])
         for rd in (ra, rb, rs):
             self.request(rd, {"op": "ping"}, "pong")      # still usable
         self.request(ra, {"op": "call_hangup", "call_id": x})

@@ -56,9 +56,11 @@ class NatsPermissionsTest(StackTestCase):
 
     def test_edge_publish(self):
         for subject in ("im.svc.auth.login", "im.svc.msg.send", "im.conv.42.send", "$SRV.PING",
-                        "im.svc.admin.ban"):  # the admin API (auth pool checks the role)
+                        "im.svc.admin.ban",   # the admin API (auth pool checks the role)
+                        "im.svc.call.offer", "im.call.abc.answer"):   # calls (docs/calls.md)
             self.assert_pub("edge", subject, True)
         for subject in ("im.svc.auth.admin.ban", "im.svc.msg.admin.x.y",
+                        "im.svc.msg.internal.call_log",   # pool to pool only
                         "im.user.1.push", "im.user.1.ctl", "im.sess.abc.ctl",
                         "im.evt.session.revoked"):
             self.assert_pub("edge", subject, False)
@@ -88,6 +90,11 @@ class NatsPermissionsTest(StackTestCase):
         self.assert_sub("edge", "im.svc.admin.>", False)
         self.assert_sub("msg", "im.conv.>", True)
         self.assert_sub("auth", "im.conv.>", False)
+        # Calls: only presence keeps them (docs/calls.md).
+        self.assert_sub("presence", "im.svc.call.>", True)
+        self.assert_sub("presence", "im.call.>", True)
+        for user in ("auth", "msg", "media", "edge"):
+            self.assert_sub(user, "im.call.>", False)
 
     def test_pools_publish(self):
         for pool in ("auth", "msg", "presence", "media"):
@@ -95,6 +102,7 @@ class NatsPermissionsTest(StackTestCase):
                             "im.evt.session.revoked", "im.svc.presence.query"):
                 self.assert_pub(pool, subject, True)
         self.assert_pub("auth", "im.conv.1.send", False)
+        self.assert_pub("presence", "im.svc.msg.internal.call_log", True)
 
     def test_ops_reads_everything_publishes_only_srv(self):
         self.assert_sub("ops", ">", True)

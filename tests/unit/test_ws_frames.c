@@ -288,3 +288,85 @@ Test(ws_frames, conversation_of_a_refused_frame)
     cr_expect_eq(ws_frame_conversation(five, strlen(five), cid, 5), 0);
     cr_expect_eq(ws_frame_conversation(four, strlen(four), cid, 5), 1);
 }
+
+/* ---- calls (API.md "Calls") ---------------------------------------------- */
+
+Test(ws_frames, call_offer)
+{
+    ws_frame_t f = ok("{\"op\":\"call_offer\",\"rid\":\"o\",\"conversation_id\":\"12\","
+                      "\"media\":\"video\",\"sdp\":\"v=0\\r\\n\"}");
+    cr_expect_eq(f.op, WS_OP_CALL_OFFER);
+    cr_expect(WS_OP_IS_CALL(f.op));
+    cr_expect_str_eq(f.conversation_id, "12");
+    cr_expect_str_eq(f.media, "video");
+    cr_expect_str_eq(f.sdp, "v=0\r\n");
+    ws_frame_fini(&f);
+    f = ok("{\"op\":\"call_offer\",\"conversation_id\":\"12\",\"media\":\"audio\",\"sdp\":\"x\"}");
+    cr_expect_str_eq(f.media, "audio");
+    ws_frame_fini(&f);
+    bad("{\"op\":\"call_offer\",\"rid\":\"o\",\"conversation_id\":\"12\",\"media\":\"smell\","
+        "\"sdp\":\"x\"}", "media must be audio or video", "o");
+    bad("{\"op\":\"call_offer\",\"conversation_id\":\"12\",\"media\":\"audio\",\"sdp\":5}",
+        "sdp must be a string", NULL);
+    bad("{\"op\":\"call_offer\",\"conversation_id\":\"12\",\"media\":\"audio\",\"sdp\":\"\"}",
+        "sdp must be a string", NULL);
+    bad("{\"op\":\"call_offer\",\"conversation_id\":\"12\",\"media\":\"audio\"}",
+        "sdp must be a string", NULL);
+    bad("{\"op\":\"call_offer\",\"conversation_id\":\"12\",\"sdp\":\"x\"}", "media", NULL);
+    bad("{\"op\":\"call_offer\",\"conversation_id\":\"12\",\"media\":\"audio\",\"sdp\":\"x\","
+        "\"call_id\":\"a\"}", "call_id", NULL);
+}
+
+Test(ws_frames, call_sdp_bound_is_64_kib_in_bytes)
+{
+    static char buf[WS_SDP_MAX + 200];
+    for (int extra = 0; extra <= 1; extra++) {
+        int n = snprintf(buf, sizeof buf, "{\"op\":\"call_answer\",\"call_id\":\"c\",\"sdp\":\"");
+        memset(buf + n, 'a', WS_SDP_MAX + extra);
+        snprintf(buf + n + WS_SDP_MAX + extra, sizeof buf - (size_t)(n + WS_SDP_MAX + extra),
+                 "\"}");
+        ws_frame_t f;
+        const char *code;
+        char msg[256], rid[8];
+        int rc = ws_frame_parse(buf, strlen(buf), MAXB, &f, &code, msg, sizeof msg, rid,
+                                sizeof rid);
+        cr_expect_eq(rc, extra ? NT_EINVAL : NT_OK, "sdp of %d bytes", WS_SDP_MAX + extra);
+        if (rc == NT_OK) {
+            cr_expect_eq(strlen(f.sdp), (size_t)WS_SDP_MAX);
+            ws_frame_fini(&f);
+        }
+    }
+}
+
+Test(ws_frames, call_answer_ice_hangup)
+{
+    ws_frame_t f = ok("{\"op\":\"call_answer\",\"call_id\":\"ab-C_9\",\"sdp\":\"y\"}");
+    cr_expect_eq(f.op, WS_OP_CALL_ANSWER);
+    cr_expect_str_eq(f.call_id, "ab-C_9");
+    ws_frame_fini(&f);
+    f = ok("{\"op\":\"call_ice\",\"call_id\":\"c\",\"candidate\":{\"candidate\":\"a b\","
+           "\"sdpMLineIndex\":0,\"sdpMid\":\"0\"}}");
+    cr_expect_eq(f.op, WS_OP_CALL_ICE);
+    cr_expect_str_eq(f.candidate, "{\"candidate\":\"a b\",\"sdpMLineIndex\":0,\"sdpMid\":\"0\"}");
+    ws_frame_fini(&f);
+    cr_expect_null(f.candidate);
+    f = ok("{\"op\":\"call_hangup\",\"rid\":\"h\",\"call_id\":\"c\"}");
+    cr_expect_eq(f.op, WS_OP_CALL_HANGUP);
+    ws_frame_fini(&f);
+    bad("{\"op\":\"call_hangup\"}", "call_id", NULL);
+    bad("{\"op\":\"call_hangup\",\"call_id\":\"a.b\"}", "not a call id", NULL);
+    bad("{\"op\":\"call_hangup\",\"call_id\":\"\"}", "call_id", NULL);
+    bad("{\"op\":\"call_hangup\",\"call_id\":7}", "call_id", NULL);
+    bad("{\"op\":\"call_answer\",\"call_id\":\"c\",\"sdp\":[]}", "sdp", NULL);
+    bad("{\"op\":\"call_ice\",\"call_id\":\"c\",\"candidate\":\"x\"}", "candidate must be an object",
+        NULL);
+    bad("{\"op\":\"call_ice\",\"call_id\":\"c\",\"candidate\":null}", "candidate must be an object",
+        NULL);
+    bad("{\"op\":\"call_ice\",\"call_id\":\"c\"}", "candidate must be an object", NULL);
+    bad("{\"op\":\"call_ice\",\"call_id\":\"c\",\"candidate\":{},\"sdp\":\"x\"}", "sdp", NULL);
+    static char big[WS_CANDIDATE_MAX + 100];
+    int n = snprintf(big, sizeof big, "{\"op\":\"call_ice\",\"call_id\":\"c\",\"candidate\":{\"c\":\"");
+    memset(big + n, 'x', WS_CANDIDATE_MAX);
+    snprintf(big + n + WS_CANDIDATE_MAX, sizeof big - (size_t)(n + WS_CANDIDATE_MAX), "\"}}");
+    bad(big, "candidate must be at most", NULL);
+}
