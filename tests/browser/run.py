@@ -20,6 +20,7 @@ import argparse
 import os
 import shutil
 import signal
+import subprocess
 import sys
 import time
 import unittest
@@ -36,6 +37,15 @@ def enter_netns():
     if os.geteuid() != 0 or not shutil.which("unshare") or not shutil.which("ip"):
         os.environ["NATTER_BROWSER_NETNS"] = "0"
         print("browser: not root or no unshare/ip: running outside a network namespace", file=sys.stderr)
+        return
+    # A container without CAP_SYS_ADMIN refuses new namespaces: find out
+    # here, so the failure is named instead of a bare exit status.
+    probe = subprocess.run(["unshare", "-n", "--", "ip", "link", "set", "lo", "up"],
+                           stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    if probe.returncode != 0:
+        os.environ["NATTER_BROWSER_NETNS"] = "0"
+        print("browser: cannot make a network namespace here (%s): running outside one"
+              % probe.stderr.strip(), file=sys.stderr)
         return
     os.environ["NATTER_BROWSER_NETNS"] = "1"
     sys.stdout.flush()

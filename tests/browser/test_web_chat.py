@@ -292,7 +292,7 @@ class WebChatTest(unittest.TestCase):
             r = api.call("POST", "/api/messages", {"conversation_id": cid, "client_msg_id": "bulk%d" % i,
                                                    "type": "text", "body": "bulk %d" % i}, token=a.token())
             self.assertEqual(r.status, 201, r)
-        total = 48      # 6 chat messages, 2 call records, 40 bulk
+        total = 49      # 6 chat messages, 3 call records, 40 bulk
         b.d.refresh()
         b.click("li.conv", a.display)
         b.wait_css("li.msg .text", "bulk 39")
@@ -502,6 +502,31 @@ class WebChatTest(unittest.TestCase):
         a.wait_css(".call[data-phase=ended]", "Call declined")
         a.wait_css("li.msg.call-record", "Missed audio call from you (declined)")
         b.wait_css("li.msg.call-record", "Missed audio call from " + a.display)
+        for u in (a, b):
+            u.wait("the call overlay gone", lambda: not u.js("return natter.store.state.call"), timeout=10)
+        # A third call survives Bob's socket dropping for a moment (the media
+        # is browser to browser, the session is the same when it is back),
+        # then Bob closes the page: Alice hears `gone` (call.gone_ms, 3 s).
+        a.click("button[name=call-video]")
+        b.click("button[name=call-accept]")
+        for u in (a, b):
+            u.wait("peer connection connected", lambda: u.js(state) == "connected", timeout=30)
+        b.js("natter.client.dropSocket()")
+        b.wait_css(".me .dot.online")
+        time.sleep(5)   # past the page's own 4 s grace for a lost socket
+        for u in (a, b):
+            self.assertEqual(u.js("return natter.store.state.call.phase"), "active", u.name)
+        far = a.js(playing)
+        a.wait("the far video still advancing", lambda: (a.js(playing) or [0, 0, 0])[2] > far[2] + 0.5, timeout=10)
+        t_gone = time.monotonic()
+        b.d.get("about:blank")
+        a.wait_css(".call[data-phase=ended]", "Connection lost", timeout=15)
+        gone_s = time.monotonic() - t_gone
+        self.assertEqual(a.js("return natter.calls.last.reason"), "gone")
+        a.wait("three call records", lambda: len(a.d.find_elements(By.CSS_SELECTOR, "li.msg.call-record")) == 3)
+        b.d.get(self.http.url)
+        b.click("li.conv", a.display)
+        b.wait("three call records", lambda: len(b.d.find_elements(By.CSS_SELECTOR, "li.msg.call-record")) == 3)
         shots.append(a.shot("chat-after-call-alice"))
         for u in (a, b):
             u.wait("the call overlay gone", lambda: not u.js("return natter.store.state.call"), timeout=10)
@@ -510,7 +535,8 @@ class WebChatTest(unittest.TestCase):
               "caller %(caller_no_ring).0f ms, callee %(callee_no_ring).0f ms; offer -> ringing %(offer_to_ring).0f ms; "
               "accept -> answer sent %(accept_to_answer).0f ms (camera %(accept_to_media).0f ms); "
               "answer sent -> connected: caller %(answer_to_caller).0f ms, callee %(answer_to_callee).0f ms" % timing)
-        print("browser: far video %dx%d; whole call step %.1fs" % (first[0], first[1], time.monotonic() - t0))
+        print("browser: far video %dx%d; the callee's page closed -> caller sees `gone` in %.1fs; whole call step %.1fs"
+              % (first[0], first[1], gone_s, time.monotonic() - t0))
 
 
 if __name__ == "__main__":

@@ -11,6 +11,7 @@ import * as client from "./client.js";
 const { state } = store;
 const now = () => performance.timeOrigin + performance.now();
 const ENDED_SHOWN_MS = 5000;
+const FAIL_GRACE_MS = 5000; // > the server's call.gone_ms (3 s) plus a reconnect
 let early = [];       // frames about a call id we do not know yet (offer reply in flight)
 export let last = null; // the previous call's record (timings), for the test and the console
 
@@ -79,9 +80,11 @@ function peerConnection(call, servers) {
       call.t.connected = now();
       call.phase = "active";
       call.activeSince = Date.now();
-    } else if (pc.connectionState === "failed") {
-      hangup("failed");
-      return;
+    } else if (pc.connectionState === "failed" && !call.failTimer) {
+      // Usually the other side hung up or went away and the server's
+      // call_hangup (with the real reason: hangup, gone within
+      // call.gone_ms) is on its way; only without one is this a failure.
+      call.failTimer = setTimeout(() => { if (state.call === call) hangup("failed"); }, FAIL_GRACE_MS);
     }
     changed();
   };
@@ -186,6 +189,8 @@ function stopMedia(call) {
 function end(call, reason, detail) {
   if (call.phase === "ended") return;
   call.phase = "ended";
+  clearTimeout(call.failTimer);
+  clearTimeout(call.lostTimer);
   call.reason = reason;
   call.detail = detail || "";
   call.t.ended = now();
@@ -227,9 +232,21 @@ function onFrame(f) {
 client.onPushOp("call_offer", onOffer);
 for (const op of ["call_answer", "call_ice", "call_hangup"]) client.onPushOp(op, onFrame);
 
-// The socket went away: our session's signaling is gone, and the server ends
-// the call for the other side ("gone"); do the same here.
+// The socket went away.  Media flows browser to browser, so the call goes
+// on if the socket is back soon (the same session: the server keeps the
+// call); if it is not back within the server's call.gone_ms (3 s) plus a
+// margin, the server has told the other side `gone`: end it here too.
+const LOST_GRACE_MS = 4000;
+
 export function socketLost() {
   const call = state.call;
-  if (call && call.phase !== "ended") end(call, "gone");
+  if (!call || call.phase === "ended" || call.lostTimer) return;
+  call.lostTimer = setTimeout(() => { if (state.call === call) end(call, "gone"); }, LOST_GRACE_MS);
+}
+
+export function socketBack() {
+  const call = state.call;
+  if (!call || !call.lostTimer) return;
+  clearTimeout(call.lostTimer);
+  call.lostTimer = null;
 }
