@@ -11,6 +11,7 @@ import { groupPanel } from "./group.js";
 import { imageThumb, fileLink } from "./files.js";
 
 const { state } = store;
+let revokeTicker = null;
 
 export function chatView(el) {
   const title = h("h2.chat-title");
@@ -96,8 +97,9 @@ export function chatView(el) {
       list.dispatchEvent(new Event("scroll"));
   }
   store.subscribe(render);
-  // The revoke button expires with the server's window: look again now and then.
-  setInterval(() => { if (state.open) store.changed(); }, 15000);
+  // The revoke button expires with the server's window: look again now and
+  // then (one timer for the page, however often this view is built).
+  if (!revokeTicker) revokeTicker = setInterval(() => { if (state.open && state.me) store.changed(); }, 15000);
   render();
 }
 
