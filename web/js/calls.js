@@ -190,7 +190,6 @@ function end(call, reason, detail) {
   if (call.phase === "ended") return;
   call.phase = "ended";
   clearTimeout(call.failTimer);
-  clearTimeout(call.lostTimer);
   call.reason = reason;
   call.detail = detail || "";
   call.t.ended = now();
@@ -232,21 +231,25 @@ function onFrame(f) {
 client.onPushOp("call_offer", onOffer);
 for (const op of ["call_answer", "call_ice", "call_hangup"]) client.onPushOp(op, onFrame);
 
-// The socket went away.  Media flows browser to browser, so the call goes
-// on if the socket is back soon (the same session: the server keeps the
-// call); if it is not back within the server's call.gone_ms (3 s) plus a
-// margin, the server has told the other side `gone`: end it here too.
-const LOST_GRACE_MS = 4000;
+// The socket, as the call view sees it change.  The server holds a call
+// only while each party's session answers its liveness probes (docs/
+// calls.md "Liveness"): a probe that finds no socket of ours ends the call
+// as `gone` for the other side at once, so whether a call outlives even a
+// short reconnect is a race.  Make it certain instead: a lost socket ends
+// the call here ("Connection lost"), and once the socket is back we hang
+// that call up, in case the server did not notice the gap (the same
+// session came back between two probes) and the other side is still in it.
+let owed = null;     // call id to hang up once the socket is back
 
-export function socketLost() {
+export function connState(conn) {
   const call = state.call;
-  if (!call || call.phase === "ended" || call.lostTimer) return;
-  call.lostTimer = setTimeout(() => { if (state.call === call) end(call, "gone"); }, LOST_GRACE_MS);
-}
-
-export function socketBack() {
-  const call = state.call;
-  if (!call || !call.lostTimer) return;
-  clearTimeout(call.lostTimer);
-  call.lostTimer = null;
+  if (conn !== "online") {
+    if (call && call.phase !== "ended") {
+      if (call.id) owed = call.id;
+      end(call, "gone", "this page lost its connection");
+    }
+  } else if (owed) {
+    client.wsSend({ op: "call_hangup", call_id: owed });
+    owed = null;
+  }
 }

@@ -30,12 +30,10 @@ export function callView(root) {
   }
 
   function render() {
+    calls.connState(state.conn);
     const c = state.call;
     box.hidden = !c;
     if (!c) { attach(remote, null); attach(local, null); return; }
-    if (c.phase !== "ended") {
-      if (state.conn === "online") calls.socketBack(); else calls.socketLost();
-    }
     box.dataset.phase = c.phase;
     box.dataset.media = c.media;
     who.textContent = store.userName(c.peer);
