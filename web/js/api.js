@@ -41,7 +41,7 @@ function tick() {
   refresh().catch(() => { if (session) refreshTimer = setTimeout(tick, 10000); });
 }
 
-async function raw(method, path, body, { auth = true, headers = {}, blob = false } = {}) {
+async function raw(method, path, body, { auth = true, headers = {}, blob = false, head = false } = {}) {
   const h = { ...headers };
   if (auth && session) h.Authorization = "Bearer " + session.access_token;
   let payload = body;
@@ -51,6 +51,7 @@ async function raw(method, path, body, { auth = true, headers = {}, blob = false
   }
   const res = await fetch(path, { method, headers: h, body: payload });
   if (res.ok) {
+    if (head) return res.headers;
     if (blob) return res.blob();
     return res.status === 204 ? null : res.json();
   }
@@ -119,6 +120,17 @@ export function upload(file) {
   const name = encodeURIComponent((file.name || "image").replace(/[\/\\]/g, "_").slice(0, 200));
   return call("POST", "/api/files/upload?name=" + name, file,
               { headers: { "Content-Type": file.type || "application/octet-stream" } });
+}
+
+// A file's name and size without its bytes (HEAD: Content-Disposition, Content-Length).
+export async function fileInfo(id) {
+  const hd = await call("HEAD", "/api/files/" + encodeURIComponent(id), undefined, { head: true });
+  const cd = hd.get("Content-Disposition") || "";
+  const star = /filename\*=UTF-8''([^;]+)/i.exec(cd);
+  const plain = /filename="([^"]*)"/i.exec(cd);
+  let name = "file";
+  try { name = star ? decodeURIComponent(star[1]) : plain ? plain[1] : name; } catch (_) { /* keep "file" */ }
+  return { name, size: Number(hd.get("Content-Length") || 0), mime: hd.get("Content-Type") || "" };
 }
 
 export function fileBlob(id, thumb) {

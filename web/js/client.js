@@ -11,6 +11,15 @@ let wsUrl = null;
 let lastTypingSent = 0;
 let typingTimer = null;
 const PAGE = 30;
+const hooks = new Map(); // push op -> handler registered by another module (calls.js)
+
+// For modules that speak their own frames over the session's socket.
+export function onPushOp(op, fn) { hooks.set(op, fn); }
+export function wsSend(frame) { return !!socket && socket.send(frame); }
+export function wsRequest(frame, timeoutMs) {
+  if (!socket) return Promise.reject(Object.assign(new Error("offline"), { code: "unavailable" }));
+  return socket.request(frame, timeoutMs);
+}
 
 export async function start() {
   const cfg = await fetch("/config.json").then((r) => r.json());
@@ -97,6 +106,7 @@ async function syncConv(cid) {
 }
 
 function push(f) {
+  if (hooks.has(f.op)) return hooks.get(f.op)(f);
   switch (f.op) {
     case "message": return onMessage(f.message);
     case "read": return store.setRead(f.conversation_id, f.user_id, f.seq);
@@ -105,15 +115,39 @@ function push(f) {
       state.presence.set(f.user_id, { user_id: f.user_id, online: f.online, last_seen: f.last_seen });
       return store.changed();
     case "contact": return loadContacts().then(loadPresence).catch(report);
-    case "member": return loadConversations().catch(report);
+    case "member": return onMember(f).catch(report);
     case "revoked": {
       const m = state.msgs.get(f.conversation_id);
       const msg = m && m.get(Number(f.seq));
-      if (msg) { msg.revoked = true; store.changed(); }
-      return;
+      if (msg) Object.assign(msg, { revoked: true, body: "" });
+      const c = state.convs.get(f.conversation_id);
+      if (c && c.last_message && Number(c.last_message.seq) === Number(f.seq)) c.last_message.revoked = true;
+      return store.changed();
     }
     case "kicked": return report("Signed out: " + f.reason);
     default: return;
+  }
+}
+
+// A member event: I left or was removed -> the conversation is gone from my
+// list; anything else (added, renamed, roles) -> reload that conversation.
+async function onMember(f) {
+  const cid = f.conversation_id;
+  if (f.event === "removed" && f.user_id === state.me.id) {
+    state.convs.delete(cid);
+    state.msgs.delete(cid);
+    state.hasMore.delete(cid);
+    if (state.open === cid) state.open = null;
+    store.changed();
+    return;
+  }
+  try {
+    const { conversation } = await api.get("/api/conversations/" + encodeURIComponent(cid));
+    store.putConv(conversation);
+    await ensureUsers(conversation.members.map((m) => m.user_id));
+  } catch (e) {
+    if (e.status === 403 || e.status === 404) { state.convs.delete(cid); store.changed(); return; }
+    throw e;
   }
 }
 
@@ -135,7 +169,10 @@ async function onMessage(msg) {
   if (!fresh.length || msg.sender_id === state.me.id) return;
   const c = state.convs.get(cid);
   if (state.open === cid && document.visibilityState === "visible") markRead(cid);
-  else c.unread = (c.unread || 0) + 1;
+  else {
+    c.unread = (c.unread || 0) + 1;
+    if (msg.mentioned) c.mentions = (c.mentions || 0) + 1;
+  }
   store.changed();
 }
 
@@ -190,8 +227,9 @@ export function typing(cid, stillTyping) {
 
 // Send over the socket; if it is down, over REST (same client_msg_id, so a
 // retry never doubles the message).
-export async function send(cid, type, body) {
+export async function send(cid, type, body, mentions) {
   const frame = { conversation_id: cid, client_msg_id: crypto.randomUUID(), type, body };
+  if (mentions && mentions.length) frame.mentions = mentions;
   let message;
   try {
     message = (await socket.request({ op: "send", ...frame })).message;
@@ -205,9 +243,11 @@ export async function send(cid, type, body) {
   markRead(cid);
 }
 
-export async function sendImage(cid, file) {
+// Any file: one the server made a thumbnail of goes as an image, the rest
+// as a file message (a download link).
+export async function sendFile(cid, file) {
   const { file: f } = await api.upload(file);
-  await send(cid, "image", f.id);
+  await send(cid, f.thumbnail_url ? "image" : "file", f.id);
 }
 
 export async function searchUsers(q) {

@@ -4,15 +4,18 @@ import { h } from "./dom.js";
 import * as api from "./api.js";
 import * as store from "./store.js";
 import * as client from "./client.js";
+import * as calls from "./calls.js";
 import { authView } from "./views/auth.js";
 import { sidebarView } from "./views/sidebar.js";
 import { chatView } from "./views/chat.js";
+import { callView } from "./views/call.js";
 
 const root = document.getElementById("app");
 let running = false;
 
 async function show() {
   if (!api.current()) {
+    calls.hangup();
     client.stop();
     store.reset();
     running = false;
@@ -30,6 +33,7 @@ async function show() {
     await client.start();
     sidebarView(side);
     chatView(chat);
+    callView(root.firstChild);
   } catch (e) {
     if (e.status === 401) { api.forget(); return; }
     toast.hidden = false;
@@ -41,5 +45,5 @@ api.onSessionChange((s) => { if (!s || !running) show(); });
 document.addEventListener("visibilitychange", () => {
   if (document.visibilityState === "visible" && store.state.open) client.markRead(store.state.open);
 });
-window.natter = { client, store }; // for the browser test and the console
+window.natter = { client, store, calls }; // for the browser test and the console
 show();

@@ -17,6 +17,7 @@ export const state = {
   contacts: [],             // [{user, since}]
   requests: [],             // pending contact requests
   open: null,               // open conversation id
+  call: null,               // the call on screen (calls.js), or null
   error: null,
 };
 
@@ -32,7 +33,7 @@ export function changed() {
 export function reset() {
   subs.clear();
   for (const k of ["convs", "msgs", "hasMore", "users", "presence", "typing", "reads"]) state[k].clear();
-  Object.assign(state, { me: null, contacts: [], requests: [], open: null, error: null });
+  Object.assign(state, { me: null, contacts: [], requests: [], open: null, call: null, error: null });
   changed();
 }
 

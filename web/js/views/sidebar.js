@@ -4,6 +4,8 @@ import { h, clear, timeLabel } from "../dom.js";
 import * as store from "../store.js";
 import * as client from "../client.js";
 import * as api from "../api.js";
+import { systemText } from "./describe.js";
+import { profileForm } from "./profile.js";
 
 const { state } = store;
 
@@ -15,7 +17,8 @@ export function sidebarView(el) {
                                      oninput: debounce(find, 250) });
   const groupBox = h("div.group-box", { hidden: true });
   const me = h("div.me");
-  el.append(me, h("div.find", search, results), requests,
+  const profile = h("div.profile-box", { hidden: true });
+  el.append(me, profile, h("div.find", search, results), requests,
             h("div.list-head", h("span", "Conversations"),
               h("button.small", { name: "new-group", onclick: toggleGroup }, "New group")),
             groupBox, list);
@@ -51,11 +54,17 @@ export function sidebarView(el) {
       } }, "Create"));
   }
 
+  function toggleProfile() {
+    profile.hidden = !profile.hidden;
+    if (!profile.hidden) profileForm(profile, () => { profile.hidden = true; });
+  }
+
   function render() {
     const online = state.conn === "online";
     me.replaceChildren(h("span.dot", { className: "dot " + state.conn, title: state.conn }),
       h("strong", state.me ? state.me.display_name || state.me.username : ""),
       h("small.conn", online ? "" : state.conn === "connecting" ? " connecting…" : " offline"),
+      h("button.small", { name: "profile", onclick: toggleProfile }, "Profile"),
       h("button.small", { name: "logout", onclick: () => api.logout() }, "Log out"));
     clear(requests);
     const incoming = state.requests.filter((r) => r.to_id === state.me.id && r.status === "pending");
@@ -77,6 +86,7 @@ export function sidebarView(el) {
         h("div.conv-main",
           h("div.conv-top", h("span.title", store.convTitle(c)), h("small.when", last ? timeLabel(last.created_at) : "")),
           h("div.conv-bottom", h("span.preview", last ? preview(last) : "No messages yet"),
+            c.mentions ? h("span.badge.at", { title: "mentions you" }, "@") : null,
             c.unread ? h("span.badge", { title: "unread" }, String(c.unread)) : null))));
     }
     if (!list.firstChild) list.append(h("li.none", "No conversations yet: find someone above."));
@@ -90,6 +100,7 @@ function preview(m) {
   if (m.revoked) return who + "(message removed)";
   if (m.type === "image") return who + "Photo";
   if (m.type === "file") return who + "File";
+  if (m.type === "system" || m.type === "call") return systemText(m);
   return who + m.body;
 }
 
