@@ -82,10 +82,13 @@ static int conversation(call_svc_t *s, const char *cid, const char *uid, char *p
     return rc;
 }
 
-static void count_session(void *arg, const char *sid, const char *edge)
+static void count_session(void *arg, const char *sid, const char *edge, const char *address,
+                          int64_t since)
 {
     (void)sid;
     (void)edge;
+    (void)address;
+    (void)since;
     (*(int *)arg)++;
 }
 

@@ -154,13 +154,13 @@ static int send_one(msg_pool_t *p, bus_t *bus, natsMsg *msg, int more)
     }
     if ((rc = msg_send_limited(p, bus, msg, uid, req)) != NT_OK)
         goto fail;
-    return msg_send_queue(p, bus, msg, req);
+    return msg_send_queue(p, bus, msg, req, more);
 fail:
     protobuf_c_message_free_unpacked(&req->base, NULL);
     return rc;
 }
 
-int msg_send_queue(msg_pool_t *p, bus_t *bus, natsMsg *msg, Natter__SendReq *req)
+int msg_send_queue(msg_pool_t *p, bus_t *bus, natsMsg *msg, Natter__SendReq *req, int more)
 {
     send_job_t *job = NULL;
     int rc;
