@@ -252,21 +252,34 @@ out:
 
 #define EDGES_PER_SESSION 8
 
+/* One socket of a session as presence has it: which edge, the client's
+ * address as that edge saw it, since when. */
+typedef struct sess_conn {
+    char edge[PRESENCE_TOKEN_MAX + 1];
+    char address[PRESENCE_ADDRESS_MAX];
+    int64_t since;
+} sess_conn_t;
+
 /* Live sessions and the edges presence says they are connected to. */
 typedef struct sess_edges {
     session_rec_t *found;
     int n;
-    char (*edges)[EDGES_PER_SESSION][PRESENCE_TOKEN_MAX + 1];
+    sess_conn_t (*conns)[EDGES_PER_SESSION];
     int *n_edges;
 } sess_edges_t;
 
-static void on_presence(void *arg, const char *sid, const char *edge)
+static void on_presence(void *arg, const char *sid, const char *edge, const char *address,
+                        int64_t since)
 {
     sess_edges_t *a = arg;
     for (int i = 0; i < a->n; i++)
         if (strcmp(a->found[i].sid, sid) == 0 && a->n_edges[i] < EDGES_PER_SESSION &&
-            strlen(edge) <= PRESENCE_TOKEN_MAX)
-            strcpy(a->edges[i][a->n_edges[i]++], edge);
+            strlen(edge) <= PRESENCE_TOKEN_MAX) {
+            sess_conn_t *c = &a->conns[i][a->n_edges[i]++];
+            snprintf(c->edge, sizeof c->edge, "%s", edge);
+            snprintf(c->address, sizeof c->address, "%s", address);
+            c->since = since;
+        }
 }
 
 int admin_sessions(bus_t *bus, natsMsg *msg, void *arg)
@@ -295,12 +308,15 @@ int admin_sessions(bus_t *bus, natsMsg *msg, void *arg)
     }
     /* Presence (Redis) adds where each session is connected; without
      * Redis the list still answers, with no edges. */
-    sess_edges_t se = {.found = found, .n = n, .edges = calloc(ADMIN_LIST_MAX, sizeof *se.edges),
+    sess_edges_t se = {.found = found, .n = n, .conns = calloc(ADMIN_LIST_MAX, sizeof *se.conns),
                        .n_edges = calloc(ADMIN_LIST_MAX, sizeof *se.n_edges)};
     char *eptrs[ADMIN_LIST_MAX][EDGES_PER_SESSION];
-    if (!se.edges || !se.n_edges) {
-        free(se.edges);
+    Natter__AdminConnection(*pconn)[EDGES_PER_SESSION] = calloc(ADMIN_LIST_MAX, sizeof *pconn);
+    Natter__AdminConnection *cptrs[ADMIN_LIST_MAX][EDGES_PER_SESSION];
+    if (!se.conns || !se.n_edges || !pconn) {
+        free(se.conns);
         free(se.n_edges);
+        free(pconn);
         rc = auth_fail(bus, msg, NT_ENOMEM, "");
         goto out;
     }
@@ -315,18 +331,27 @@ int admin_sessions(bus_t *bus, natsMsg *msg, void *arg)
         s->platform = found[i].platform;
         s->device_id = found[i].device_id;
         s->created_at = found[i].created_at;
-        for (int k = 0; k < se.n_edges[i]; k++)
-            eptrs[i][k] = se.edges[i][k];
-        s->n_edges = (size_t)se.n_edges[i];
+        for (int k = 0; k < se.n_edges[i]; k++) {
+            sess_conn_t *c = &se.conns[i][k];
+            eptrs[i][k] = c->edge;
+            natter__admin_connection__init(&pconn[i][k]);
+            pconn[i][k].edge = c->edge;
+            pconn[i][k].address = c->address;
+            pconn[i][k].since = c->since;
+            cptrs[i][k] = &pconn[i][k];
+        }
+        s->n_edges = s->n_connections = (size_t)se.n_edges[i];
         s->edges = eptrs[i];
+        s->connections = cptrs[i];
         ptrs[i] = s;
     }
     Natter__AdminSessionList list = NATTER__ADMIN_SESSION_LIST__INIT;
     list.n_sessions = (size_t)n;
     list.sessions = ptrs;
     rc = bus_reply_pb(bus, msg, &list.base);
-    free(se.edges);
+    free(se.conns);
     free(se.n_edges);
+    free(pconn);
 out:
     free(found);
     free(pbs);

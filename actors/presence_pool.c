@@ -133,6 +133,8 @@ static int report_live(presence_pool_t *p, natsMsg *msg, int heartbeat)
         e[i].uid = s->user_id;
         e[i].sid = s->session_id;
         e[i].platform = s->platform;
+        e[i].address = s->address;
+        e[i].since = s->since;
     }
     if (!heartbeat && r->n_sessions == 1 && !*e[0].platform && presence_token_ok(e[0].sid)) {
         lookup_platform(p, e[0].sid, platform, sizeof platform);
@@ -176,7 +178,7 @@ int presence_down_h(bus_t *bus, natsMsg *msg, void *arg)
     Natter__PresenceReport *r;
     int rc = unpack_report(bus, msg, &r);
     for (size_t i = 0; rc == NT_OK && i < r->n_sessions; i++) {
-        presence_entry_t e = {r->sessions[i]->user_id, r->sessions[i]->session_id, NULL};
+        presence_entry_t e = {.uid = r->sessions[i]->user_id, .sid = r->sessions[i]->session_id};
         rc = presence_store_down(p->redis, &p->times, r->edge_id, r->seq, &e);
         if (rc != NT_OK)
             log_warn("presence down not stored", "edge=%s uid=%s err=\"%s\"", r->edge_id,

@@ -235,7 +235,9 @@ static int64_t reconnect_delay(natsConnection *nc, int attempts, void *closure)
     return ms;
 }
 
-/* opts->url may be "a,b,c": split into natsOptions_SetServers. */
+/* opts->url may be "a,b,c": split into natsOptions_SetServers.  The list is
+ * tried in the order given (no shuffling, see build_opts): the first URL is
+ * the process's home node, the others where it goes when that node dies. */
 static natsStatus set_servers(natsOptions *o, const char *url)
 {
     char *copy = strdup(url);
@@ -265,6 +267,11 @@ static natsStatus build_opts(bus_t *bus, const bus_opts_t *opts, natsOptions **o
     natsStatus s = natsOptions_Create(&o);
     if (s == NATS_OK)
         s = set_servers(o, opts->url);
+    /* nats.c shuffles a server list by default.  An operator spreads the
+     * processes over a cluster by giving each its own order (ops/cluster
+     * does), so keep it: first URL first, then the next on a reconnect. */
+    if (s == NATS_OK)
+        s = natsOptions_SetNoRandomize(o, true);
     if (s == NATS_OK)
         s = natsOptions_SetName(o, bus->name);
     if (s == NATS_OK && opts->user)

@@ -63,7 +63,7 @@ int role_edge_http(const role_ctx_t *ctx)
     if (metrics_new(&e.metrics) != NT_OK || denylist_new(&e.deny) != NT_OK ||
         role_bus_connect(ctx, "edge", 1, &e.bus) != NT_OK ||
         revocations_start(e.bus, e.deny, (int)timeout, 60, &rev) != NT_OK ||
-        !(e.revs = rev) || iprules_start(e.bus, (int)timeout, 60, &e.iprules) != NT_OK ||
+        !(e.revs = rev) || iprules_start(e.bus, (int)timeout, 60, NULL, NULL, &e.iprules) != NT_OK ||
         http_edge_start(&e, config_str(c, "http.bind", "127.0.0.1"), (int)port, (int)threads) !=
             NT_OK)
         goto done;

@@ -144,6 +144,13 @@ static int read_config(const config_t *c, ws_edge_t *e)
     e->sndbuf = (int)sndbuf;
     e->drain_ms = (int)drain_s * 1000;
     e->drain_jitter_ms = (int)jitter_ms;
+    /* The same key and rule as edge-http: one list of proxies per site. */
+    const char *proxies = config_str(c, "http.trusted_proxies", "");
+    if (client_addr_proxies(proxies, e->proxies, CLIENT_ADDR_PROXIES_MAX, &e->nproxies) != NT_OK) {
+        log_error("bad http.trusted_proxies", "value=\"%s\" want=\"comma-separated CIDR blocks\"",
+                  proxies);
+        return NT_ECONFIG;
+    }
     return NT_OK;
 }
 
@@ -154,6 +161,7 @@ int role_edge_ws(const role_ctx_t *ctx)
     edge_run_t run = {.e = &e};
     token_keys_t *keys = NULL;
     revocations_t *rev = NULL;
+    iprules_t *ipr = NULL;
     uv_loop_t loop;
     int rc = 1;
     if (read_config(c, &e) != NT_OK ||
@@ -173,11 +181,14 @@ int role_edge_ws(const role_ctx_t *ctx)
     if (metrics_new(&e.metrics) != NT_OK || denylist_new(&e.deny) != NT_OK ||
         role_bus_connect_loop(ctx, "edge", &loop, &e.bus) != NT_OK ||
         revocations_start(e.bus, e.deny, e.timeout_ms, 60, &rev) != NT_OK ||
-        ws_edge_start(&e) != NT_OK || signals_start(&run, &loop) != NT_OK) {
+        ws_edge_start(&e) != NT_OK ||
+        iprules_start(e.bus, e.timeout_ms, 60, ws_edge_iprules_changed, &e, &ipr) != NT_OK ||
+        signals_start(&run, &loop) != NT_OK) {
         run_stop(&run);
         uv_run(&loop, UV_RUN_DEFAULT);      /* let the handles close */
         goto done;
     }
+    e.iprules = ipr;                        /* read by the loop from now on */
     uv_run(&loop, UV_RUN_DEFAULT);          /* until run_stop */
     rc = 0;
 done:
@@ -185,6 +196,8 @@ done:
         rc = 1;
     log_info("drained", "ok=%s", rc == 0 ? "yes" : "no");
     revocations_stop(rev);
+    iprules_stop(ipr);                      /* its callback reaches into e.st */
+    e.iprules = NULL;
     ws_edge_free(&e);
     if (uv_loop_close(&loop) != 0) {
         log_error("event loop still has handles", "role=edge-ws");

@@ -28,6 +28,8 @@ struct iprules {
     pthread_cond_t cond;
     int stop, dirty;
     atomic_int loaded;
+    void (*changed)(void *arg);  /* set at start, read-only */
+    void *changed_arg;
 };
 
 static void on_changed(bus_t *bus, natsMsg *msg, void *arg)
@@ -78,13 +80,16 @@ static int load_once(iprules_t *r)
         return NT_ENOMEM;
     pthread_rwlock_wrlock(&r->rules_lock);
     cidr_t *old = r->rules;
-    int changed = n != r->n;
+    int changed = n != r->n || (n > 0 && memcmp(rules, old, (size_t)n * sizeof *rules) != 0);
     r->rules = rules;
     r->n = n;
     pthread_rwlock_unlock(&r->rules_lock);
     free(old);
-    if (changed)
+    if (changed) {
         log_info("ip rules loaded", "rules=%d", n);
+        if (r->changed)
+            r->changed(r->changed_arg);
+    }
     return NT_OK;
 }
 
@@ -120,7 +125,8 @@ static void *loader(void *arg)
     }
 }
 
-int iprules_start(bus_t *bus, int timeout_ms, int reload_s, iprules_t **out)
+int iprules_start(bus_t *bus, int timeout_ms, int reload_s, void (*changed)(void *arg), void *arg,
+                  iprules_t **out)
 {
     char subject[SUBJECT_MAX];
     iprules_t *r = calloc(1, sizeof *r);
@@ -129,6 +135,8 @@ int iprules_start(bus_t *bus, int timeout_ms, int reload_s, iprules_t **out)
     r->bus = bus;
     r->timeout_ms = timeout_ms;
     r->reload_s = reload_s > 0 ? reload_s : 60;
+    r->changed = changed;
+    r->changed_arg = arg;
     pthread_rwlock_init(&r->rules_lock, NULL);
     pthread_mutex_init(&r->lock, NULL);
     pthread_cond_init(&r->cond, NULL);

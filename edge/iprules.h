@@ -17,7 +17,11 @@
 
 typedef struct iprules iprules_t;
 
-int iprules_start(bus_t *bus, int timeout_ms, int reload_s, iprules_t **out);
+/* changed (may be NULL) runs on the loader thread after each load that
+ * changed the rules, with arg: edge-ws wakes its loop with it to close
+ * the sockets a new deny rule covers. */
+int iprules_start(bus_t *bus, int timeout_ms, int reload_s, void (*changed)(void *arg), void *arg,
+                  iprules_t **out);
 
 /* 1 if the client address addr (text) falls in a deny rule. */
 int iprules_denied(iprules_t *r, const char *addr);

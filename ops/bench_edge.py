@@ -303,6 +303,7 @@ def main():
         "NATTER_LOG_LEVEL": "warn", "NATTER_WS_IDLE_TIMEOUT_S": "600",
         "NATTER_WS_MAX_CONNS_PER_ADDR": "0", "NATTER_WS_PRESENCE_HEARTBEAT_S": "0"})
     try:
+        stack.serve_no_ip_rules()     # no auth pool: the edge's IP rules are empty
         edge = stack.start_role("edge-ws")
         run = {"noread": noread, "idle": idle, "push": push}[opt.mode]
         asyncio.run(run(stack, edge, opt))

@@ -344,3 +344,164 @@ tail_logs() {
     tail -n 30 "$f"
   done
 }
+
+# --- what ops/up and ops/cluster share ----------------------------------
+# These use the caller's variables: KEYS (key directory), SECRETS (its
+# secrets.env), NATS_URL, HTTP_PORT, WS_PORT, REDIS_PORT, DB_PORT, DB_NAME,
+# DB_USER, DB_PASSWORD, DB_SOCK, LOGS, NATTER (the binary).
+
+# secret_get NAME: the value of NAME in $SECRETS (parsed, never sourced,
+# so the file cannot run code; the first line for NAME wins).  Built-ins
+# only: it is called for every role.
+secret_get() {
+  local k v
+  while IFS='=' read -r k v; do
+    if [ "$k" = "$1" ]; then
+      say "$v"
+      return 0
+    fi
+  done <"$SECRETS"
+}
+
+# ensure_secrets [EXTRA_NAME...]: the ES256 token key pair in $KEYS and one
+# random password per NATS user, one for the database (and one per
+# EXTRA_NAME) in $SECRETS; sets DB_PASSWORD.  A missing name is appended
+# (a user added to NATS_USERS later); existing values never change, so
+# running processes keep working.  Keys and secrets are for the owner only.
+ensure_secrets() {
+  local name
+  (umask 077 && mkdir -p "$KEYS")
+  chmod 700 "$KEYS"
+  if [ ! -s "$KEYS/jwt.key" ]; then
+    say "== generating the ES256 token key pair in $KEYS"
+    (umask 077 && openssl ecparam -name prime256v1 -genkey -noout -out "$KEYS/jwt.key")
+    rm -f "$KEYS/jwt.pub"
+  fi
+  if [ ! -s "$KEYS/jwt.pub" ]; then
+    openssl ec -in "$KEYS/jwt.key" -pubout -out "$KEYS/jwt.pub" 2>/dev/null
+  fi
+  chmod 600 "$KEYS/jwt.key"
+  chmod 644 "$KEYS/jwt.pub"
+  touch "$SECRETS"
+  chmod 600 "$SECRETS"
+  for name in $(for u in "${NATS_USERS[@]}"; do nats_pw_var "$u"; done) NATTER_DB_PASSWORD "$@"; do
+    if [ -z "$(secret_get "$name")" ]; then
+      printf '%s=%s\n' "$name" "$(random_secret)" >>"$SECRETS"
+    fi
+  done
+  DB_PASSWORD=$(secret_get NATTER_DB_PASSWORD)
+}
+
+# export_nats_passwords: export every NATTER_NATS_PW_* from $SECRETS (for
+# nats-server, whose configuration reads them; call it in a subshell).
+export_nats_passwords() {
+  local u v
+  for u in "${NATS_USERS[@]}"; do
+    v=$(nats_pw_var "$u")
+    export "$v=$(secret_get "$v")"
+  done
+}
+
+# ensure_stores VARDIR RUNDIR: redis-server and mariadbd (data under
+# VARDIR/redis and VARDIR/mariadb, pid files in RUNDIR, logs in $LOGS) on
+# $REDIS_PORT and $DB_PORT unless already running, the database and its
+# user, then `natter migrate` unless the schema is current.
+ensure_stores() {
+  local var=$1 run=$2
+  if pid_alive "$run/redis.pid" redis-server; then
+    say "redis-server already running (pid $(cat "$run/redis.pid"))"
+  else
+    say "== starting redis-server on 127.0.0.1:$REDIS_PORT"
+    start_redis "$var/redis" "$REDIS_PORT" "$LOGS/redis.log" "$run/redis.pid" \
+      || { tail_logs "$LOGS/redis.log"; die "redis-server did not start"; }
+  fi
+  if pid_alive "$run/mariadb.pid" mariadbd; then
+    say "mariadbd already running (pid $(cat "$run/mariadb.pid"))"
+  else
+    say "== starting mariadbd on 127.0.0.1:$DB_PORT"
+    start_mariadb "$var/mariadb" "$DB_PORT" "$DB_SOCK" "$LOGS/mariadb.log" "$run/mariadb.pid" \
+      || { tail_logs "$LOGS/mariadb.log"; die "mariadbd did not start"; }
+  fi
+  mariadb_bootstrap "$DB_SOCK" "$DB_NAME" "$DB_USER" "$DB_PASSWORD"
+  if schema_current "$DB_SOCK" "$DB_NAME"; then
+    say "schema is current (every sql/ migration applied)"
+  else
+    say "== natter migrate"
+    if ! (role_exports migrate && exec "$NATTER" migrate) </dev/null >>"$LOGS/migrate.log" 2>&1; then
+      tail_logs "$LOGS/migrate.log"
+      die "natter migrate failed"
+    fi
+  fi
+}
+
+# role_exports ROLE: export the role's settings (call it in a subshell).
+# The environment beats config/natter.conf, so the processes use exactly the
+# ports and secrets above; anything else the operator exported (NATTER_*)
+# still applies.  Secrets go through the environment, never argv.
+role_exports() {
+  local role=$1 user pw
+  user=$(nats_user_for_role "$role")
+  pw=$(secret_get "$(nats_pw_var "$user")")
+  export NATTER_NATS_URL=${NATTER_NATS_URL:-$NATS_URL}
+  if [ -n "$pw" ]; then   # migrate has no bus identity
+    export NATTER_NATS_USER=$user NATTER_NATS_PASSWORD=$pw
+  fi
+  export NATTER_DB_HOST=127.0.0.1 NATTER_DB_PORT=$DB_PORT NATTER_DB_NAME=$DB_NAME
+  export NATTER_DB_USER=$DB_USER NATTER_DB_PASSWORD=$DB_PASSWORD
+  export NATTER_DB_MIGRATIONS=$NATTER_ROOT/sql
+  export NATTER_REDIS_HOST=127.0.0.1 NATTER_REDIS_PORT=$REDIS_PORT
+  export NATTER_HTTP_BIND=127.0.0.1 NATTER_HTTP_PORT=$HTTP_PORT
+  export NATTER_WS_PORT=$WS_PORT
+  export NATTER_AUTH_PUBLIC_KEY=$KEYS/jwt.pub
+  # Pools get their own /healthz and /metrics port (edges serve theirs on
+  # their client port).
+  export NATTER_OPS_HTTP_PORT=${OPS_PORT:-$(ops_port_for_role "$role")}
+  # Only the auth pool signs tokens, so only it sees the private key.
+  if [ "$role" = auth ]; then
+    export NATTER_AUTH_PRIVATE_KEY=$KEYS/jwt.key
+  fi
+}
+
+# wait_role_ready ROLE [COUNT]: edges answer /healthz on $HTTP_PORT /
+# $WS_PORT; pools answer the NATS micro protocol ($SRV.PING.<role>), asked
+# as the ops user on $NATS_URL's first node, from COUNT instances (default 1).
+wait_role_ready() {
+  case "$1" in
+    edge-http)
+      wait_for 30 "edge-http" http_ok "http://127.0.0.1:$HTTP_PORT/healthz" ;;
+    edge-ws)
+      wait_for 30 "edge-ws" http_ok "http://127.0.0.1:$WS_PORT/healthz" ;;
+    *)
+      NATS_PASSWORD=$(secret_get NATTER_NATS_PW_OPS) "$PYTHON" "$NATTER_ROOT/tests/stack/natsclient.py" \
+        --url "${NATS_URL%%,*}" --user ops ping "$1" --wait 30 --count "${2:-1}" ;;
+  esac
+}
+
+# stop_stack RUNDIR: stop what a pid file in RUNDIR names: natter roles in
+# the reverse of NATTER_ROLES (ROLE.pid, or ROLE-N.pid for several of a
+# role), then anything else that is not a store, then nats-server (every
+# node), redis-server, mariadbd.  Each gets SIGTERM and up to 10 s.
+stop_stack() {
+  local run=$1 i f name
+  _stop_one() {
+    if [ -s "$1" ]; then
+      say "stopping $(basename "$1" .pid) (pid $(cat "$1"))"
+      stop_pidfile "$1" 10
+    fi
+  }
+  for ((i = ${#NATTER_ROLES[@]} - 1; i >= 0; i--)); do
+    for f in "$run/${NATTER_ROLES[i]}.pid" "$run/${NATTER_ROLES[i]}"-[0-9]*.pid; do
+      [ -e "$f" ] && _stop_one "$f"
+    done
+  done
+  # A role that ran once but is no longer in NATTER_ROLES.
+  for f in "$run"/*.pid; do
+    [ -e "$f" ] || continue
+    name=$(basename "$f" .pid)
+    case "$name" in nats | nats-[0-9]* | redis | mariadb) ;; *) _stop_one "$f" ;; esac
+  done
+  for f in "$run"/nats.pid "$run"/nats-[0-9]*.pid "$run/redis.pid" "$run/mariadb.pid"; do
+    [ -e "$f" ] && _stop_one "$f"
+  done
+  return 0
+}

@@ -19,8 +19,10 @@
 #define NOW_MS "local t = redis.call('TIME')\n" \
                "local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)\n"
 
-/* ARGV: ttl, seq, heartbeat (0|1), edge, then (uid, sid, platform)...
- * -> {now, uid that came online, ...} */
+/* ARGV: ttl, seq, heartbeat (0|1), edge, then (uid, sid, platform, meta)...
+ * -> {now, uid that came online, ...}.  A session's value is
+ * "<seq>:<platform>|<meta>", meta "<address>|<since ms>" (neither holds
+ * '|'); an empty platform or meta keeps the stored one. */
 static const char touch_lua[] =
     NOW_MS
     "local ttl, seq, edge = tonumber(ARGV[1]), ARGV[2], ARGV[4]\n"
@@ -28,8 +30,8 @@ static const char touch_lua[] =
     "if not epoch then epoch = now; redis.call('SET', 'pr:epoch', now) end\n"
     "local quiet = ARGV[3] == '1' and now - epoch < ttl\n"
     "local out = {now}\n"
-    "for i = 5, #ARGV, 3 do\n"
-    "  local uid, field, plat = ARGV[i], ARGV[i + 1] .. '@' .. edge, ARGV[i + 2]\n"
+    "for i = 5, #ARGV, 4 do\n"
+    "  local uid, field, plat, meta = ARGV[i], ARGV[i + 1] .. '@' .. edge, ARGV[i + 2], ARGV[i + 3]\n"
     "  local dead = redis.call('HGET', 'pr:x:' .. uid, field)\n"
     "  if not dead or tonumber(dead) < tonumber(seq) then\n"
     "    local key = 'pr:u:' .. uid\n"
@@ -37,11 +39,12 @@ static const char touch_lua[] =
     "    local old = redis.call('HGET', key, field)\n"
     "    local s = seq\n"
     "    if old then\n"
-    "      local ps, op = string.match(old, '^(%d+):(.*)$')\n"
+    "      local ps, op, om = string.match(old, '^(%d+):([^|]*)|?(.*)$')\n"
     "      if ps and tonumber(ps) > tonumber(s) then s = ps end\n"
     "      if plat == '' and op then plat = op end\n"
+    "      if meta == '' and om then meta = om end\n"
     "    end\n"
-    "    redis.call('HSET', key, field, s .. ':' .. plat)\n"
+    "    redis.call('HSET', key, field, s .. ':' .. plat .. '|' .. meta)\n"
     "    redis.call('ZADD', 'pr:dl', now + ttl, uid .. '|' .. field)\n"
     "    if had == 0 and redis.call('ZREM', 'pr:off', uid) == 0 and not quiet then\n"
     "      out[#out + 1] = uid\n"
@@ -135,6 +138,14 @@ static int platform_ok(const char *s)
     return n < PRESENCE_PLATFORM_MAX && strspn(s ? s : "", "abcdefghijklmnopqrstuvwxyz") == n;
 }
 
+/* A client address as edges write it (IPv4 or IPv6 text): nothing that
+ * could break the stored "<address>|<since>". */
+static int address_ok(const char *s)
+{
+    size_t n = s ? strlen(s) : 0;
+    return n > 0 && n < PRESENCE_ADDRESS_MAX && strspn(s, "0123456789abcdefABCDEF.:") == n;
+}
+
 /* Run script with args (NUL-terminated strings); *r is the caller's. */
 static int run(redis_pool_t *redis, const char *script, const char **args, int nargs,
                redisReply **r)
@@ -178,9 +189,13 @@ int presence_store_touch(redis_pool_t *r, const presence_times_t *t, const char 
     *n_online = 0;
     if (!presence_token_ok(edge) || n < 0)
         return NT_EINVAL;
-    const char **args = malloc(sizeof *args * (size_t)(4 + 3 * n));
-    if (!args)
+    const char **args = malloc(sizeof *args * (size_t)(4 + 4 * n));
+    char(*meta)[PRESENCE_META_MAX] = calloc(n > 0 ? (size_t)n : 1, sizeof *meta);
+    if (!args || !meta) {
+        free(args);
+        free(meta);
         return NT_ENOMEM;
+    }
     snprintf(ttl, sizeof ttl, "%lld", (long long)t->ttl_ms);
     snprintf(seqs, sizeof seqs, "%llu", (unsigned long long)seq);
     int k = 0;
@@ -197,11 +212,15 @@ int presence_store_touch(redis_pool_t *r, const presence_times_t *t, const char 
         args[k++] = e[i].uid;
         args[k++] = e[i].sid;
         args[k++] = e[i].platform ? e[i].platform : "";
+        if (address_ok(e[i].address) && e[i].since > 0)
+            snprintf(meta[i], sizeof meta[i], "%s|%lld", e[i].address, (long long)e[i].since);
+        args[k++] = meta[i];
     }
     if (skipped)
         *skipped = bad;
     if (k == 4) {
         free(args);
+        free(meta);
         return NT_OK;
     }
     if ((rc = run(r, touch_lua, args, k, &rep)) != NT_OK)
@@ -227,6 +246,7 @@ done:
     if (rep)
         freeReplyObject(rep);
     free(args);
+    free(meta);
     return rc;
 }
 
@@ -326,16 +346,16 @@ int presence_store_sessions(redis_pool_t *r, const char *uid, presence_session_f
     redisReply *rep = NULL;
     if (!presence_uid_ok(uid))
         return NT_EINVAL;
-    int rc = redis_cmd(r, &rep, "HKEYS pr:u:%s", uid);
+    int rc = redis_cmd(r, &rep, "HGETALL pr:u:%s", uid);
     if (rc != NT_OK)
         return rc;
     if (rep->type != REDIS_REPLY_ARRAY) {
         freeReplyObject(rep);
         return NT_EUNAVAIL;
     }
-    for (size_t i = 0; i < rep->elements && i < PRESENCE_LIST_MAX; i++) {
-        const redisReply *e = rep->element[i];
-        char field[2 * PRESENCE_TOKEN_MAX + 2];
+    for (size_t i = 0; i + 1 < rep->elements && i / 2 < PRESENCE_LIST_MAX; i += 2) {
+        const redisReply *e = rep->element[i], *v = rep->element[i + 1];
+        char field[2 * PRESENCE_TOKEN_MAX + 2], val[PRESENCE_PLATFORM_MAX + PRESENCE_META_MAX + 24];
         if (e->type != REDIS_REPLY_STRING || e->len >= sizeof field)
             continue;
         memcpy(field, e->str, e->len);
@@ -344,7 +364,22 @@ int presence_store_sessions(redis_pool_t *r, const char *uid, presence_session_f
         if (!at)
             continue;
         *at = '\0';
-        fn(arg, field, at + 1);
+        /* "<seq>:<platform>|<address>|<since>" (touch_lua); older values
+         * end after the platform. */
+        const char *addr = "";
+        long long since = 0;
+        if (v->type == REDIS_REPLY_STRING && v->len < sizeof val) {
+            memcpy(val, v->str, v->len);
+            val[v->len] = '\0';
+            char *bar = strchr(val, '|');
+            char *bar2 = bar ? strchr(bar + 1, '|') : NULL;
+            if (bar2) {
+                *bar2 = '\0';
+                addr = address_ok(bar + 1) ? bar + 1 : "";
+                since = strtoll(bar2 + 1, NULL, 10);
+            }
+        }
+        fn(arg, field, at + 1, addr, since > 0 ? (int64_t)since : 0);
     }
     freeReplyObject(rep);
     return NT_OK;

@@ -36,12 +36,16 @@
 #define PRESENCE_UID_MAX 24       /* decimal user id + NUL */
 #define PRESENCE_TOKEN_MAX 64     /* chars of a session or edge id */
 #define PRESENCE_PLATFORM_MAX 16
+#define PRESENCE_ADDRESS_MAX 48   /* chars of a client address, NUL included */
+#define PRESENCE_META_MAX 72      /* "<address>|<since ms>" */
 
 /* One session as an edge reports it.  Strings are borrowed. */
 typedef struct presence_entry {
     const char *uid;
     const char *sid;
     const char *platform;         /* "" or NULL: keep what is stored */
+    const char *address;          /* the client's address; "" or NULL: keep what is stored */
+    int64_t since;                /* ms: its socket opened; 0: keep what is stored */
 } presence_entry_t;
 
 /* A user and a time (ms): who came online, or went offline and when they
@@ -98,11 +102,14 @@ int presence_store_requeue(redis_pool_t *r, const presence_user_t *u);
 /* online[i] = 1 if uids[i] has a live session, else 0, for n <= 1000. */
 int presence_store_online(redis_pool_t *r, const char *const *uids, int n, int *online);
 
-/* Call fn(arg, sid, edge) for each live session of uid as edges report
- * them (one call per session per edge; at most PRESENCE_LIST_MAX).  For
- * the admin's session list (actors/admin_ops.c). */
+/* Call fn(arg, sid, edge, address, since) for each live session of uid as
+ * edges report them (one call per session per edge; at most
+ * PRESENCE_LIST_MAX): the client's address ("" unknown) and when its
+ * socket opened (ms, 0 unknown), as that edge reported them.  For the
+ * admin's session list (actors/admin_ops.c). */
 #define PRESENCE_LIST_MAX 1000
-typedef void (*presence_session_fn)(void *arg, const char *sid, const char *edge);
+typedef void (*presence_session_fn)(void *arg, const char *sid, const char *edge,
+                                    const char *address, int64_t since);
 int presence_store_sessions(redis_pool_t *r, const char *uid, presence_session_fn fn, void *arg);
 
 #endif

@@ -16,7 +16,7 @@
 #include "common/metrics.h"
 #include "common/token.h"
 #include "edge/denylist.h"
-#include "edge/http/client_addr.h"
+#include "edge/client_addr.h"
 #include "edge/iprules.h"
 
 #include <civetweb.h>

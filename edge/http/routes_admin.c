@@ -175,14 +175,28 @@ void route_admin_sessions(http_req_t *r)
     json_t *arr = json_array();
     for (size_t i = 0; arr && i < list->n_sessions; i++) {
         const Natter__AdminSession *s = list->sessions[i];
-        json_t *edges = json_array();
+        json_t *edges = json_array(), *conns = json_array();
+        const Natter__AdminConnection *first = NULL;   /* the earliest socket */
         for (size_t k = 0; edges && k < s->n_edges; k++)
             json_array_append_new(edges, json_string(s->edges[k]));
+        for (size_t k = 0; conns && k < s->n_connections; k++) {
+            const Natter__AdminConnection *c = s->connections[k];
+            json_array_append_new(conns, json_pack("{s:s,s:s?,s:o}", "edge", c->edge, "address",
+                                                   *c->address ? c->address : NULL,
+                                                   "connected_since",
+                                                   c->since > 0 ? json_integer(c->since)
+                                                                : json_null()));
+            if (c->since > 0 && (!first || c->since < first->since))
+                first = c;
+        }
         json_array_append_new(
-            arr, json_pack("{s:s,s:s,s:s,s:s,s:I,s:b,s:o}", "session_id", s->session_id,
-                           "user_id", s->user_id, "platform", s->platform, "device_id",
-                           s->device_id, "created_at", (json_int_t)s->created_at, "connected",
-                           s->n_edges > 0, "edges", edges ? edges : json_array()));
+            arr, json_pack("{s:s,s:s,s:s,s:s,s:I,s:b,s:o,s:o,s:s?,s:o}", "session_id",
+                           s->session_id, "user_id", s->user_id, "platform", s->platform,
+                           "device_id", s->device_id, "created_at", (json_int_t)s->created_at,
+                           "connected", s->n_edges > 0, "edges", edges ? edges : json_array(),
+                           "connections", conns ? conns : json_array(), "address",
+                           first && *first->address ? first->address : NULL, "connected_since",
+                           first ? json_integer(first->since) : json_null()));
     }
     protobuf_c_message_free_unpacked(reply, NULL);
     http_reply_json(r, 200, json_pack("{s:o}", "sessions", arr));

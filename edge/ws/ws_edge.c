@@ -150,16 +150,25 @@ void ws_edge_stop(ws_edge_t *e)
         ws_inbox_close(&st->inbox);   /* nats callbacks from now on are dropped */
 }
 
+void ws_edge_iprules_changed(void *arg)
+{
+    ws_edge_t *e = arg;
+    if (e && e->st && e->st->inbox_ok)
+        ws_inbox_push(&e->st->inbox, WS_IN_IPRULES, NULL); /* dropped once closed */
+}
+
 void ws_edge_log_stats(ws_edge_t *e)
 {
     ws_state_t *st = e ? e->st : NULL;
     if (!st)
         return;
     log_info("websocket edge counters",
-             "inbox_wakeups=%llu inbox_msgs=%llu writes=%llu frames=%llu addr_refused=%llu",
+             "inbox_wakeups=%llu inbox_msgs=%llu writes=%llu frames=%llu addr_refused=%llu "
+             "ip_refused=%llu ip_closed=%llu",
              (unsigned long long)st->inbox.wakeups, (unsigned long long)st->inbox.items,
              (unsigned long long)st->writes, (unsigned long long)st->frames,
-             (unsigned long long)st->addrs.refused);
+             (unsigned long long)st->addrs.refused, (unsigned long long)st->ip_refused,
+             (unsigned long long)st->ip_closed);
 }
 
 void ws_edge_free(ws_edge_t *e)

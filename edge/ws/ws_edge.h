@@ -20,7 +20,9 @@
 #include "bus/bus.h"
 #include "common/metrics.h"
 #include "common/token.h"
+#include "edge/client_addr.h"
 #include "edge/denylist.h"
+#include "edge/iprules.h"
 
 #include <stddef.h>
 
@@ -48,6 +50,14 @@ typedef struct ws_edge {
     int sndbuf;                /* SO_SNDBUF of each WebSocket (kernel doubles it); 0: kernel's */
     int drain_ms;              /* ws.drain_s: a drain closes the sessions over this long */
     int drain_jitter_ms;       /* ws.drain_jitter_ms: spread of the reconnect delay hints */
+    /* The admin's IP rules (NULL: none).  Set after ws_edge_start, before
+     * uv_run, started with ws_edge_iprules_changed as its callback and
+     * stopped before ws_edge_free. */
+    iprules_t *iprules;
+    /* http.trusted_proxies: peers whose X-Forwarded-For names the client
+     * (client_addr.h), as on edge-http. */
+    cidr_t proxies[CLIENT_ADDR_PROXIES_MAX];
+    int nproxies;
     ws_state_t *st;            /* private */
 } ws_edge_t;
 
@@ -67,6 +77,10 @@ void ws_edge_stop(ws_edge_t *e);
  * runs on the loop thread (inside an lws timer: do not stop the edge from
  * it directly) once no session is left.  Then ws_edge_stop as usual. */
 void ws_edge_drain(ws_edge_t *e, void (*done)(void *arg), void *arg);
+
+/* iprules_start's callback (any thread; arg is the ws_edge_t): the loop
+ * closes every socket whose client address a deny rule now covers. */
+void ws_edge_iprules_changed(void *arg);
 
 /* One line of counters (inbox wake-ups and messages, socket writes and
  * frames, refused addresses) into the log; loop thread. */

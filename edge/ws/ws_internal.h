@@ -19,7 +19,8 @@
 
 /* ---- inbox: nats delivery thread(s) -> the loop ---------------------- */
 
-typedef enum { WS_IN_REPLY = 1, WS_IN_PUSH, WS_IN_KICK } ws_in_kind_t;
+/* WS_IN_IPRULES carries no message: the IP rules changed. */
+typedef enum { WS_IN_REPLY = 1, WS_IN_PUSH, WS_IN_KICK, WS_IN_IPRULES } ws_in_kind_t;
 
 /* One message handed to the loop as nats.c delivered it (not copied). */
 typedef struct ws_in {
@@ -73,6 +74,7 @@ typedef struct ws_typing ws_typing_t;
 typedef struct ws_session {
     struct lws *wsi;
     int64_t last_rx_us;            /* the client's last frame (idle timeout) */
+    int64_t since_ms;              /* wall clock at the upgrade (admin sessions list) */
     int close_code;                /* != 0: close with this once the queue is sent */
     const char *close_why;         /* static text: the close reason, if not the code's */
     short http_status;             /* /healthz answer */
@@ -249,6 +251,7 @@ struct ws_state {
     int flush_ok;                  /* flush handle initialised */
     ws_session_t *dirty;           /* sessions with frames queued this turn */
     uint64_t writes, frames;       /* socket writes issued, frames in them */
+    uint64_t ip_refused, ip_closed; /* upgrades refused, sockets closed by IP rules */
     char inbox_prefix[64];         /* _INBOX.<nuid> */
     natsSubscription *reply_sub;   /* _INBOX.<nuid>.* */
     natsSubscription *revoked_sub; /* im.evt.session.> (kicks) */
@@ -298,6 +301,9 @@ void ws_users_push(ws_state_t *st, const char *uid, ws_text_t *text, const char 
 void ws_users_kick(ws_state_t *st, const char *uid, const char *sid, const char *reason,
                    const char *text);
 void ws_users_unsubscribe_all(ws_state_t *st);
+/* Close (4003 "ip_denied") every session whose client address a deny rule
+ * covers (ws_edge.h iprules) -> how many. */
+int ws_users_close_denied(ws_state_t *st);
 /* Stop resending (cid, seq) to uid's sessions (ws_unacked_forget). */
 void ws_users_forget(ws_state_t *st, const char *uid, const char *cid, int64_t seq);
 

@@ -124,6 +124,8 @@ static void report_one(ws_state_t *st, const char *op, const ws_session_t *s)
     Natter__PresenceSession *v[1] = {&one};
     one.user_id = (char *)s->who.uid;
     one.session_id = (char *)s->who.sid;
+    one.address = s->addr ? s->addr->ip : "";
+    one.since = s->since_ms;
     report(st, op, v, 1);
 }
 
@@ -172,6 +174,8 @@ static void heartbeat(ws_state_t *st)
                 natter__presence_session__init(&items[n]);
                 items[n].user_id = s->who.uid;
                 items[n].session_id = s->who.sid;
+                items[n].address = s->addr ? s->addr->ip : "";
+                items[n].since = s->since_ms;
                 v[n] = &items[n];
                 if (++n == WS_PRESENCE_PART) {
                     report(st, "heartbeat", v, n);

@@ -177,16 +177,48 @@ static void on_receive(ws_state_t *st, ws_session_t *s, const void *in, size_t l
     s->rx_over = s->rx_binary = 0;
 }
 
+/* The client's address: the TCP peer or, from a trusted proxy
+ * (http.trusted_proxies), the one its X-Forwarded-For names; the same rule
+ * as edge-http's (edge/client_addr.h).  A header too long to copy counts
+ * as absent: the proxy's own address stands. */
+static void client_ip(ws_state_t *st, struct lws *wsi, char *out, size_t n)
+{
+    char peer[48], xff[2048];
+    if (!lws_get_peer_simple(wsi, peer, sizeof peer))
+        snprintf(peer, sizeof peer, "?");
+    /* lws listens on a dual-stack socket: an IPv4 client shows as
+     * "::ffff:a.b.c.d".  Shown and counted as IPv4, as edge-http has it
+     * (rules match either form: common/cidr.h). */
+    if (strncmp(peer, "::ffff:", 7) == 0 && strchr(peer + 7, '.') && !strchr(peer + 7, ':'))
+        memmove(peer, peer + 7, strlen(peer + 7) + 1);
+    int got = st->e->nproxies > 0 ? lws_hdr_copy(wsi, xff, sizeof xff, WSI_TOKEN_X_FORWARDED_FOR) : -1;
+    client_addr(peer, got > 0 ? xff : NULL, st->e->proxies, st->e->nproxies, out, n);
+}
+
+/* Before the upgrade: a denied address gets 403 and no WebSocket. */
+static int confirm_upgrade(ws_state_t *st, struct lws *wsi)
+{
+    char ip[48];
+    if (!st->e->iprules)
+        return 0;
+    client_ip(st, wsi, ip, sizeof ip);
+    if (!iprules_denied(st->e->iprules, ip))
+        return 0;
+    st->ip_refused++;
+    log_info("websocket refused, address denied", "addr=%s", ip);
+    return lws_return_http_status(wsi, HTTP_STATUS_FORBIDDEN, NULL) ? -1 : 1;
+}
+
 static void on_established(ws_state_t *st, ws_session_t *s)
 {
     char buf[4096], uri[64], ip[48];
     s->is_ws = 1;
+    s->since_ms = now_ms();
     if (st->draining) {
         ws_drain_refuse(st, s);     /* go elsewhere: 1012 with a delay hint */
         return;
     }
-    if (!lws_get_peer_simple(s->wsi, ip, sizeof ip))
-        snprintf(ip, sizeof ip, "?");
+    client_ip(st, s->wsi, ip, sizeof ip);   /* counted and matched by this address */
     int rc = ws_addrs_take(&st->addrs, ip, &s->addr);
     if (rc != NT_OK) {
         if (rc == NT_ERATELIMIT)
@@ -406,6 +438,11 @@ void ws_server_on_inbox(void *arg, ws_in_t *in)
         ws_requests_reply(st, in->msg);
     else if (in->kind == WS_IN_KICK)
         ws_kick_deliver(st, in->msg);
+    else if (in->kind == WS_IN_IPRULES) {
+        int n = ws_users_close_denied(st);
+        st->ip_closed += (uint64_t)n;
+        log_info("ip rules changed", "sockets_closed=%d", n);
+    }
     else
         ws_push_deliver(st, in->msg);
 }
@@ -415,7 +452,12 @@ static int http_answer(ws_state_t *st, ws_session_t *s, struct lws *wsi, const c
     unsigned char buf[LWS_PRE + 512], *start = buf + LWS_PRE, *p = start;
     unsigned char *end = buf + sizeof buf - 1;
     if (path && strcmp(path, "/healthz") == 0)
-        s->http_status = bus_connected(st->e->bus) && !st->draining ? 200 : 503;
+        /* Ready once the bus is up and the IP rules are loaded (a rule
+         * holds from the first socket after a restart), until a drain. */
+        s->http_status = bus_connected(st->e->bus) && !st->draining &&
+                                 (!st->e->iprules || iprules_loaded(st->e->iprules))
+                             ? 200
+                             : 503;
     else
         s->http_status = 404;
     if (lws_add_http_common_headers(wsi, (unsigned int)s->http_status, "application/json",
@@ -449,6 +491,8 @@ int ws_server_callback(struct lws *wsi, enum lws_callback_reasons reason, void *
         return http_answer(st, s, wsi, in);
     case LWS_CALLBACK_HTTP_WRITEABLE:
         return http_body(s, wsi);
+    case LWS_CALLBACK_HTTP_CONFIRM_UPGRADE:
+        return confirm_upgrade(st, wsi);
     case LWS_CALLBACK_ESTABLISHED:
         s->wsi = wsi;
         on_established(st, s);

@@ -216,6 +216,22 @@ void ws_users_forget(ws_state_t *st, const char *uid, const char *cid, int64_t s
         ws_unacked_forget(&st->unacked, s, cid, seq);
 }
 
+int ws_users_close_denied(ws_state_t *st)
+{
+    int n = 0;
+    if (!st->e->iprules)
+        return 0;
+    for (size_t i = 0; i < WS_HASH_SIZE; i++)
+        for (ws_user_t *u = st->users[i]; u; u = u->next)
+            for (ws_session_t *s = u->sessions; s; s = s->u_next)
+                if (!s->close_code && s->addr && iprules_denied(st->e->iprules, s->addr->ip)) {
+                    s->close_why = "ip_denied";
+                    ws_session_close(s, 4003);
+                    n++;
+                }
+    return n;
+}
+
 void ws_users_unsubscribe_all(ws_state_t *st)
 {
     for (size_t i = 0; i < WS_HASH_SIZE; i++)

@@ -6,7 +6,8 @@ A worker is started by faults.py as
     /usr/bin/python3 faultload.py SPEC.json RESULT.json
 
 SPEC names the edge-ws port, the sessions (token, user, conversation,
-peer, the conversation's last seq before this run) and the schedule in wall
+peer, the conversation's last seq before this run, optionally a port of
+their own: a cluster test spreads the sessions over several edges) and the schedule in wall
 clock seconds: start, stop sending, give up.  Each session behaves as
 API.md and ws.md ask of a client:
 
@@ -156,6 +157,10 @@ class Session:
         self.uid = spec["uid"]
         self.cid = spec["cid"]
         self.base = spec["base"]
+        # A port of its own (a cluster test pins sessions to edges) or the
+        # worker's list, the next one after every drop.
+        self.ports = [spec["port"]] if spec.get("port") else w.ports
+        self.port = self.ports[0]
         self.rate = w.rate
         self.gen = 0
         self.sched = 0                       # schedule slots passed
@@ -196,7 +201,7 @@ class Session:
         self.stats["connect_attempts"] += 1
         loop = asyncio.get_running_loop()
         path = "/ws?token=" + self.token
-        port = self.w.ports[self.port_i % len(self.w.ports)]
+        port = self.ports[self.port_i % len(self.ports)]
         fut = loop.create_connection(lambda: WsProto(self, "127.0.0.1", port, path),
                                      "127.0.0.1", port)
         task = loop.create_task(fut)
@@ -417,7 +422,7 @@ class Session:
     def result(self):
         unacked = [c for c in self.first if c not in self.sent]
         return {
-            "k": self.k, "uid": self.uid, "cid": self.cid, "base": self.base,
+            "k": self.k, "uid": self.uid, "cid": self.cid, "base": self.base, "port": self.port,
             "sent": self.sent, "first": self.first, "attempts": dict(self.attempts),
             "dup_sent": self.dup_sent, "unacked": unacked,
             "view": {str(s): v for s, v in self.view.items()},
@@ -428,6 +433,7 @@ class Session:
 class Worker:
     def __init__(self, spec):
         self.ports = spec.get("ports") or [spec["port"]]
+        self.port = self.ports[0]
         self.stop_file = spec.get("stop_file")
         self.drain_s = spec.get("drain_s", 40)
         self.tag = spec["tag"]

@@ -133,9 +133,10 @@ def inject(stack, fault):
 
 # -- one run -----------------------------------------------------------------
 
-def run_load(stack, opt, fault, sessions, ws_port, workdir):
-    """Start the workers, inject the fault on time, let them finish ->
-    (session results, times)."""
+def run_load(stack, opt, fault, sessions, ws_port, workdir, do_fault=None):
+    """Start the workers, inject the fault on time (do_fault(stack, fault)
+    -> seconds, default inject()), let them finish -> (session results,
+    times)."""
     tag = "f%s%s" % (fault.replace("-", ""), secrets.token_hex(3))
     d = tempfile.mkdtemp(prefix="run-", dir=workdir)
     now = time.time()
@@ -157,7 +158,7 @@ def run_load(stack, opt, fault, sessions, ws_port, workdir):
     try:
         time.sleep(max(0.0, t["fault"] - time.time()))
         t["fault"] = time.time()
-        t["restart_s"] = inject(stack, fault)
+        t["restart_s"] = (do_fault or inject)(stack, fault)
         deadline = t["give_up"] + 30
         while time.time() < deadline:
             if all(os.path.exists(os.path.join(d, "drained-%d" % i)) for i in range(opt.procs)):

@@ -19,6 +19,16 @@ Python 3 standard library only; run with /usr/bin/python3.
     auth.kill(signal.SIGTERM); auth.wait(10)
     stack.close()
 
+A NATS cluster instead of one server (natscluster.py writes the node
+configurations, as for ops/cluster):
+
+    stack = Stack(nats_nodes=3)           # 3 nodes with routes between them
+    stack.start_role("msg", node=1)       # homed on node 1, its URL list
+                                          # names all three (node 1 first)
+    stack.start_role("edge-ws")           # no node: the next one, round robin
+    stack.restart_server("nats-1")        # kill -9 node 1, start it again
+    stack.nats_monitor(2, "/routez")      # node 2's monitoring page, decoded
+
 Environment:
     NATTER_BIN         the natter binary (run.py sets it from --natter)
     NATTER_KEEP_STACK  keep the temporary directory after close (debugging)
@@ -43,6 +53,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
 sys.path.insert(0, HERE)
 
+import natscluster  # noqa: E402
 from natsclient import Client, NatsError  # noqa: E402
 
 # Every NATS user in config/nats-server.conf (ops/lib.sh NATS_USERS).
@@ -76,11 +87,29 @@ def natter_bin():
     return os.path.abspath(path)
 
 
+def _ephemeral_low():
+    try:
+        with open("/proc/sys/net/ipv4/ip_local_port_range") as f:
+            return int(f.read().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 32768
+
+
 def free_port(taken):
-    """A loopback TCP port nobody listens on now (and not handed out before)."""
-    for _ in range(100):
+    """A loopback TCP port nobody listens on now (and not handed out before).
+    Picked below the kernel's ephemeral range: a port from bind(0) is one
+    the kernel also hands to outgoing connections, and on a busy machine
+    one of them (a process's own NATS connection, say) took such a port in
+    the moment between this check and the server's bind ("port in use")."""
+    import random
+    low = _ephemeral_low()
+    for _ in range(200):
+        port = random.randrange(10000, low) if low > 11000 else 0
         with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-            s.bind(("127.0.0.1", 0))
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
             port = s.getsockname()[1]
         if port not in taken:
             taken.add(port)
@@ -138,6 +167,7 @@ class Proc:
         self.port = None        # edge-http / edge-ws: its port
         self.url = None         # edge-http / edge-ws: http://127.0.0.1:<port>
         self.micro_id = None    # pools: the NATS micro instance id
+        self.node = None        # natter roles: the NATS node it connects to first
         self.expect_exit = False
         self.argv = list(argv)  # for Stack.restart_server: the same command again
         self.spawn_env = None   # the env given to Stack._spawn (set there)
@@ -199,9 +229,11 @@ class StackError(RuntimeError):
 class Stack:
     _live = []
 
-    def __init__(self, services=("nats", "redis", "mariadb"), migrate=True, env=None):
-        """Start the servers in services (nats always), create the database
-        and run `natter migrate` (if mariadb is in services and migrate)."""
+    def __init__(self, services=("nats", "redis", "mariadb"), migrate=True, env=None,
+                 nats_nodes=1):
+        """Start the servers in services (nats always: one server, or a
+        cluster of nats_nodes nodes), create the database and run `natter
+        migrate` (if mariadb is in services and migrate)."""
         self.tmp = tempfile.mkdtemp(prefix="natter-stack-")
         self.logs = os.path.join(self.tmp, "log")
         # edge-http and the media pool must share it (docs/media.md).
@@ -213,6 +245,8 @@ class Stack:
         self.ready_checks = {}   # server name -> callable, true once it answers
         self.counter = {}
         self.extra_env = dict(env or {})
+        self.nats_nodes = int(nats_nodes)
+        self._next_node = 0      # start_role without node=: round robin
         self.closed = False
         self.failed = False      # set by tests: print logs on close
         Stack._live.append(self)
@@ -286,21 +320,67 @@ class Stack:
         raise StackError("%s not ready after %.0fs (%s); log:\n%s"
                          % (what, timeout, last, proc.tail() if proc else ""))
 
-    def _start_nats(self):
-        self.nats_port = free_port(self.ports)
-        self.nats_monitor_port = free_port(self.ports)
-        self.nats_url = "nats://127.0.0.1:%d" % self.nats_port
-        env = {"NATTER_NATS_PW_" + u.upper(): pw for u, pw in self.passwords.items()}
-        p = self._spawn("nats-server", [
-            "nats-server", "-c", os.path.join(ROOT, "config", "nats-server.conf"),
-            "-a", "127.0.0.1", "-p", str(self.nats_port), "-m", str(self.nats_monitor_port)], env)
-        self.servers["nats"] = p
+    @staticmethod
+    def nats_name(i):
+        """The servers key of NATS node i: "nats" for the first (the one
+        server of a one-node stack), then "nats-1", "nats-2", ..."""
+        return "nats" if i == 0 else "nats-%d" % i
 
+    def _start_nats(self):
+        n = self.nats_nodes
+        self.nats_ports = [free_port(self.ports) for _ in range(n)]
+        self.nats_monitor_ports = [free_port(self.ports) for _ in range(n)]
+        # Node 0's, as before: what one-node tests and tools use.
+        self.nats_port = self.nats_ports[0]
+        self.nats_monitor_port = self.nats_monitor_ports[0]
+        self.nats_url = "nats://127.0.0.1:%d" % self.nats_port
+        if n == 1:
+            confs = [os.path.join(ROOT, "config", "nats-server.conf")]
+        else:
+            self.nats_route_ports = [free_port(self.ports) for _ in range(n)]
+            confs = natscluster.write_configs(os.path.join(self.tmp, "nats"), self.nats_route_ports,
+                                              random_secret())
+        env = {"NATTER_NATS_PW_" + u.upper(): pw for u, pw in self.passwords.items()}
+        started = []
+        for i in range(n):      # all at once, then wait: routes form as they come
+            name = self.nats_name(i)
+            p = self._spawn("nats-server" if i == 0 else "nats-server-%d" % i, [
+                "nats-server", "-c", confs[i], "-a", "127.0.0.1", "-p", str(self.nats_ports[i]),
+                "-m", str(self.nats_monitor_ports[i])], env)
+            self.servers[name] = p
+            self.ready_checks[name] = self._nats_ready(i)
+            started.append((name, p))
+        for name, p in started:
+            self._wait(name, p, self.ready_checks[name])
+
+    def _nats_ready(self, i):
+        """Node i takes clients and (in a cluster) has a route to every other
+        node, so what a process publishes there reaches everyone."""
         def ready():
-            with self.nats("ops", timeout=1.0):
-                return True
-        self.ready_checks["nats"] = ready
-        self._wait("nats-server", p, ready)
+            with self.nats("ops", timeout=1.0, node=i):
+                pass
+            if self.nats_nodes > 1:
+                return self.nats_monitor(i, "/routez").get("num_routes") == self.nats_nodes - 1
+            return True
+        return ready
+
+    def nats_node_url(self, i):
+        """Node i's client URL."""
+        return "nats://127.0.0.1:%d" % self.nats_ports[i]
+
+    def nats_urls(self, first=0):
+        """NATTER_NATS_URL for a process homed on node `first`: every node,
+        that one first (natscluster.client_urls)."""
+        return natscluster.client_urls(self.nats_ports, first)
+
+    def nats_monitor(self, i, path):
+        """GET a monitoring page of node i (/varz, /routez, /connz?subs=1...),
+        decoded."""
+        status, _, body = http_request("http://127.0.0.1:%d" % self.nats_monitor_ports[i], "GET",
+                                       path, timeout=5)
+        if status != 200:
+            raise NatsError("monitor %s of node %d: HTTP %d" % (path, i, status))
+        return json.loads(body)
 
     def _start_redis(self):
         self._spawn_redis()
@@ -413,7 +493,7 @@ class Stack:
         of this stack, fast argon2, short request timeout, small max body."""
         env = {
             "NATTER_LOG_LEVEL": "debug",
-            "NATTER_NATS_URL": self.nats_url,
+            "NATTER_NATS_URL": self.nats_urls(0),
             "NATTER_NATS_REQUEST_TIMEOUT_MS": "1000",
             "NATTER_AUTH_PUBLIC_KEY": self.public_key,
             "NATTER_HTTP_BIND": "127.0.0.1",
@@ -468,12 +548,19 @@ class Stack:
         if rc != 0:
             raise StackError("natter migrate exited %d; log:\n%s" % (rc, p.tail()))
 
-    def start_role(self, role, extra_env=None, wait=True):
+    def start_role(self, role, extra_env=None, wait=True, node=None):
         """Start `natter <role>` and (by default) wait until it is ready:
         /healthz for edge-http, a $SRV.PING.<role> reply from a new instance
-        for pools.  Returns the Proc."""
+        for pools.  In a cluster the process connects to NATS node `node`
+        first (default: the next node, round robin) and knows every node.
+        Returns the Proc (its .node says which)."""
         n = self.counter[role] = self.counter.get(role, 0) + 1
-        env = self.role_env(role, extra_env)
+        if node is None:
+            node = self._next_node % self.nats_nodes
+            self._next_node += 1
+        home = {} if "NATTER_NATS_URL" in self.extra_env else {"NATTER_NATS_URL": self.nats_urls(node)}
+        home.update(extra_env or {})
+        env = self.role_env(role, home)
         port = None
         if role == "edge-http":
             port = int(env.get("NATTER_HTTP_PORT") or 0) or free_port(self.ports)
@@ -484,6 +571,7 @@ class Stack:
             env.setdefault("NATTER_WS_BIND", "127.0.0.1")
         known = self.micro_ids(role) if wait and not role.startswith("edge-") else set()
         p = self._spawn("%s-%d" % (role, n), self._argv(role), env, role)
+        p.node = node
         if port:
             p.port = port
             p.url = "http://127.0.0.1:%d" % port
@@ -507,10 +595,15 @@ class Stack:
 
     # -- bus --------------------------------------------------------------
 
-    def nats(self, user="ops", timeout=5.0):
-        """A connected natsclient.Client as user (use as a context manager)."""
-        return Client(self.nats_url, user, self.passwords[user], name="stack-test-" + user,
-                      timeout=timeout).connect()
+    def nats(self, user="ops", timeout=5.0, node=None):
+        """A connected natsclient.Client as user (use as a context manager),
+        on NATS node `node` (default: the first node that runs)."""
+        if node is None:
+            live = [i for i in range(self.nats_nodes)
+                    if self.servers.get(self.nats_name(i)) and self.servers[self.nats_name(i)].alive()]
+            node = live[0] if live else 0
+        return Client(self.nats_node_url(node), user, self.passwords[user],
+                      name="stack-test-" + user, timeout=timeout).connect()
 
     def micro(self, verb, name=None, window=0.5):
         """Every reply to $SRV.<verb>[.<name>], decoded."""
@@ -520,6 +613,27 @@ class Stack:
 
     def micro_ids(self, name):
         return {r.get("id") for r in self.micro("PING", name, window=0.3)}
+
+    def serve_no_ip_rules(self):
+        """Answer im.svc.auth.ip_rules with an empty list (an empty
+        IpRuleList encodes to zero bytes), for a stack with edge-ws but no
+        auth pool: an edge reports healthy only once it has loaded the IP
+        rules.  A daemon thread, until the stack closes."""
+        import threading
+        conn = self.nats("auth")
+        sid = conn.subscribe("im.svc.auth.ip_rules")
+
+        def serve():
+            while not self.closed:
+                try:
+                    m = conn.next_msg(sid, timeout=0.5)
+                except NatsError:
+                    continue
+                except (OSError, ValueError):
+                    return
+                if m.reply:
+                    conn.publish(m.reply, b"")
+        threading.Thread(target=serve, daemon=True).start()
 
     # -- teardown ---------------------------------------------------------
 
@@ -579,10 +693,12 @@ class StackTestCase(unittest.TestCase):
 
     stack = None
     services = ("nats", "redis", "mariadb")
+    nats_nodes = 1       # > 1: a NATS cluster (Stack(nats_nodes=...))
+    stack_env = None     # extra environment for every role (Stack(env=...))
 
     @classmethod
     def setUpClass(cls):
-        cls.stack = Stack(services=cls.services)
+        cls.stack = Stack(services=cls.services, nats_nodes=cls.nats_nodes, env=cls.stack_env)
         try:
             cls.start_roles()
         except BaseException:

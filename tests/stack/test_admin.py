@@ -13,11 +13,12 @@ import http.client
 import json
 import os
 import subprocess
+import signal
 import threading
 import time
 
 from harness import ROOT, Api, StackTestCase, natter_bin, unique_name
-from wsclient import WsClient, WsClosed
+from wsclient import HandshakeError, WsClient, WsClosed
 
 PASSWORD = "correct horse"
 
@@ -76,8 +77,8 @@ class AdminBase(StackTestCase):
         self.assertTrue(r.json["error"]["message"], r)
         return r.json["error"]
 
-    def open(self, edge, token):
-        ws = WsClient.connect("127.0.0.1", edge.port, "/ws?token=" + token)
+    def open(self, edge, token, source=None):
+        ws = WsClient.connect("127.0.0.1", edge.port, "/ws?token=" + token, source=source)
         self.addCleanup(ws.close)
         self.assertEqual(ws.recv_json()["op"], "hello")
         ws.send_json({"op": "ping", "rid": "ready"})
@@ -416,15 +417,30 @@ class KickTest(AdminBase):
         web_sid = [s["session_id"] for s in sess if s["platform"] == "web"][0]
         for s in sess:
             self.assertEqual((s["connected"], s["edges"]), (False, []))
+        for s in sess:
+            self.assertEqual((s["connections"], s["address"], s["connected_since"]), ([], None, None))
+        t_open = int(time.time() * 1000)
         ws_web = self.open(self.ws_a, web["access_token"])
+        time.sleep(0.05)
         ws_web2 = self.open(self.ws_b, web["access_token"])
-        ws_mob = self.open(self.ws_b, mob["access_token"])
-        # Presence shows where each session is connected: web on both edges.
+        ws_mob = self.open(self.ws_b, mob["access_token"], source="127.0.0.2")
+        t_opened = int(time.time() * 1000)
+        # Presence shows where each session is connected: web on both edges,
+        # with the client's address and since when on each.
         sess = self.sessions(tok, uid, {"web": 2, "mobile": 1})
         by = {s["platform"]: s for s in sess}
         self.assertTrue(by["web"]["connected"])
         self.assertEqual(len(set(by["web"]["edges"])), 2)
         self.assertIn(by["mobile"]["edges"][0], by["web"]["edges"])
+        for s in sess:
+            self.assertEqual([c["edge"] for c in s["connections"]], s["edges"])
+            for c in s["connections"]:
+                self.assertTrue(t_open - 5 <= c["connected_since"] <= t_opened + 5, (c, t_open))
+            first = min(s["connections"], key=lambda c: c["connected_since"])
+            self.assertEqual((s["address"], s["connected_since"]),
+                             (first["address"], first["connected_since"]))
+        self.assertEqual({c["address"] for c in by["web"]["connections"]}, {"127.0.0.1"})
+        self.assertEqual(by["mobile"]["address"], "127.0.0.2")
         r = self.call("DELETE", "/api/admin/sessions/" + web_sid, tok)
         self.assertEqual((r.status, r.body), (204, b""))
         for ws in (ws_web, ws_web2):
@@ -586,6 +602,108 @@ class ForwardedForTest(AdminBase):
     def test_bad_trusted_proxies_is_a_config_error(self):
         p = self.stack.start_role("edge-http", {"NATTER_HTTP_TRUSTED_PROXIES": "10.0.0.0/8,nonsense"},
                                   wait=False)
+        self.assertEqual(p.wait(30), 2)
+        with open(p.log_path, "rb") as f:
+            self.assertIn(b"bad http.trusted_proxies", f.read())
+
+
+class WsIpRulesTest(AdminBase):
+    """IP rules on edge-ws: a denied address's upgrade gets 403, its open
+    sockets close (4003 "ip_denied") within a second of the rule, on every
+    edge, and an edge-ws started later holds the rule from its first socket."""
+
+    OTHER = IpRulesTest.OTHER
+
+    def open_from(self, edge, token, source, xff=None):
+        ws = WsClient.connect("127.0.0.1", edge.port, "/ws?token=" + token, source=source,
+                              headers={"X-Forwarded-For": xff} if xff else None)
+        self.addCleanup(ws.close)
+        self.assertEqual(ws.recv_json()["op"], "hello")
+        return ws
+
+    def refused(self, edge, token, source, xff=None):
+        """The upgrade's status line if refused, None if it was accepted."""
+        try:
+            ws = WsClient.connect("127.0.0.1", edge.port, "/ws?token=" + token, source=source,
+                                  headers={"X-Forwarded-For": xff} if xff else None)
+        except HandshakeError as e:
+            return str(e)
+        ws.close()
+        return None
+
+    def add_rule(self, tok, cidr):
+        r = self.call("POST", "/api/admin/ip_rules", tok, {"cidr": cidr, "action": "deny"})
+        self.assertEqual(r.status, 201, r)
+        rule_id = r.json["rule"]["id"]
+        self.addCleanup(lambda: self.call("DELETE", "/api/admin/ip_rules/" + rule_id, tok))
+        return rule_id
+
+    def test_deny_closes_sockets_on_every_edge_and_survives_restart(self):
+        _, _, tok = self.new_admin()
+        name, _ = self.new_user()
+        web = self.login(name, platform="web")["access_token"]
+        mob = self.login(name, platform="mobile")["access_token"]
+        desk = self.login(name, platform="desktop")["access_token"]
+        on_a = self.open_from(self.ws_a, web, self.OTHER)
+        on_b = self.open_from(self.ws_b, mob, self.OTHER)
+        kept = self.open_from(self.ws_a, desk, "127.0.0.1")
+        t0 = time.monotonic()
+        rule_id = self.add_rule(tok, "127.0.0.2/32")
+        for ws in (on_a, on_b):
+            self.assertEqual(self.close_of(ws, timeout=3), ([], 4003, "ip_denied"))
+        took = time.monotonic() - t0
+        print("\n    open sockets on two edge-ws closed %.0f ms after the rule" % (took * 1000))
+        self.assertLess(took, 1.0)
+        kept.send_json({"op": "ping", "rid": "k"})
+        self.assertEqual(kept.recv_json(timeout=5), {"op": "pong", "rid": "k"})
+        for edge in (self.ws_a, self.ws_b):
+            self.assertIn("403", self.refused(edge, web, self.OTHER) or "accepted")
+        self.assertIsNone(self.refused(self.ws_a, web, "127.0.0.1"))
+        # Restart ws_b on its port: it loads the rules before /healthz is
+        # ok (start_role waits for it), so the first upgrade is refused.
+        old = self.ws_b
+        old.kill(signal.SIGTERM)
+        self.assertEqual(old.wait(15), 0)
+        type(self).ws_b = self.stack.start_role("edge-ws", {"NATTER_WS_PORT": str(old.port)})
+        self.assertIn("403", self.refused(self.ws_b, web, self.OTHER) or "accepted")
+        # Deleted: accepted again within a second, on both.
+        r = self.call("DELETE", "/api/admin/ip_rules/" + rule_id, tok)
+        self.assertEqual(r.status, 204, r)
+        for edge in (self.ws_a, self.ws_b):
+            deadline = time.monotonic() + 1.0
+            while self.refused(edge, web, self.OTHER) is not None:
+                self.assertLess(time.monotonic(), deadline, "rule still applied on %s" % edge)
+                time.sleep(0.02)
+
+    def test_forwarded_for_only_from_trusted_proxies(self):
+        _, _, tok = self.new_admin()
+        name, _ = self.new_user()
+        web = self.login(name, platform="web")["access_token"]
+        mob = self.login(name, platform="mobile")["access_token"]
+        proxied = self.stack.start_role("edge-ws", {"NATTER_HTTP_TRUSTED_PROXIES": "127.0.0.1/32"})
+        # A client behind the proxy, connected before its rule.
+        behind = self.open_from(proxied, mob, "127.0.0.1", xff="198.51.100.11")
+        self.add_rule(tok, "198.51.100.9")
+        deadline = time.monotonic() + 5
+        while self.refused(proxied, web, "127.0.0.1", "198.51.100.9") is None:
+            self.assertLess(time.monotonic(), deadline, "rule not applied")
+            time.sleep(0.05)
+        cases = [
+            (proxied, "127.0.0.1", "198.51.100.9, 127.0.0.1", True),    # proxies skipped
+            (proxied, "127.0.0.1", "198.51.100.10", False),
+            (proxied, "127.0.0.1", "198.51.100.9, 203.0.113.1", False),  # left part is the client's
+            (proxied, "127.0.0.2", "198.51.100.9", False),    # not a trusted proxy: ignored
+            (self.ws_a, "127.0.0.1", "198.51.100.9", False),  # no trusted proxies at all
+        ]
+        for edge, source, xff, denied in cases:
+            got = self.refused(edge, web, source, xff)
+            self.assertEqual(got is not None, denied, (edge, source, xff, got))
+        # The open socket is matched by its forwarded address.
+        self.add_rule(tok, "198.51.100.11")
+        self.assertEqual(self.close_of(behind, timeout=3), ([], 4003, "ip_denied"))
+
+    def test_bad_trusted_proxies_is_a_config_error(self):
+        p = self.stack.start_role("edge-ws", {"NATTER_HTTP_TRUSTED_PROXIES": "nonsense"}, wait=False)
         self.assertEqual(p.wait(30), 2)
         with open(p.log_path, "rb") as f:
             self.assertIn(b"bad http.trusted_proxies", f.read())

@@ -88,6 +88,7 @@ class WsTest(StackTestCase):
     @classmethod
     def start_roles(cls):
         env = {"NATTER_WS_MAX_FRAME": str(MAX_FRAME)}
+        cls.stack.serve_no_ip_rules()     # no auth pool here: IP rules are empty
         cls.a = cls.stack.start_role("edge-ws", env)
         cls.b = cls.stack.start_role("edge-ws", dict(env, NATTER_WS_IDLE_TIMEOUT_S="2"))
         cls.c = cls.stack.start_role("edge-ws", dict(

@@ -47,12 +47,17 @@ class WsClient:
         self.closed = False
 
     @classmethod
-    def connect(cls, host, port, path, timeout=5.0):
-        sock = socket.create_connection((host, port), timeout=timeout)
+    def connect(cls, host, port, path, timeout=5.0, source=None, headers=None):
+        """source: the local address to connect from (another client
+        address on loopback, e.g. "127.0.0.2"); headers: extra request
+        headers.  HandshakeError carries the status line of a refusal."""
+        sock = socket.create_connection((host, port), timeout=timeout,
+                                        source_address=(source, 0) if source else None)
         key = base64.b64encode(os.urandom(16)).decode()
+        extra = "".join("%s: %s\r\n" % kv for kv in (headers or {}).items())
         req = ("GET %s HTTP/1.1\r\nHost: %s:%d\r\nUpgrade: websocket\r\n"
-               "Connection: Upgrade\r\nSec-WebSocket-Key: %s\r\n"
-               "Sec-WebSocket-Version: 13\r\n\r\n" % (path, host, port, key))
+               "Connection: Upgrade\r\nSec-WebSocket-Key: %s\r\n%s"
+               "Sec-WebSocket-Version: 13\r\n\r\n" % (path, host, port, key, extra))
         sock.sendall(req.encode())
         c = cls(sock)
         head = c._read_until(b"\r\n\r\n")

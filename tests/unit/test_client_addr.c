@@ -1,6 +1,6 @@
-/* test_client_addr.c - edge/http/client_addr.c: X-Forwarded-For only from
+/* test_client_addr.c - edge/client_addr.c: X-Forwarded-For only from
  * trusted proxies, read right to left. */
-#include "edge/http/client_addr.h"
+#include "edge/client_addr.h"
 #include "common/err.h"
 
 #include <criterion/criterion.h>

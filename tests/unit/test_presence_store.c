@@ -49,7 +49,7 @@ static uint64_t seq;
 static int touch(const char *edge, const char *uid, const char *sid, int hb, uint64_t s,
                  char *who)
 {
-    presence_entry_t e = {uid, sid, "web"};
+    presence_entry_t e = {.uid = uid, .sid = sid, .platform = "web"};
     presence_user_t *on = NULL;
     int n = -1;
     cr_assert_eq(presence_store_touch(pool, &times, edge, s ? s : ++seq, hb, &e, 1, &on, &n, NULL),
@@ -64,7 +64,7 @@ static int touch(const char *edge, const char *uid, const char *sid, int hb, uin
 
 static void down(const char *edge, const char *uid, const char *sid, uint64_t s)
 {
-    presence_entry_t e = {uid, sid, NULL};
+    presence_entry_t e = {.uid = uid, .sid = sid};
     cr_assert_eq(presence_store_down(pool, &times, edge, s ? s : ++seq, &e), NT_OK);
 }
 
@@ -188,11 +188,65 @@ Test(presence_store, requeue)
     cr_expect_eq(sweep(1, NULL, NULL), 0, "came back: nothing to claim");
 }
 
+typedef struct {
+    int n;
+    char sid[4][PRESENCE_TOKEN_MAX + 1], edge[4][PRESENCE_TOKEN_MAX + 1];
+    char addr[4][PRESENCE_ADDRESS_MAX];
+    int64_t since[4];
+} seen_t;
+
+static void on_session(void *arg, const char *sid, const char *edge, const char *address,
+                       int64_t since)
+{
+    seen_t *s = arg;
+    if (s->n >= 4)
+        return;
+    snprintf(s->sid[s->n], sizeof s->sid[0], "%s", sid);
+    snprintf(s->edge[s->n], sizeof s->edge[0], "%s", edge);
+    snprintf(s->addr[s->n], sizeof s->addr[0], "%s", address);
+    s->since[s->n++] = since;
+}
+
+Test(presence_store, sessions_carry_address_and_since)
+{
+    presence_entry_t e = {.uid = "31", .sid = "s1", .platform = "web", .address = "2001:db8::7",
+                          .since = 1700000000123};
+    presence_user_t *on = NULL;
+    int n = -1;
+    cr_assert_eq(presence_store_touch(pool, &times, "e1", ++seq, 0, &e, 1, &on, &n, NULL), NT_OK);
+    free(on);
+    seen_t s = {0};
+    cr_assert_eq(presence_store_sessions(pool, "31", on_session, &s), NT_OK);
+    cr_assert_eq(s.n, 1);
+    cr_expect_str_eq(s.sid[0], "s1");
+    cr_expect_str_eq(s.edge[0], "e1");
+    cr_expect_str_eq(s.addr[0], "2001:db8::7");
+    cr_expect_eq(s.since[0], 1700000000123);
+    /* A heartbeat without them keeps them; a bad address is not stored. */
+    touch("e1", "31", "s1", 1, 0, NULL);
+    presence_entry_t bad = {.uid = "31", .sid = "s2", .address = "1.2.3.4|99", .since = 5};
+    cr_assert_eq(presence_store_touch(pool, &times, "e2", ++seq, 0, &bad, 1, &on, &n, NULL), NT_OK);
+    free(on);
+    memset(&s, 0, sizeof s);
+    cr_assert_eq(presence_store_sessions(pool, "31", on_session, &s), NT_OK);
+    cr_assert_eq(s.n, 2);
+    for (int i = 0; i < 2; i++) {
+        if (strcmp(s.sid[i], "s1") == 0) {
+            cr_expect_str_eq(s.addr[i], "2001:db8::7");
+            cr_expect_eq(s.since[i], 1700000000123);
+        } else {
+            cr_expect_str_eq(s.addr[i], "");
+            cr_expect_eq(s.since[i], 0);
+        }
+    }
+}
+
 Test(presence_store, bad_entries_are_skipped)
 {
     presence_entry_t e[] = {
-        {"0", "s1", ""}, {"1a", "s1", ""}, {"19", "s.1", ""}, {"19", "s1", "WEB"},
-        {"19", "s1", NULL},
+        {.uid = "0", .sid = "s1", .platform = ""},   {.uid = "1a", .sid = "s1", .platform = ""},
+        {.uid = "19", .sid = "s.1", .platform = ""}, {.uid = "19", .sid = "s1", .platform = "WEB"},
+        {.uid = "19", .sid = "s1"},
     };
     presence_user_t *on = NULL;
     int n = -1, skipped = -1;

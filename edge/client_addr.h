@@ -1,5 +1,5 @@
 /*
- * client_addr.h - the client's address as edge-http uses it (IP rules,
+ * client_addr.h - the client's address as the edges use it (IP rules,
  * login rate limits, the admin audit log): the TCP peer, or, when the peer
  * is a trusted proxy (config http.trusted_proxies), the address that proxy
  * chain reports in X-Forwarded-For.  Pure functions, unit tested

@@ -1,7 +1,7 @@
 /*
  * client_addr.c - the client address behind trusted proxies (client_addr.h).
  */
-#include "edge/http/client_addr.h"
+#include "edge/client_addr.h"
 
 #include "common/err.h"
 
