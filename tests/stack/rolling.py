@@ -252,17 +252,19 @@ def run(stack, pairs, rate, procs=1, warmup=3.0, settle=3.0, log=print, control_
     a = faults.analyse(results, t)
     fig, st = a["figures"], a["stats"]
     a["restarts"], a["rest"], a["sessions"] = restarts, rest, len(sessions)
-    a["line"] = ("control, no restart: " if control_s else "") + (
-        "rolling restart of %d processes (NATS nodes included), %d sessions, %.0f msgs/s offered: sent %d acked %d "
+    head = ("control, the same load without restarts: %d restarts" if control_s else
+            "rolling restart of %d processes (NATS nodes included)")
+    a["line"] = (head +
+        ", %d sessions, %.0f msgs/s offered: sent %d acked %d "
         "lost %d duplicated %d unacked %d | ws reconnects %d (1012: %d), retried sends %d "
         "(unavailable %d), send timeouts %d | send->deliver p50 %.0f ms p99 %.0f ms longest "
         "%.0f ms | longest time without a sent %.2f s | rest ok %d, unavailable %d, refused %d, "
-        "failed %d"
-        % (len(restarts), len(sessions), rate, fig["sent"], fig["acked"], fig["lost"],
+        "failed %d") % (
+           len(restarts), len(sessions), rate, fig["sent"], fig["acked"], fig["lost"],
            fig["duplicated"], fig["unacked"], st["reconnects"], st["closed_by_server_1012"],
            fig["retries"], st["retry_unavailable"], st["send_timeouts"], a["gap_p50_s"] * 1000,
            a["gap_p99_s"] * 1000, a["gap_max_s"] * 1000, a["stall_s"], rest.counts["ok"],
-           rest.counts["unavailable"], rest.counts["refused"], len(rest.failures)))
+           rest.counts["unavailable"], rest.counts["refused"], len(rest.failures))
     closes = sorted((k, v) for k, v in st.items()
                     if k.startswith("closed_by_server_") or k in (
                         "drops", "connect_failed", "handshake_refused", "pushes_again",
