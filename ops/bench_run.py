@@ -22,13 +22,13 @@ Scenarios (issues 4, 6 and 12), run in the order a, c, b, g:
      running next to 1:1 alone; then a stepped search over the group's send
      rate alone (--g-search): the highest rate at which every message is
      delivered with p99 < 100 ms, and the deliveries/s it reaches.
-  r  a rolling restart (tests/stack/rolling.py, on its own stack with two
-     of every role and the production drain settings, ws.drain_s 5 and
-     http.drain_s 2): R pairs send 1:1 at a fixed total rate through both
+  r  a rolling restart (tests/stack/rolling.py, on its own stack: a
+     3-node NATS cluster, two of every role, the production drain settings,
+     ws.drain_s 5 and http.drain_s 2): R pairs send 1:1 at a fixed total rate through both
      edge-ws (faultload.py's client: reconnects on 1012 after the hinted
      delay, retries with the same client_msg_id, syncs) next to a REST
-     client, while every process is restarted one by one (SIGTERM, exit,
-     start, healthy) -> lost / duplicated / unacknowledged (all must be 0),
+     client, while every process, then every NATS node, is restarted one
+     by one (SIGTERM, exit, start, healthy) -> lost / duplicated / unacknowledged (all must be 0),
      reconnects, retried sends, the send->deliver p50 / p99 / longest gap
      any client saw, each process's exit and start-up time; first the same
      load for --r-control s without restarts (its gaps are the machine's).
@@ -451,7 +451,7 @@ def scenario_g(stack, api, opt, users, bench, out):
 def scenario_r(opt, env, out):
     """r: the rolling restart on a fresh stack with two of every role."""
     env = dict(env, NATTER_WS_DRAIN_S="5", NATTER_HTTP_DRAIN_S="2")
-    stack = harness.Stack(env=env)
+    stack = harness.Stack(env=env, nats_nodes=3)
     try:
         for role in rolling.ROLES:
             for _ in range(2):

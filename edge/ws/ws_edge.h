@@ -77,6 +77,7 @@ void ws_edge_stop(ws_edge_t *e);
  * runs on the loop thread (inside an lws timer: do not stop the edge from
  * it directly) once no session is left.  Then ws_edge_stop as usual. */
 void ws_edge_drain(ws_edge_t *e, void (*done)(void *arg), void *arg);
+
 /* iprules_start's callback (any thread; arg is the ws_edge_t): the loop
  * closes every socket whose client address a deny rule now covers. */
 void ws_edge_iprules_changed(void *arg);

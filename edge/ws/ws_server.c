@@ -216,11 +216,11 @@ static void on_established(ws_state_t *st, ws_session_t *s)
 {
     char buf[4096], uri[64], ip[48];
     s->is_ws = 1;
+    s->since_ms = now_ms();
     if (st->draining) {
         ws_drain_refuse(st, s);     /* go elsewhere: 1012 with a delay hint */
         return;
     }
-    s->since_ms = now_ms();
     client_ip(st, s->wsi, ip, sizeof ip);   /* counted and matched by this address */
     int rc = ws_addrs_take(&st->addrs, ip, &s->addr);
     if (rc != NT_OK) {
@@ -461,7 +461,7 @@ static int http_answer(ws_state_t *st, ws_session_t *s, struct lws *wsi, const c
         return ws_metrics_http_answer(st, s, wsi);
     if (path && strcmp(path, "/healthz") == 0)
         /* Ready once the bus is up and the IP rules are loaded (a rule
-         * holds from the first socket after a restart), and not draining. */
+         * holds from the first socket after a restart), until a drain. */
         s->http_status = bus_connected(st->e->bus) && !st->draining &&
                                  (!st->e->iprules || iprules_loaded(st->e->iprules))
                              ? 200

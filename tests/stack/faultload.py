@@ -157,7 +157,10 @@ class Session:
         self.uid = spec["uid"]
         self.cid = spec["cid"]
         self.base = spec["base"]
-        self.port = spec.get("port")         # pinned to one edge (cluster test), or None
+        # A port of its own (a cluster test pins sessions to edges) or the
+        # worker's list, the next one after every drop.
+        self.ports = [spec["port"]] if spec.get("port") else w.ports
+        self.port = self.ports[0]
         self.rate = w.rate
         self.gen = 0
         self.sched = 0                       # schedule slots passed
@@ -198,7 +201,7 @@ class Session:
         self.stats["connect_attempts"] += 1
         loop = asyncio.get_running_loop()
         path = "/ws?token=" + self.token
-        port = self.port or self.w.ports[self.port_i % len(self.w.ports)]
+        port = self.ports[self.port_i % len(self.ports)]
         fut = loop.create_connection(lambda: WsProto(self, "127.0.0.1", port, path),
                                      "127.0.0.1", port)
         task = loop.create_task(fut)
@@ -430,6 +433,7 @@ class Session:
 class Worker:
     def __init__(self, spec):
         self.ports = spec.get("ports") or [spec["port"]]
+        self.port = self.ports[0]
         self.stop_file = spec.get("stop_file")
         self.drain_s = spec.get("drain_s", 40)
         self.tag = spec["tag"]

@@ -87,11 +87,29 @@ def natter_bin():
     return os.path.abspath(path)
 
 
+def _ephemeral_low():
+    try:
+        with open("/proc/sys/net/ipv4/ip_local_port_range") as f:
+            return int(f.read().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 32768
+
+
 def free_port(taken):
-    """A loopback TCP port nobody listens on now (and not handed out before)."""
-    for _ in range(100):
+    """A loopback TCP port nobody listens on now (and not handed out before).
+    Picked below the kernel's ephemeral range: a port from bind(0) is one
+    the kernel also hands to outgoing connections, and on a busy machine
+    one of them (a process's own NATS connection, say) took such a port in
+    the moment between this check and the server's bind ("port in use")."""
+    import random
+    low = _ephemeral_low()
+    for _ in range(200):
+        port = random.randrange(10000, low) if low > 11000 else 0
         with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-            s.bind(("127.0.0.1", 0))
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
             port = s.getsockname()[1]
         if port not in taken:
             taken.add(port)

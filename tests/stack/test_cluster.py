@@ -33,7 +33,7 @@ from harness import Api, StackTestCase, unique_name
 from wsclient import WsClient, WsReader
 
 NODES = 3
-KILLED = 1               # the node test 3 kills (edge-ws 2, msg 1 and others live there)
+KILLED = 2               # the node test 3 kills: home of edge-ws 2, a msg and a presence
 RECOVER_MAX_S = 5.0      # "sending works again within a few seconds"
 LOAD = types.SimpleNamespace(rate=150.0, warmup=4.0, after=8.0, drain=25.0, procs=1)
 PAIRS = 12
@@ -203,6 +203,7 @@ class ClusterTest(StackTestCase):
                 sessions.append({"k": len(sessions), "token": tok[0], "uid": uid, "cid": cid,
                                  "base": 0, "port": self.edges[(k + j) % NODES].port})
         homed = [p for p in self.stack.procs if p.role and p.alive() and p.node == KILLED]
+        self.assertEqual({p.role for p in homed} >= {"edge-ws", "msg"}, True, homed)
 
         def kill_node(stack, _fault):
             stack.stop_server(stack.nats_name(KILLED), signal.SIGKILL)

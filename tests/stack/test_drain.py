@@ -7,6 +7,7 @@ second SIGTERM cuts a drain short.  The whole restart sequence under load
 is test_rolling.py.
 """
 
+import json
 import os
 import re
 import signal
@@ -156,6 +157,42 @@ class EdgeWsDrainTest(StackTestCase):
         for w in watchers:
             w.join(5)
             self.assertIsNotNone(w.at)
+
+
+class DrainBoundsTest(StackTestCase):
+    """edge-http keeps serving through http.drain_s with /healthz 503
+    "draining"; ops.drain_timeout_s and a second SIGTERM end a drain (the
+    guard in cmd/role_common.c, the same for every sigwait role: exit 1)."""
+
+    @classmethod
+    def start_roles(cls):
+        cls.stack.start_role("auth")
+
+    def test_edge_http_serves_while_draining_then_second_sigterm(self):
+        edge = self.stack.start_role("edge-http", {"NATTER_HTTP_DRAIN_S": "60"})
+        api = Api(edge.url)
+        tok, _ = login(api, unique_name("hb"))
+        t0 = time.monotonic()
+        edge.kill(signal.SIGTERM)
+        time.sleep(0.5)
+        status, _, body = http_request(edge.url, "GET", "/healthz", timeout=2)
+        self.assertEqual((status, json.loads(body)["status"]), (503, "draining"))
+        r = api.call("GET", "/api/users/me", token=tok)
+        self.assertEqual(r.status, 200, r)            # still serving
+        self.assertEqual(r.headers.get("connection", "").lower(), "close")
+        os.kill(edge.pid, signal.SIGTERM)
+        self.assertEqual(edge.wait(10), 1, edge.tail())
+        self.assertLess(time.monotonic() - t0, 5)
+        self.assertIn("second stop signal during the drain", open(edge.log_path).read())
+
+    def test_drain_timeout_ends_a_long_drain(self):
+        edge = self.stack.start_role("edge-http", {"NATTER_HTTP_DRAIN_S": "60",
+                                                   "NATTER_OPS_DRAIN_TIMEOUT_S": "1"})
+        t0 = time.monotonic()
+        edge.kill(signal.SIGTERM)
+        self.assertEqual(edge.wait(15), 1, edge.tail())
+        self.assertLess(time.monotonic() - t0, 6)
+        self.assertIn("drain took longer than ops.drain_timeout_s", open(edge.log_path).read())
 
 
 class PoolDrainTest(StackTestCase):
