@@ -10,11 +10,11 @@
  *
  * Who runs a batch: the worker's own thread, or (inline_batches) the
  * thread that submitted to an idle worker, which then commits and answers
- * itself: a lone send crosses no thread.  The msg pool leaves that off by
- * default: its submitters are a few bus delivery threads, and one that
- * commits cannot queue the next sends meanwhile, so batches shrink
- * (docs/design.md "Conversations and messages").  Either way a submit to
- * a busy worker only queues (no wake-up): its runner takes it next.
+ * itself: a lone send crosses no thread.  Alone that shrinks batches (a
+ * delivery thread that commits cannot queue the next sends meanwhile), so
+ * the msg pool pairs it with the deferral below (docs/design.md
+ * "Conversations and messages").  Either way a submit to a busy worker
+ * only queues (no wake-up): its runner takes it next.
  *
  * A worker takes everything queued (up to batch_max) in one go.  It adds
  * no delay when its queue was empty: a lone request is handled at once,

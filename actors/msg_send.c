@@ -5,10 +5,11 @@
  * send is split in two.  On the bus delivery thread msg_send_h hands the
  * request on to the conversation's owner if that is another msg process
  * (msg_owner.h), else decodes it, applies the rules that need no database
- * and queues it for the worker hash(cid) % N (msg_batch.h); the thread is
- * free again at once.  The worker stores everything it took in one
- * transaction (group commit, msg_commit.c), retrying a transient failure a
- * few times, and only then delivers each new message (msg_deliver.c),
+ * and queues it for the worker hash(cid) % N (msg_batch.h); the last send
+ * of a burst (nothing more pending on its subscription) runs the batch on
+ * that same delivery thread if the worker is idle.  The runner stores
+ * everything it took in one transaction (group commit, msg_commit.c),
+ * retrying a transient failure a few times, and only then delivers each new message (msg_deliver.c),
  * which pushes it to the members and then answers the request: the reply and
  * the pushes both describe a durable message, and a request whose batch
  * could not be stored gets unavailable, never 'sent'.
