@@ -133,7 +133,7 @@ static int forward(msg_pool_t *p, natsMsg *msg)
     return bus_forward(p->bus, msg, to) == NT_OK;
 }
 
-static int send_one(msg_pool_t *p, bus_t *bus, natsMsg *msg, int more)
+static int send_one(msg_pool_t *p, bus_t *bus, natsMsg *msg)
 {
     if (forward(p, msg))
         return NT_OK;
@@ -162,7 +162,7 @@ static int send_one(msg_pool_t *p, bus_t *bus, natsMsg *msg, int more)
     }
     job->req = req;
     msg_batch_ticket_t t;
-    if (msg_batch_submit_more(p->sends, req->conversation_id, job, more, &t) != NT_OK) {
+    if (msg_batch_submit_more(p->sends, req->conversation_id, job, bus_more_pending, &t) != NT_OK) {
         job->req = NULL; /* still ours: freed below */
         rc = pool_fail(bus, msg, NT_EUNAVAIL, "too many messages in flight, retry");
         goto fail;
@@ -185,10 +185,8 @@ fail:
 int msg_send_h(bus_t *bus, natsMsg *msg, void *arg)
 {
     msg_pool_t *p = arg;
-    int more = bus_more_pending();
-    int rc = send_one(p, bus, msg, more);
-    if (!more)
-        msg_batch_flush(p->sends);
+    int rc = send_one(p, bus, msg);
+    msg_batch_flush(p->sends, bus_more_pending);
     return rc;
 }
 
