@@ -200,7 +200,10 @@ static void start_worker(msg_batch_t *b, worker_t *w)
         pthread_cond_signal(&w->cv);
 }
 
-int msg_batch_submit_more(msg_batch_t *b, const char *key, void *item, int more,
+/* The batcher this thread left deferred items with (msg_batch_flush). */
+static __thread msg_batch_t *tl_deferred;
+
+int msg_batch_submit_more(msg_batch_t *b, const char *key, void *item, msg_batch_more_fn more,
                           msg_batch_ticket_t *t)
 {
     worker_t *w = &b->w[fnv1a(key) % (uint32_t)b->o.workers];
@@ -212,10 +215,14 @@ int msg_batch_submit_more(msg_batch_t *b, const char *key, void *item, int more,
         w->submitted++;
         if (t)
             *t = (msg_batch_ticket_t){w->index, w->submitted, b->draining};
-        if (more && !b->draining && !w->running && w->count < b->o.batch_max)
+        /* A running worker takes it with its next batch: only an idle one
+         * asks whether more is coming (more() may take locks of its own). */
+        if (!w->running && more && !b->draining && w->count < b->o.batch_max && more()) {
             w->deferred = 1; /* the caller comes back (msg_batch_flush) */
-        else
+            tl_deferred = b;
+        } else {
             start_worker(b, w);
+        }
         rc = NT_OK;
     } else {
         b->st.refused++;
@@ -226,7 +233,7 @@ int msg_batch_submit_more(msg_batch_t *b, const char *key, void *item, int more,
 
 int msg_batch_submit(msg_batch_t *b, const char *key, void *item, msg_batch_ticket_t *t)
 {
-    return msg_batch_submit_more(b, key, item, 0, t);
+    return msg_batch_submit_more(b, key, item, NULL, t);
 }
 
 /* Mu held: start every worker that holds deferred items. */
@@ -237,8 +244,11 @@ static void start_deferred(msg_batch_t *b)
             start_worker(b, &b->w[i]);
 }
 
-void msg_batch_flush(msg_batch_t *b)
+void msg_batch_flush(msg_batch_t *b, msg_batch_more_fn more)
 {
+    if (tl_deferred != b || (more && more()))
+        return; /* nothing left here by this thread, or it comes back */
+    tl_deferred = NULL;
     pthread_mutex_lock(&b->mu);
     start_deferred(b);
     pthread_mutex_unlock(&b->mu);

@@ -10,11 +10,11 @@
  *
  * Who runs a batch: the worker's own thread, or (inline_batches) the
  * thread that submitted to an idle worker, which then commits and answers
- * itself: a lone send crosses no thread.  The msg pool leaves that off by
- * default: its submitters are a few bus delivery threads, and one that
- * commits cannot queue the next sends meanwhile, so batches shrink
- * (docs/design.md "Conversations and messages").  Either way a submit to
- * a busy worker only queues (no wake-up): its runner takes it next.
+ * itself: a lone send crosses no thread.  Alone that shrinks batches (a
+ * delivery thread that commits cannot queue the next sends meanwhile), so
+ * the msg pool pairs it with the deferral below (docs/design.md
+ * "Conversations and messages").  Either way a submit to a busy worker
+ * only queues (no wake-up): its runner takes it next.
  *
  * A worker takes everything queued (up to batch_max) in one go.  It adds
  * no delay when its queue was empty: a lone request is handled at once,
@@ -23,11 +23,13 @@
  * found fewer than batch_max items linger that long for more.
  *
  * Batching on the thread that receives: a submitter that knows more
- * requests wait for it (msg_batch_submit_more with more = 1, e.g. the bus
- * delivery thread while its subscription has messages pending) only queues
- * to an idle worker and wakes nobody; when it has none left it calls
- * msg_batch_flush, which runs (inline) or wakes the workers it left items
- * with.  So a burst becomes one batch and, with inline_batches, crosses no
+ * requests wait for it (msg_batch_submit_more whose more() says so, e.g.
+ * the bus delivery thread while its subscription has messages pending)
+ * only queues to an idle worker and wakes nobody; after each submit it
+ * calls msg_batch_flush, which, once none are left, runs (inline) or wakes
+ * the workers it left items with.  more() is asked only when the worker is
+ * idle: under load the worker is busy and a submit costs no more than a
+ * queue append.  So a burst becomes one batch and, with inline_batches, crosses no
  * thread: the delivery thread that received it commits and answers it.
  * A worker holding batch_max items, or a batcher that drains, never waits.
  *
@@ -93,15 +95,21 @@ int msg_batch_new(const msg_batch_opts_t *o, msg_batch_t **out);
  * caller keeps item. */
 int msg_batch_submit(msg_batch_t *b, const char *key, void *item, msg_batch_ticket_t *t);
 
-/* msg_batch_submit, but with more = 1 an idle worker is neither run nor
- * woken while it holds fewer than batch_max items: the caller promises a
- * later submit with more = 0 or a msg_batch_flush. */
-int msg_batch_submit_more(msg_batch_t *b, const char *key, void *item, int more,
+/* Whether the calling thread will submit again soon (e.g. its bus
+ * subscription has messages pending for it). */
+typedef int (*msg_batch_more_fn)(void);
+
+/* msg_batch_submit, but an idle worker holding fewer than batch_max items
+ * asks more() (only then: a running worker just queues) and, if more is
+ * coming, is neither run nor woken: the caller promises msg_batch_flush
+ * after each submit.  more may be NULL (= msg_batch_submit). */
+int msg_batch_submit_more(msg_batch_t *b, const char *key, void *item, msg_batch_more_fn more,
                           msg_batch_ticket_t *t);
 
-/* Start (inline, or by waking them) the workers left idle with items by
- * submits with more = 1. */
-void msg_batch_flush(msg_batch_t *b);
+/* If this thread left items deferred and more() (NULL: none) says nothing
+ * more is coming, start (inline, or by waking them) the workers holding
+ * deferred items.  Cheap when the thread deferred nothing. */
+void msg_batch_flush(msg_batch_t *b, msg_batch_more_fn more);
 
 /* The worker index msg_batch_submit would queue key for. */
 int msg_batch_worker_of(const msg_batch_t *b, const char *key);

@@ -5,10 +5,11 @@
  * send is split in two.  On the bus delivery thread msg_send_h hands the
  * request on to the conversation's owner if that is another msg process
  * (msg_owner.h), else decodes it, applies the rules that need no database
- * and queues it for the worker hash(cid) % N (msg_batch.h); the thread is
- * free again at once.  The worker stores everything it took in one
- * transaction (group commit, msg_commit.c), retrying a transient failure a
- * few times, and only then delivers each new message (msg_deliver.c),
+ * and queues it for the worker hash(cid) % N (msg_batch.h); the last send
+ * of a burst (nothing more pending on its subscription) runs the batch on
+ * that same delivery thread if the worker is idle.  The runner stores
+ * everything it took in one transaction (group commit, msg_commit.c),
+ * retrying a transient failure a few times, and only then delivers each new message (msg_deliver.c),
  * which pushes it to the members and then answers the request: the reply and
  * the pushes both describe a durable message, and a request whose batch
  * could not be stored gets unavailable, never 'sent'.
@@ -132,7 +133,7 @@ static int forward(msg_pool_t *p, natsMsg *msg)
     return bus_forward(p->bus, msg, to) == NT_OK;
 }
 
-static int send_one(msg_pool_t *p, bus_t *bus, natsMsg *msg, int more)
+static int send_one(msg_pool_t *p, bus_t *bus, natsMsg *msg)
 {
     if (forward(p, msg))
         return NT_OK;
@@ -170,7 +171,7 @@ int msg_send_queue(msg_pool_t *p, bus_t *bus, natsMsg *msg, Natter__SendReq *req
     }
     job->req = req;
     msg_batch_ticket_t t;
-    if (msg_batch_submit_more(p->sends, req->conversation_id, job, more, &t) != NT_OK) {
+    if (msg_batch_submit_more(p->sends, req->conversation_id, job, bus_more_pending, &t) != NT_OK) {
         job->req = NULL; /* still ours: freed below */
         rc = pool_fail(bus, msg, NT_EUNAVAIL, "too many messages in flight, retry");
         goto fail;
@@ -193,10 +194,8 @@ fail:
 int msg_send_h(bus_t *bus, natsMsg *msg, void *arg)
 {
     msg_pool_t *p = arg;
-    int more = bus_more_pending();
-    int rc = send_one(p, bus, msg, more);
-    if (!more)
-        msg_batch_flush(p->sends);
+    int rc = send_one(p, bus, msg);
+    msg_batch_flush(p->sends, bus_more_pending);
     return rc;
 }
 

@@ -409,6 +409,51 @@ Test(bus, publish_queue_and_plain_subscribers)
     bus_free(bus);
 }
 
+/* bus_more_pending: the first handler call waits until all five messages
+ * reached the client, so it and the three after it see more pending and
+ * the last one sees none; outside a handler it is 0. */
+typedef struct pend_rec {
+    atomic_int calls, more[8];
+    atomic_int release;
+} pend_rec_t;
+
+static void pending_handler(bus_t *bus, natsMsg *msg, void *arg)
+{
+    (void)bus;
+    (void)msg;
+    pend_rec_t *r = arg;
+    int i = atomic_fetch_add(&r->calls, 1);
+    for (int k = 0; i == 0 && k < 500 && !atomic_load(&r->release); k++)
+        usleep(10000);
+    if (i < 8)
+        atomic_store(&r->more[i], bus_more_pending());
+}
+
+Test(bus, more_pending_says_what_waits_for_this_handler)
+{
+    bus_t *bus = connect_url(srv_url);
+    static pend_rec_t r;
+    cr_assert_eq(bus_more_pending(), 0, "outside a handler");
+    cr_assert_eq(bus_subscribe(bus, "t.pend", NULL, pending_handler, &r), NT_OK);
+    cr_assert_eq(natsConnection_Flush(bus_conn(bus)), NATS_OK);
+    for (int i = 0; i < 5; i++) {
+        natsMsg *m;
+        cr_assert_eq(bus_msg_new("t.pend", "natter.Empty", NULL, NULL, NULL, 0, &m), NT_OK);
+        cr_assert_eq(bus_publish(bus, m), NT_OK);
+    }
+    /* A round trip to the server: the five are back in the client after it. */
+    cr_assert_eq(natsConnection_Flush(bus_conn(bus)), NATS_OK);
+    usleep(50000);
+    atomic_store(&r.release, 1);
+    for (int i = 0; i < 300 && atomic_load(&r.calls) < 5; i++)
+        usleep(10000);
+    cr_assert_eq(atomic_load(&r.calls), 5);
+    for (int i = 0; i < 4; i++)
+        cr_assert_eq(atomic_load(&r.more[i]), 1, "call %d: more were pending", i);
+    cr_assert_eq(atomic_load(&r.more[4]), 0, "the last call: none pending");
+    bus_free(bus);
+}
+
 /* ---- drain ---- */
 
 Test(bus, drain_finishes_in_flight_work)

@@ -282,10 +282,26 @@ Test(msg_batch, an_idle_worker_is_run_by_the_submitter_a_busy_one_is_not)
     msg_batch_free(b);
 }
 
-/* Batching on the thread that receives: submits with more = 1 leave an idle
- * worker alone (nothing runs, nobody is woken); the flush runs the whole
- * burst as one batch on the submitting thread.  A full batch never waits,
- * and a drain starts what a submitter left deferred. */
+/* Batching on the thread that receives: while more() says more is coming,
+ * submits leave an idle worker alone (nothing runs, nobody is woken) and
+ * flushes do nothing; once more() says no, the flush runs the whole burst
+ * as one batch on the submitting thread.  A full batch never waits, a
+ * busy worker never asks more(), and a drain starts what a submitter left
+ * deferred. */
+static int more_flag, more_asked;
+
+static int more_fn(void)
+{
+    more_asked++;
+    return more_flag;
+}
+
+static void submit_more(msg_batch_t *b, const char *key, int v)
+{
+    cr_assert_eq(msg_batch_submit_more(b, key, (void *)(intptr_t)v, more_fn, NULL), NT_OK);
+    msg_batch_flush(b, more_fn);
+}
+
 Test(msg_batch, more_defers_until_the_flush_then_one_batch_runs_here)
 {
     msg_batch_opts_t o = {.workers = 2, .batch_max = 4, .queue_max = 64, .inline_batches = 4,
@@ -293,32 +309,66 @@ Test(msg_batch, more_defers_until_the_flush_then_one_batch_runs_here)
     msg_batch_t *b = NULL;
     cr_assert_eq(msg_batch_new(&o, &b), NT_OK);
     submitter = pthread_self();
+    more_flag = 1;
     for (int i = 1; i <= 3; i++)
-        cr_assert_eq(msg_batch_submit_more(b, "k", (void *)(intptr_t)i, 1, NULL), NT_OK);
+        submit_more(b, "k", i);
     usleep(20000);
-    cr_assert_eq(r.items, 0, "a deferred item ran before the flush");
-    msg_batch_flush(b);
+    cr_assert_eq(r.items, 0, "a deferred item ran before more() said no");
+    more_flag = 0;
+    msg_batch_flush(b, more_fn);
     cr_assert_eq(r.items, 3, "the flush ran the burst before returning");
     cr_assert_eq(r.calls, 1, "one batch");
     cr_assert_eq(r.sizes[0], 3);
     for (int i = 1; i <= 3; i++)
         cr_assert_eq(ran_inline[i], 1, "item %d ran on the submitting thread", i);
-    /* batch_max items: runs at once even with more = 1 */
+    /* batch_max items: runs at once even with more to come */
+    more_flag = 1;
     for (int i = 4; i <= 7; i++)
-        cr_assert_eq(msg_batch_submit_more(b, "k", (void *)(intptr_t)i, 1, NULL), NT_OK);
+        submit_more(b, "k", i);
     cr_assert_eq(r.items, 7, "a full batch waited for the flush");
-    /* more = 0 after deferred ones: all in one batch, in order */
-    cr_assert_eq(msg_batch_submit_more(b, "k", (void *)(intptr_t)8, 1, NULL), NT_OK);
-    cr_assert_eq(msg_batch_submit_more(b, "k", (void *)(intptr_t)9, 0, NULL), NT_OK);
+    /* the last of a burst: all in one batch, in order */
+    submit_more(b, "k", 8);
+    more_flag = 0;
+    submit_more(b, "k", 9);
     cr_assert_eq(r.items, 9);
     cr_assert_eq(r.sizes[r.calls - 1], 2);
     cr_assert_eq(r.seq[7], 8);
     cr_assert_eq(r.seq[8], 9);
     /* left deferred by a submitter that never came back: the drain starts it */
-    cr_assert_eq(msg_batch_submit_more(b, "other", (void *)(intptr_t)10, 1, NULL), NT_OK);
+    more_flag = 1;
+    submit_more(b, "other", 10);
     usleep(20000);
     cr_assert_eq(r.items, 9);
     msg_batch_drain(b);
     cr_assert_eq(r.items, 10, "the drain handled the deferred item");
+    msg_batch_free(b);
+}
+
+static void *run_one_held(void *arg)
+{
+    submit(arg, "k", 2); /* idle: runs here, held at the gate */
+    return NULL;
+}
+
+Test(msg_batch, a_busy_worker_does_not_ask_more)
+{
+    msg_batch_opts_t o = {.workers = 1, .batch_max = 8, .queue_max = 64, .inline_batches = 1,
+                          .fn = fn_who, .arg = &r};
+    msg_batch_t *b = NULL;
+    cr_assert_eq(msg_batch_new(&o, &b), NT_OK);
+    gate(1);
+    pthread_t t;
+    pthread_create(&t, NULL, run_one_held, b);
+    wait_in_fn(1);
+    more_flag = 1;
+    more_asked = 0;
+    cr_assert_eq(msg_batch_submit_more(b, "k", (void *)(intptr_t)3, more_fn, NULL), NT_OK);
+    cr_assert_eq(more_asked, 0, "asked more() although the worker runs");
+    msg_batch_flush(b, more_fn); /* deferred nothing: asks nothing */
+    cr_assert_eq(more_asked, 0);
+    gate(0);
+    pthread_join(t, NULL);
+    msg_batch_wait_idle(b);
+    cr_assert_eq(r.items, 2, "the runner took the queued item");
     msg_batch_free(b);
 }
