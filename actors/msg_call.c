@@ -93,7 +93,7 @@ int msg_call_log_h(bus_t *bus, natsMsg *msg, void *arg)
         rc = pool_fail(bus, msg, NT_ENOMEM, "");
         goto done;
     }
-    rc = msg_send_queue(p, bus, msg, owned, 0);
+    rc = msg_send_queue(p, bus, msg, owned, NULL);
 done:
     natter__call_log_req__free_unpacked(r, NULL);
     return rc;

@@ -149,9 +149,10 @@ int msg_subject_cid(const char *subject, const char **cid, size_t *len);
 /* Queue req (taken) for its conversation's send worker, which stores it
  * and answers msg like a client's send (SendReply): the rules are the
  * caller's to check first.  The request's Natter-Uid is the sender.
- * more: as msg_batch_submit_more (1 only from a bus handler that calls
- * msg_batch_flush once nothing is pending; else 0). */
-int msg_send_queue(msg_pool_t *p, bus_t *bus, natsMsg *msg, Natter__SendReq *req, int more);
+ * more: as msg_batch_submit_more (bus_more_pending only from a bus
+ * handler that calls msg_batch_flush after; else NULL). */
+int msg_send_queue(msg_pool_t *p, bus_t *bus, natsMsg *msg, Natter__SendReq *req,
+                   msg_batch_more_fn more);
 
 /* im.svc.msg.internal.call_log (msg_call.c): the call actor records an
  * ended call as a system message through the send path. */

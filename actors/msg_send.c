@@ -155,13 +155,14 @@ static int send_one(msg_pool_t *p, bus_t *bus, natsMsg *msg)
     }
     if ((rc = msg_send_limited(p, bus, msg, uid, req)) != NT_OK)
         goto fail;
-    return msg_send_queue(p, bus, msg, req, more);
+    return msg_send_queue(p, bus, msg, req, bus_more_pending);
 fail:
     protobuf_c_message_free_unpacked(&req->base, NULL);
     return rc;
 }
 
-int msg_send_queue(msg_pool_t *p, bus_t *bus, natsMsg *msg, Natter__SendReq *req, int more)
+int msg_send_queue(msg_pool_t *p, bus_t *bus, natsMsg *msg, Natter__SendReq *req,
+                   msg_batch_more_fn more)
 {
     send_job_t *job = NULL;
     int rc;
@@ -171,7 +172,7 @@ int msg_send_queue(msg_pool_t *p, bus_t *bus, natsMsg *msg, Natter__SendReq *req
     }
     job->req = req;
     msg_batch_ticket_t t;
-    if (msg_batch_submit_more(p->sends, req->conversation_id, job, bus_more_pending, &t) != NT_OK) {
+    if (msg_batch_submit_more(p->sends, req->conversation_id, job, more, &t) != NT_OK) {
         job->req = NULL; /* still ours: freed below */
         rc = pool_fail(bus, msg, NT_EUNAVAIL, "too many messages in flight, retry");
         goto fail;
