@@ -71,6 +71,7 @@ static const ProtobufCMessageDescriptor *const types[] = {
     &natter__admin_user_list__descriptor,
     &natter__audit_entry__descriptor,
     &natter__audit_list__descriptor,
+    &natter__admin_connection__descriptor,
     &natter__admin_session__descriptor,
     &natter__admin_session_list__descriptor,
     &natter__call_req__descriptor,
