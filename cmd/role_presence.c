@@ -51,8 +51,8 @@ int role_presence(const role_ctx_t *ctx)
         goto done;
     }
     role_ops_deps_t od = {.micro = m, .bus = p.bus, .db = p.db, .redis = p.redis,
-                          .redis_required = 1, .metrics_fn = presence_metrics_render,
-                          .metrics_arg = &p};
+                          .redis_required = 1, .prom = presence_metrics_render,
+                          .prom_arg = &p};
     if (role_ops_start(ctx, &od, &ops) != NT_OK)
         goto done;
     log_info("presence pool ready", "id=%s workers=%ld ttl_s=%ld debounce_ms=%ld sweep_ms=%ld",
