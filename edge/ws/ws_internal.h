@@ -272,7 +272,6 @@ struct ws_state {
     int flush_ok;                  /* flush handle initialised */
     ws_session_t *dirty;           /* sessions with frames queued this turn */
     uint64_t writes, frames;       /* socket writes issued, frames in them */
-    ws_stats_t stats;              /* /metrics (ws_metrics.c) */
     char inbox_prefix[64];         /* _INBOX.<nuid> */
     natsSubscription *reply_sub;   /* _INBOX.<nuid>.* */
     natsSubscription *revoked_sub; /* im.evt.session.> (kicks) */
@@ -283,6 +282,7 @@ struct ws_state {
     lws_sorted_usec_list_t sweep;
     size_t n_sessions;
     ws_unacked_t unacked;
+    ws_stats_t stats;              /* /metrics (ws_metrics.c) */
     char edge_id[32];              /* presence: this edge in reports (ws_presence.c) */
     uint64_t presence_seq;         /* last report's seq */
     int64_t presence_next_us;      /* next heartbeat */
