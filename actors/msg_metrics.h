@@ -25,7 +25,7 @@ typedef struct msg_metrics {
 
 void msg_metrics_init(msg_metrics_t *m);
 
-/* role_ops_deps_t.metrics_fn: arg is the msg_pool_t. */
+/* role_ops_deps_t.prom: arg is the msg_pool_t. */
 void msg_metrics_render(void *pool, textbuf_t *out);
 
 #endif

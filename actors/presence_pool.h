@@ -61,7 +61,7 @@ typedef struct presence_pool {
     prom_counter_t swept_offline; /* users the sweep announced offline (any thread) */
 } presence_pool_t;
 
-/* role_ops_deps_t.metrics_fn (presence_metrics.c): arg is the pool. */
+/* role_ops_deps_t.prom (presence_metrics.c): arg is the pool. */
 void presence_metrics_render(void *pool, textbuf_t *out);
 
 /* Add the endpoints to m (queue group "presence"), `workers` each. */

@@ -92,7 +92,7 @@ int role_msg(const role_ctx_t *ctx)
         goto done;
     }
     role_ops_deps_t od = {.micro = m, .bus = p.bus, .db = p.db, .redis = p.redis,
-                          .metrics_fn = msg_metrics_render, .metrics_arg = &p};
+                          .prom = msg_metrics_render, .prom_arg = &p};
     if (role_ops_start(ctx, &od, &ops) != NT_OK)
         goto done;
     log_info("msg pool ready",

@@ -7,7 +7,7 @@
  * without it) answers a ping, else 503 {"status":"unavailable","failed":
  * "<dependency>"}.  /metrics is the endpoint counters (the numbers behind
  * $SRV.STATS), the NATS connection's, the process's (memory, CPU, fds)
- * and the role's own (role_ops_deps_t.metrics_fn).
+ * and the role's own (role_ops_deps_t.prom).
  */
 #include "cmd/role_ops.h"
 
@@ -77,10 +77,10 @@ static int on_request(struct mg_connection *c, void *arg)
         textbuf_t t = {0};
         size_t len = 0;
         micro_prometheus(o->d.micro, &t);
+        if (o->d.prom)
+            o->d.prom(o->d.prom_arg, &t);
         bus_prometheus(o->d.bus, &t);
         proc_stat_prometheus(&t);
-        if (o->d.metrics_fn)
-            o->d.metrics_fn(o->d.metrics_arg, &t);
         char *text = textbuf_take(&t, &len);
         if (!text) {
             reply(c, 503, "application/json", "{\"status\":\"unavailable\"}", 24);

@@ -29,10 +29,10 @@ typedef struct role_ops_deps {
     db_pool_t *db;
     redis_pool_t *redis;
     int redis_required;
-    /* The role's own metrics (msg_metrics_render, ...) appended to
-     * /metrics, or NULL; runs on a civetweb worker thread. */
-    void (*metrics_fn)(void *arg, textbuf_t *out);
-    void *metrics_arg;
+    /* More /metrics text from the role (NULL: none), e.g. the msg pool's
+     * (actors/msg_metrics.h); runs on a civetweb worker thread. */
+    void (*prom)(void *arg, textbuf_t *out);
+    void *prom_arg;
 } role_ops_deps_t;
 
 /* Listen on ops.bind:ops.http_port if the port is not 0 (*out stays NULL

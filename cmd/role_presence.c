@@ -91,8 +91,8 @@ int role_presence(const role_ctx_t *ctx)
         goto done;
     }
     role_ops_deps_t od = {.micro = m, .bus = p.bus, .db = p.db, .redis = p.redis,
-                          .redis_required = 1, .metrics_fn = presence_role_metrics,
-                          .metrics_arg = &pm};
+                          .redis_required = 1, .prom = presence_role_metrics,
+                          .prom_arg = &pm};
     if (role_ops_start(ctx, &od, &ops) != NT_OK)
         goto done;
     log_info("presence pool ready", "id=%s workers=%ld ttl_s=%ld debounce_ms=%ld sweep_ms=%ld",

@@ -99,13 +99,13 @@ int presence_store_sweep(redis_pool_t *r, const presence_times_t *t, int max, in
  * claims it again, unless the user came back meanwhile. */
 int presence_store_requeue(redis_pool_t *r, const presence_user_t *u);
 
-/* online[i] = 1 if uids[i] has a live session, else 0, for n <= 1000. */
-int presence_store_online(redis_pool_t *r, const char *const *uids, int n, int *online);
-
 /* Sessions and distinct users with a live session, for /metrics.  One
  * script that walks pr:dl: O(sessions) inside Redis (a 100k-session
  * walk blocks Redis for tens of ms), so the caller limits how often. */
 int presence_store_counts(redis_pool_t *r, int64_t *users, int64_t *sessions);
+
+/* online[i] = 1 if uids[i] has a live session, else 0, for n <= 1000. */
+int presence_store_online(redis_pool_t *r, const char *const *uids, int n, int *online);
 
 /* Call fn(arg, sid, edge, address, since) for each live session of uid as
  * edges report them (one call per session per edge; at most

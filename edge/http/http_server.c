@@ -259,9 +259,9 @@ static int on_request(struct mg_connection *conn, void *arg)
     snprintf(labels, sizeof labels, "route=\"%s\"", r.route ? r.route : "unmatched");
     metrics_observe(r.edge->metrics, "natter_http_request_duration_seconds",
                     "HTTP request latency", labels, dt);
-    log_info("http", "method=%s route=%s status=%d ms=%.2f uid=%s trace=%s",
+    log_info("http", "method=%s route=%s status=%d ms=%.2f uid=%s sid=%s trace=%s",
              r.ri->request_method, r.route ? r.route : "unmatched", r.status, dt * 1000,
-             r.authed ? r.who.uid : "-", trace);
+             r.authed ? r.who.uid : "-", r.authed ? r.who.sid : "-", trace);
     log_trace_set(NULL);
     free(r.body);
     return r.status;

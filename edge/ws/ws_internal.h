@@ -281,7 +281,6 @@ struct ws_state {
     ws_session_t *dirty;           /* sessions with frames queued this turn */
     uint64_t writes, frames;       /* socket writes issued, frames in them */
     uint64_t ip_refused, ip_closed; /* upgrades refused, sockets closed by IP rules */
-    ws_stats_t stats;              /* /metrics (ws_metrics.c) */
     char inbox_prefix[64];         /* _INBOX.<nuid> */
     natsSubscription *reply_sub;   /* _INBOX.<nuid>.* */
     natsSubscription *revoked_sub; /* im.evt.session.> (kicks) */
@@ -292,6 +291,7 @@ struct ws_state {
     lws_sorted_usec_list_t sweep;
     size_t n_sessions;
     ws_unacked_t unacked;
+    ws_stats_t stats;              /* /metrics (ws_metrics.c) */
     char edge_id[32];              /* presence: this edge in reports (ws_presence.c) */
     uint64_t presence_seq;         /* last report's seq */
     int64_t presence_next_us;      /* next heartbeat */

@@ -167,12 +167,6 @@ static int publish_subject(ws_state_t *st, const ws_pending_t *p, const char *su
     natsMsg *m = NULL;
     snprintf(reply, sizeof reply, "%s.%" PRIu64, st->inbox_prefix, p->corr);
     bus_traceparent_new(tp, sizeof tp);
-    if (log_enabled(LOG_DEBUG) && p->op == WS_OP_SEND) {
-        char trace[40];
-        bus_trace_id(tp, trace, sizeof trace);
-        log_debug("ws send", "uid=%s sid=%s cid=%s rid=%s corr=%" PRIu64 " trace=%s",
-                  p->s->who.uid, p->s->who.sid, p->cid, p->rid, p->corr, trace);
-    }
     int rc = NT_EBUS;
     if (natsMsg_Create(&m, subj, reply, (const char *)buf, (int)len) != NATS_OK ||
         natsMsgHeader_Set(m, BUS_H_TYPE, type) != NATS_OK ||
@@ -182,6 +176,12 @@ static int publish_subject(ws_state_t *st, const ws_pending_t *p, const char *su
         natsConnection_PublishMsg(bus_conn(st->e->bus), m) != NATS_OK)
         goto fail;
     rc = NT_OK;
+    if (p->op == WS_OP_SEND && log_enabled(LOG_DEBUG)) {   /* the message trail (operations.md "Logs") */
+        char trace[40];
+        bus_trace_id(tp, trace, sizeof trace);
+        log_debug("ws send", "uid=%s sid=%s cid=%s rid=%s corr=%" PRIu64 " trace=%s",
+                  p->s->who.uid, p->s->who.sid, p->cid, p->rid, p->corr, trace);
+    }
 fail:
     natsMsg_Destroy(m);
     return rc;

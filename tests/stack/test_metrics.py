@@ -19,7 +19,8 @@ and two edge-ws.  Checked:
 - logs: every line of every role has svc=, inst= and trace=; one
   message's trace id is found in the sender's edge-ws log, in the msg
   pool's (stored, pushed, answered, with uid, message id, client_msg_id),
-  and in the receiving edge's push line with its message id.
+  and in the receiving edge's push line with its message id; a REST send
+  the same way from edge-http's line (uid, sid) to the push.
 Cost: ~20-30 s with the stack on a loaded 2-core machine.
 """
 import glob
@@ -381,6 +382,27 @@ class MetricsTest(StackTestCase):
         # the receiving edge is the other process: its own instance id
         insts = {re.search(r" inst=(\S+)", l).group(1) for l in by_role["edge-ws"]}
         self.assertEqual(len(insts), 2, by_role["edge-ws"])
+
+    def test_log_lines_follow_a_rest_send(self):
+        (ua, ta), (ub, tb), cid = self.pair()
+        b = self.open(self.wb, tb)
+        cmid = "rest-trail-%s" % cid
+        r = self.api.call("POST", "/api/messages", {"conversation_id": cid, "client_msg_id": cmid,
+                                                    "type": "text", "body": "by REST"}, token=ta)
+        self.assertEqual(r.status, 201, r)
+        mid = r.json["message"]["id"]
+        self.assertEqual(b.recv_op("message")["message"]["id"], mid)
+        line = self.until(lambda: next((l for l in self.lines(self.role_log("msg"))
+                                        if "cmid=%s " % cmid in l), None))
+        self.assertIsNotNone(line)
+        trace = re.search(r" trace=([0-9a-f]{32})\b", line).group(1)
+        http = [l for l in self.lines(self.role_log("edge-http")) if "trace=%s" % trace in l]
+        self.assertTrue(any('msg="http"' in l and "uid=%s " % ua in l and
+                            re.search(r" sid=[0-9a-zA-Z_-]{4,} ", l) for l in http), http)
+        pushed = self.until(lambda: [l for path in (self.wa.log_path, self.wb.log_path)
+                                     for l in self.lines(path)
+                                     if 'msg="push delivered"' in l and "trace=%s" % trace in l])
+        self.assertTrue(any("uid=%s " % ub in l and "msg_id=%s " % mid in l for l in pushed), pushed)
 
     def test_every_log_line_has_service_instance_trace(self):
         self.api.call("GET", "/api/me")          # a line with a request's trace at least
