@@ -69,13 +69,19 @@ class EdgeWsDrainTest(StackTestCase):
         self.assertEqual(ws.recv_op("hello")["op"], "hello")
         return ws
 
-    def test_sigterm_closes_1012_spread_over_drain_s(self):
-        edge = self.ws_edge()
-        n = 30
-        tokens = [login(self.api, unique_name("dr"))[0] for _ in range(n)]
+    def watched(self, edge, n, prefix):
+        """n users with a socket each on edge, read by Watchers -> (tokens,
+        watchers)."""
+        tokens = [login(self.api, unique_name(prefix))[0] for _ in range(n)]
         watchers = [Watcher(self.connect(edge, t)) for t in tokens]
         for w in watchers:
             w.start()
+        return tokens, watchers
+
+    def test_sigterm_closes_1012_spread_over_drain_s(self):
+        edge = self.ws_edge()
+        n = 30
+        tokens, watchers = self.watched(edge, n, "dr")
         t0 = time.monotonic()
         edge.kill(signal.SIGTERM)
         # Draining: /healthz says 503 and a new socket is refused with 1012.
@@ -146,10 +152,7 @@ class EdgeWsDrainTest(StackTestCase):
 
     def test_second_sigterm_stops_at_once(self):
         edge = self.stack.start_role("edge-ws", {"NATTER_WS_DRAIN_S": "60"})
-        tokens = [login(self.api, unique_name("ds"))[0] for _ in range(5)]
-        watchers = [Watcher(self.connect(edge, t)) for t in tokens]
-        for w in watchers:
-            w.start()
+        _, watchers = self.watched(edge, 5, "ds")
         t0 = time.monotonic()
         edge.kill(signal.SIGTERM)
         time.sleep(0.5)
