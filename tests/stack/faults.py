@@ -171,18 +171,29 @@ def run_load(stack, opt, fault, sessions, ws_port, workdir, do_fault=None):
         for p in procs:
             p.wait(60)
     finally:
-        for p in procs:
-            if p.poll() is None:
-                p.kill()
-                p.wait()
+        reap(procs)
+    return results_of(procs, d), t
+
+
+def reap(procs):
+    """Kill the load workers still running (a run that went wrong)."""
+    for p in procs:
+        if p.poll() is None:
+            p.kill()
+            p.wait()
+
+
+def results_of(procs, d):
+    """Every session's result from the workers' out-<i>.json in d; raises
+    if a worker failed."""
     bad = [p.returncode for p in procs if p.returncode != 0]
     if bad:
         raise RuntimeError("load worker exited %r" % bad)
     out = []
-    for i in range(opt.procs):
+    for i in range(len(procs)):
         with open(os.path.join(d, "out-%d.json" % i)) as f:
             out += json.load(f)
-    return out, t
+    return out
 
 
 def analyse(results, t):

@@ -45,40 +45,40 @@ ROLES = ("auth", "msg", "presence", "media", "edge-http", "edge-ws")
 EXIT_TIMEOUT_S = 40
 
 
-def restart(stack, p):
-    """SIGTERM p, wait for its exit code, start the role again (an edge on
-    the same port) -> (exit code, seconds to exit, seconds until the new one
-    answers)."""
+def term(p):
+    """SIGTERM a harness Proc -> (exit code or "timeout", seconds it took)."""
     t0 = time.monotonic()
     p.kill(signal.SIGTERM)
     try:
         rc = p.wait(EXIT_TIMEOUT_S)
     except subprocess.TimeoutExpired:
         rc = "timeout"
-    t_exit = time.monotonic() - t0
+    return rc, time.monotonic() - t0
+
+
+def restart(stack, p):
+    """SIGTERM p, wait for its exit code, start the role again (an edge on
+    the same port) -> (exit code, seconds to exit, seconds until the new one
+    answers)."""
+    rc, t_exit = term(p)
+    t0 = time.monotonic()
     env = {}
     if p.role == "edge-http":
         env["NATTER_HTTP_PORT"] = str(p.port)
     elif p.role == "edge-ws":
         env["NATTER_WS_PORT"] = str(p.port)
     stack.start_role(p.role, env)
-    return rc, t_exit, time.monotonic() - t0 - t_exit
+    return rc, t_exit, time.monotonic() - t0
 
 
 def restart_nats(stack, i):
     """SIGTERM NATS node i, start it again -> (exit code, seconds to exit,
     seconds until it has its routes back)."""
     name = stack.nats_name(i)
-    old = stack.servers[name]
+    rc, t_exit = term(stack.servers[name])
     t0 = time.monotonic()
-    old.kill(signal.SIGTERM)
-    try:
-        rc = old.wait(EXIT_TIMEOUT_S)
-    except subprocess.TimeoutExpired:
-        rc = "timeout"
-    t_exit = time.monotonic() - t0
     stack.restart_server(name)      # down already: starts it, waits for its routes
-    return rc, t_exit, time.monotonic() - t0 - t_exit
+    return rc, t_exit, time.monotonic() - t0
 
 
 class Balancer(threading.Thread):
@@ -238,17 +238,8 @@ def run(stack, pairs, rate, procs=1, warmup=3.0, settle=3.0, log=print, control_
             rest.stop.set()
             if rest.is_alive():
                 rest.join(30)
-            for w in workers:
-                if w.poll() is None:
-                    w.kill()
-                    w.wait()
-        bad = [w.returncode for w in workers if w.returncode != 0]
-        if bad:
-            raise RuntimeError("load worker exited %r" % bad)
-        results = []
-        for i in range(procs):
-            with open(os.path.join(d, "out-%d.json" % i)) as f:
-                results += json.load(f)
+            faults.reap(workers)
+        results = faults.results_of(workers, d)
     a = faults.analyse(results, t)
     fig, st = a["figures"], a["stats"]
     a["restarts"], a["rest"], a["sessions"] = restarts, rest, len(sessions)

@@ -2,9 +2,11 @@
 "Rolling restart"): an edge-ws tells every socket to reconnect elsewhere
 (close 1012, reason "service_restart retry_ms=N" with a jittered N) spread
 over ws.drain_s and refuses new sockets meanwhile; a msg pool finishes the
-sends it has taken and exits 0 while the other instance takes the rest; a
-second SIGTERM cuts a drain short.  The whole restart sequence under load
-is test_rolling.py.
+sends it has taken and exits 0 while the other instance takes the rest;
+edge-http serves through http.drain_s with /healthz 503 "draining"; a
+second SIGTERM and ops.drain_timeout_s cut a drain short.  The whole
+restart sequence under load is test_rolling.py.  About 40-65 s with the
+sanitizer build.
 """
 
 import json
@@ -67,13 +69,19 @@ class EdgeWsDrainTest(StackTestCase):
         self.assertEqual(ws.recv_op("hello")["op"], "hello")
         return ws
 
-    def test_sigterm_closes_1012_spread_over_drain_s(self):
-        edge = self.ws_edge()
-        n = 30
-        tokens = [login(self.api, unique_name("dr"))[0] for _ in range(n)]
+    def watched(self, edge, n, prefix):
+        """n users with a socket each on edge, read by Watchers -> (tokens,
+        watchers)."""
+        tokens = [login(self.api, unique_name(prefix))[0] for _ in range(n)]
         watchers = [Watcher(self.connect(edge, t)) for t in tokens]
         for w in watchers:
             w.start()
+        return tokens, watchers
+
+    def test_sigterm_closes_1012_spread_over_drain_s(self):
+        edge = self.ws_edge()
+        n = 30
+        tokens, watchers = self.watched(edge, n, "dr")
         t0 = time.monotonic()
         edge.kill(signal.SIGTERM)
         # Draining: /healthz says 503 and a new socket is refused with 1012.
@@ -144,10 +152,7 @@ class EdgeWsDrainTest(StackTestCase):
 
     def test_second_sigterm_stops_at_once(self):
         edge = self.stack.start_role("edge-ws", {"NATTER_WS_DRAIN_S": "60"})
-        tokens = [login(self.api, unique_name("ds"))[0] for _ in range(5)]
-        watchers = [Watcher(self.connect(edge, t)) for t in tokens]
-        for w in watchers:
-            w.start()
+        _, watchers = self.watched(edge, 5, "ds")
         t0 = time.monotonic()
         edge.kill(signal.SIGTERM)
         time.sleep(0.5)
@@ -158,15 +163,9 @@ class EdgeWsDrainTest(StackTestCase):
             w.join(5)
             self.assertIsNotNone(w.at)
 
-
-class DrainBoundsTest(StackTestCase):
-    """edge-http keeps serving through http.drain_s with /healthz 503
-    "draining"; ops.drain_timeout_s and a second SIGTERM end a drain (the
-    guard in cmd/role_common.c, the same for every sigwait role: exit 1)."""
-
-    @classmethod
-    def start_roles(cls):
-        cls.stack.start_role("auth")
+    # edge-http keeps serving through http.drain_s with /healthz 503
+    # "draining"; ops.drain_timeout_s and a second SIGTERM end a drain (the
+    # guard in cmd/role_common.c, the same for every sigwait role: exit 1).
 
     def test_edge_http_serves_while_draining_then_second_sigterm(self):
         edge = self.stack.start_role("edge-http", {"NATTER_HTTP_DRAIN_S": "60"})
