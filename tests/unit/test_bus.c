@@ -388,6 +388,18 @@ Test(bus, reply_needs_reply_subject)
     bus_free(bus);
 }
 
+/* Publish n empty messages on subject, then flush (a round trip: they are
+ * back in this client's subscriptions after it). */
+static void publish_empty(bus_t *bus, const char *subject, int n)
+{
+    for (int i = 0; i < n; i++) {
+        natsMsg *m;
+        cr_assert_eq(bus_msg_new(subject, "natter.Empty", NULL, NULL, NULL, 0, &m), NT_OK);
+        cr_assert_eq(bus_publish(bus, m), NT_OK);
+    }
+    cr_assert_eq(natsConnection_Flush(bus_conn(bus)), NATS_OK);
+}
+
 Test(bus, publish_queue_and_plain_subscribers)
 {
     bus_t *bus = connect_url(srv_url);
@@ -396,11 +408,7 @@ Test(bus, publish_queue_and_plain_subscribers)
         cr_assert_eq(bus_subscribe(bus, "t.fan", "pool", silent_handler, &q), NT_OK);
     cr_assert_eq(bus_subscribe(bus, "t.fan", NULL, silent_handler, &plain), NT_OK);
     cr_assert_eq(natsConnection_Flush(bus_conn(bus)), NATS_OK);
-    for (int i = 0; i < 50; i++) {
-        natsMsg *m;
-        cr_assert_eq(bus_msg_new("t.fan", "natter.Empty", NULL, NULL, NULL, 0, &m), NT_OK);
-        cr_assert_eq(bus_publish(bus, m), NT_OK);
-    }
+    publish_empty(bus, "t.fan", 50);
     for (int i = 0; i < 200 && (atomic_load(&q) < 50 || atomic_load(&plain) < 50); i++)
         usleep(10000);
     usleep(50000);
@@ -436,13 +444,7 @@ Test(bus, more_pending_says_what_waits_for_this_handler)
     cr_assert_eq(bus_more_pending(), 0, "outside a handler");
     cr_assert_eq(bus_subscribe(bus, "t.pend", NULL, pending_handler, &r), NT_OK);
     cr_assert_eq(natsConnection_Flush(bus_conn(bus)), NATS_OK);
-    for (int i = 0; i < 5; i++) {
-        natsMsg *m;
-        cr_assert_eq(bus_msg_new("t.pend", "natter.Empty", NULL, NULL, NULL, 0, &m), NT_OK);
-        cr_assert_eq(bus_publish(bus, m), NT_OK);
-    }
-    /* A round trip to the server: the five are back in the client after it. */
-    cr_assert_eq(natsConnection_Flush(bus_conn(bus)), NATS_OK);
+    publish_empty(bus, "t.pend", 5);
     usleep(50000);
     atomic_store(&r.release, 1);
     for (int i = 0; i < 300 && atomic_load(&r.calls) < 5; i++)
@@ -462,12 +464,7 @@ Test(bus, drain_finishes_in_flight_work)
     atomic_int n = 0;
     cr_assert_eq(bus_subscribe(bus, "t.slow", NULL, slow_handler, &n), NT_OK);
     cr_assert_eq(natsConnection_Flush(bus_conn(bus)), NATS_OK);
-    for (int i = 0; i < 3; i++) {
-        natsMsg *m;
-        cr_assert_eq(bus_msg_new("t.slow", "natter.Empty", NULL, NULL, NULL, 0, &m), NT_OK);
-        cr_assert_eq(bus_publish(bus, m), NT_OK);
-    }
-    cr_assert_eq(natsConnection_Flush(bus_conn(bus)), NATS_OK);
+    publish_empty(bus, "t.slow", 3);
     usleep(50000);
     cr_assert_eq(bus_drain(bus, 5000), NT_OK);
     cr_assert_eq(atomic_load(&n), 3, "pending messages handled before close");

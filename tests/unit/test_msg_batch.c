@@ -242,6 +242,16 @@ static void fn_who(void *arg, int worker, void **items, int n)
     fn(arg, worker, items, n);
 }
 
+/* A batcher whose fn records which thread ran each item (fn_who). */
+static msg_batch_t *start_inline(int workers, int batch_max, int inline_batches)
+{
+    msg_batch_opts_t o = {.workers = workers, .batch_max = batch_max, .queue_max = 64,
+                          .inline_batches = inline_batches, .fn = fn_who, .arg = &r};
+    msg_batch_t *b = NULL;
+    cr_assert_eq(msg_batch_new(&o, &b), NT_OK);
+    return b;
+}
+
 static void *submit_one(void *arg)
 {
     submit(arg, "k", 2); /* the worker is idle: runs it here, held at the gate */
@@ -250,10 +260,7 @@ static void *submit_one(void *arg)
 
 Test(msg_batch, an_idle_worker_is_run_by_the_submitter_a_busy_one_is_not)
 {
-    msg_batch_opts_t o = {.workers = 1, .batch_max = 8, .queue_max = 64, .inline_batches = 1,
-                          .fn = fn_who, .arg = &r};
-    msg_batch_t *b = NULL;
-    cr_assert_eq(msg_batch_new(&o, &b), NT_OK);
+    msg_batch_t *b = start_inline(1, 8, 1);
     submitter = pthread_self();
     submit(b, "k", 1);                    /* idle: done before submit returns */
     cr_assert_eq(r.items, 1);
@@ -304,10 +311,7 @@ static void submit_more(msg_batch_t *b, const char *key, int v)
 
 Test(msg_batch, more_defers_until_the_flush_then_one_batch_runs_here)
 {
-    msg_batch_opts_t o = {.workers = 2, .batch_max = 4, .queue_max = 64, .inline_batches = 4,
-                          .fn = fn_who, .arg = &r};
-    msg_batch_t *b = NULL;
-    cr_assert_eq(msg_batch_new(&o, &b), NT_OK);
+    msg_batch_t *b = start_inline(2, 4, 4);
     submitter = pthread_self();
     more_flag = 1;
     for (int i = 1; i <= 3; i++)
@@ -352,10 +356,7 @@ static void *run_one_held(void *arg)
 
 Test(msg_batch, a_busy_worker_does_not_ask_more)
 {
-    msg_batch_opts_t o = {.workers = 1, .batch_max = 8, .queue_max = 64, .inline_batches = 1,
-                          .fn = fn_who, .arg = &r};
-    msg_batch_t *b = NULL;
-    cr_assert_eq(msg_batch_new(&o, &b), NT_OK);
+    msg_batch_t *b = start_inline(1, 8, 1);
     gate(1);
     pthread_t t;
     pthread_create(&t, NULL, run_one_held, b);
