@@ -71,6 +71,8 @@ struct bus {
     int drain_timed_out; /* nats.c gave up draining and closed */
     int auth_failed;     /* a connect attempt was refused for credentials */
     void *loop;    /* uv_loop_t the socket is attached to, or NULL; immutable */
+    int inline_off;      /* bus_opts_t.inline_off; immutable */
+    bus_inline_t *inl;   /* bus_inline's routes, made by the first call; guarded by mu */
     char name[128];
     _Atomic uint64_t timeouts; /* requests that got no answer in time (bus_note_timeout) */
 };
@@ -292,7 +294,7 @@ static natsStatus build_opts(bus_t *bus, const bus_opts_t *opts, natsOptions **o
     if (s == NATS_OK && opts->loop)
         s = bus_loop_opts(o, opts->loop);
     if (s == NATS_OK)
-        s = natsOptions_SetSendAsap(o, opts->send_asap != 0);
+        s = natsOptions_SetSendAsap(o, opts->send_asap != 0 || opts->loop); /* bus_loop.c */
     if (s == NATS_OK)
         s = natsOptions_UseGlobalMessageDelivery(o, true);
     if (s == NATS_OK)
@@ -420,6 +422,7 @@ int bus_connect(const bus_opts_t *opts, bus_t **out)
         goto fail;
     }
     bus->loop = opts->loop;
+    bus->inline_off = opts->inline_off;
     s = opts->loop ? connect_on_loop(bus, o, opts) : natsConnection_Connect(&bus->nc, o);
     natsOptions_Destroy(o); /* the connection keeps its own copy */
     if (s == NATS_NOT_YET_CONNECTED) {
@@ -502,6 +505,7 @@ void bus_free(bus_t *bus)
             natsSubscription_Destroy(r->sub);
         natsConnection_Destroy(bus->nc);
     }
+    bus_inline_free(bus->inl); /* the connection that called its filter is gone */
     bus_sub_t *r = bus->subs;
     while (r) {
         bus_sub_t *next = r->next;
@@ -521,6 +525,22 @@ natsConnection *bus_conn(bus_t *bus)
 int bus_connected(bus_t *bus)
 {
     return bus && bus->nc && natsConnection_Status(bus->nc) == NATS_CONN_STATUS_CONNECTED;
+}
+
+int bus_inline(bus_t *bus, const char *pattern, bus_inline_fn fn, void *arg)
+{
+    if (!bus || !bus->nc || !pattern || !*pattern || !fn)
+        return NT_EINVAL;
+    if (bus->inline_off)
+        return NT_EUNAVAIL;
+    pthread_mutex_lock(&bus->mu);
+    int rc = bus->inl ? NT_OK : bus_inline_new(bus, &bus->inl);
+    if (rc == NT_OK)
+        rc = bus_inline_add(bus->inl, pattern, fn, arg);
+    pthread_mutex_unlock(&bus->mu);
+    if (rc == NT_EINTERNAL)
+        return NT_EUNAVAIL;
+    return rc;
 }
 
 /* ---- subscriptions ---- */

@@ -45,6 +45,8 @@ typedef struct bus_opts {
     void *stop_arg;
     void *loop;             /* a uv_loop_t: socket I/O on that loop (bus_loop.c); NULL:
                                nats.c's own reader and flusher threads */
+    int inline_off;         /* 1: bus_inline refuses (nats.inline = 0), so the
+                               delivery-thread path can be run and tested */
 } bus_opts_t;
 
 /* Connect, waiting as long as it takes if the server is not up yet (tries
@@ -128,6 +130,23 @@ typedef void (*bus_handler_fn)(bus_t *bus, natsMsg *msg, void *arg);
  * is owned by the bus and drained/closed by bus_drain/bus_free. */
 int bus_subscribe(bus_t *bus, const char *subject, const char *queue,
                   bus_handler_fn fn, void *arg);
+
+/* Messages handled where they are read (bus_inline.c).  For every message
+ * whose subject matches pattern (NATS wildcards), fn runs on the thread
+ * that reads the NATS socket (for a bus on a loop: the loop's thread),
+ * instead of nats.c queueing it for a delivery thread.  fn returns 1 when
+ * it took the message (it owns it: natsMsg_Destroy when done), 0 to let it
+ * go on to its subscription's handler as usual.  The message must still
+ * belong to a subscription made with bus_subscribe (nats.c drops messages
+ * of unknown subscriptions before this), and no two subscriptions of the
+ * process may both match a subject the pattern covers: the server would
+ * send it once per subscription and fn would see it twice.  fn must not
+ * block for long: while it runs nothing else is read.  Returns
+ * NT_EUNAVAIL when the bus has it turned off (bus_opts_t.inline_off) or
+ * libnats lacks the filter; the caller then keeps its handler path.  At
+ * most 8 patterns per bus. */
+typedef int (*bus_inline_fn)(bus_t *bus, natsMsg *msg, void *arg);
+int bus_inline(bus_t *bus, const char *pattern, bus_inline_fn fn, void *arg);
 
 /* Called from a handler: 1 if the subscription it serves has more
  * messages waiting for this delivery thread (nats.c counts them before the

@@ -4,9 +4,20 @@
 #ifndef NT_BUS_INTERNAL_H
 #define NT_BUS_INTERNAL_H
 
+#include "bus/bus.h"
+
 #include <nats/nats.h>
 
 /* A nats.c status as one of natter's NT_* codes (common/err.h). */
 int bus_status_err(natsStatus s);
+
+/* bus_inline.c: the route table behind bus_inline.  new installs nats.c's
+ * message filter on the bus's connection (NT_EINTERNAL if this libnats has
+ * none); add appends a route (callers serialise adds); free after the
+ * connection is destroyed. */
+typedef struct bus_inline bus_inline_t;
+int bus_inline_new(bus_t *bus, bus_inline_t **out);
+int bus_inline_add(bus_inline_t *t, const char *pattern, bus_inline_fn fn, void *arg);
+void bus_inline_free(bus_inline_t *t);
 
 #endif

@@ -126,3 +126,24 @@ int subject_evt_all(char *buf, size_t n, const char *kind)
         return bad(buf, n);
     return fmt(buf, n, "im.evt.%s.>", kind);
 }
+
+int subject_match(const char *p, const char *s)
+{
+    if (!p || !s || !*p || !*s)
+        return 0;
+    for (;;) {
+        const char *pe = strchr(p, '.'), *se = strchr(s, '.');
+        size_t pl = pe ? (size_t)(pe - p) : strlen(p);
+        size_t sl = se ? (size_t)(se - s) : strlen(s);
+        if (sl == 0)
+            return 0;                       /* "a..b", "a.", ".a" */
+        if (pl == 1 && *p == '>' && !pe)
+            return 1;                       /* the rest, at least this token */
+        if (!(pl == 1 && *p == '*') && (pl != sl || memcmp(p, s, pl) != 0))
+            return 0;
+        if (!pe || !se)
+            return !pe && !se;              /* both end here, or lengths differ */
+        p = pe + 1;
+        s = se + 1;
+    }
+}

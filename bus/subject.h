@@ -26,4 +26,10 @@ int subject_sess_ctl(char *buf, size_t n, const char *sid);              /* im.s
 int subject_evt(char *buf, size_t n, const char *kind, const char *id);  /* im.evt.<kind>.<id> */
 int subject_evt_all(char *buf, size_t n, const char *kind);             /* im.evt.<kind>.>   */
 
+/* 1 if subject (a literal subject as it arrives) matches pattern under NATS
+ * rules: tokens split at '.', '*' matches exactly one token, a final '>'
+ * one or more.  Empty tokens never match.  For routing messages that
+ * arrive (bus_inline), not for building addresses. */
+int subject_match(const char *pattern, const char *subject);
+
 #endif

@@ -45,9 +45,10 @@ static int stop_pending(void *arg)
 static int bus_connect_as(const role_ctx_t *ctx, const char *bus_user, int min_threads,
                           void *loop, bus_t **out)
 {
-    long threads, asap;
+    long threads, asap, inl;
     if (config_int(ctx->cfg, "nats.delivery_threads", 4, 1, 256, &threads) != NT_OK ||
-        config_int(ctx->cfg, "nats.send_asap", 0, 0, 1, &asap) != NT_OK)
+        config_int(ctx->cfg, "nats.send_asap", 0, 0, 1, &asap) != NT_OK ||
+        config_int(ctx->cfg, "nats.inline", 1, 0, 1, &inl) != NT_OK)
         return NT_ECONFIG;
     const char *user = config_str(ctx->cfg, "nats.user", "");
     const char *pw = config_str(ctx->cfg, "nats.password", "");
@@ -61,6 +62,7 @@ static int bus_connect_as(const role_ctx_t *ctx, const char *bus_user, int min_t
         .stop_requested = stop_pending,
         .stop_arg = (void *)ctx,
         .loop = loop,
+        .inline_off = inl == 0,
     };
     if (loop) /* the handlers only hand messages to the loop: one thread */
         o.delivery_threads = 1;

@@ -115,3 +115,34 @@ Test(subject, overflow_is_too_large)
                  "two max tokens fit in SUBJECT_MAX");
     cr_assert_eq(strlen(fits), strlen("im.conv..") + 128);
 }
+
+Test(subject, match_literal_and_wildcards)
+{
+    cr_assert(subject_match("im.user.*.push", "im.user.u42.push"));
+    cr_assert_not(subject_match("im.user.*.push", "im.user.u42.ctl"));
+    cr_assert_not(subject_match("im.user.*.push", "im.user.push"), "* is exactly one token");
+    cr_assert_not(subject_match("im.user.*.push", "im.user.a.b.push"));
+    cr_assert(subject_match("im.conv.*.send", "im.conv.17.send"));
+    cr_assert(subject_match("_INBOX.abc.*", "_INBOX.abc.9"));
+    cr_assert_not(subject_match("_INBOX.abc.*", "_INBOX.abcd.9"), "a token is compared whole");
+    cr_assert_not(subject_match("_INBOX.abc.*", "_INBOX.abc"));
+    cr_assert(subject_match("im.evt.>", "im.evt.session.s1"));
+    cr_assert(subject_match("im.evt.>", "im.evt.x"));
+    cr_assert_not(subject_match("im.evt.>", "im.evt"), "> needs at least one token");
+    cr_assert(subject_match("a.b", "a.b"));
+    cr_assert_not(subject_match("a.b", "a.b.c"));
+    cr_assert_not(subject_match("a.b.c", "a.b"));
+    cr_assert_not(subject_match("a.bc", "a.b"));
+}
+
+Test(subject, match_refuses_malformed)
+{
+    cr_assert_not(subject_match(NULL, "a"));
+    cr_assert_not(subject_match("a", NULL));
+    cr_assert_not(subject_match("", ""));
+    cr_assert_not(subject_match("*", ""));
+    cr_assert_not(subject_match("a.*", "a."), "an empty token never matches");
+    cr_assert_not(subject_match("*.b", ".b"));
+    cr_assert_not(subject_match("a.>", "a..b"));
+    cr_assert_not(subject_match("a.*.c", "a..c"));
+}
