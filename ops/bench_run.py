@@ -36,7 +36,10 @@ CPU per 1,000 deliveries: utime+stime of every server process (from
 /proc/PID/stat) and of the load client, sampled at the start and the end
 of the measured window (natter-bench is told when to start with
 --start-at, and stops 2 s after its last send), over the deliveries the
-client counted.
+client counted.  Over the same window, voluntary context switches per
+delivery of each process (summed over /proc/PID/task/*/status): a thread
+that sleeps to wait for another, for a socket or for MariaDB, so they
+count the hand-offs and wake-ups a message costs (issue 12 item 3).
 
 --compare NATTER runs everything first on a stack of that binary (its
 natter-bench, config/ and sql/ from its tree, e.g. /work/baseline), then on
@@ -130,6 +133,26 @@ def cpu_ticks(pid):
         return None
 
 
+def voluntary_switches(pid):
+    """Voluntary context switches of every thread of a process: each is a
+    thread going to sleep to wait (a futex, epoll, a socket), so per
+    message they count the hand-offs and wake-ups it costs."""
+    total = 0
+    try:
+        tasks = os.listdir("/proc/%d/task" % pid)
+    except OSError:
+        return 0
+    for tid in tasks:
+        try:
+            with open("/proc/%d/task/%s/status" % (pid, tid)) as f:
+                for line in f:
+                    if line.startswith("voluntary_ctxt_switches:"):
+                        total += int(line.split()[1])
+        except (OSError, ValueError):
+            pass  # the thread ended
+    return total
+
+
 def rss_kb(pid):
     try:
         with open("/proc/%d/status" % pid) as f:
@@ -158,6 +181,10 @@ def server_pids(stack):
 
 def sample(pids):
     return {name: sum(cpu_ticks(pid) or 0 for pid in group) for name, group in pids.items()}
+
+
+def sample_switches(pids):
+    return {name: sum(voluntary_switches(pid) for pid in group) for name, group in pids.items()}
 
 
 # -- natter-bench ----------------------------------------------------------
@@ -230,9 +257,9 @@ def run_load(stack, bench_bin, port, runs, duration):
         pids = server_pids(stack)
         pids["client"] = [p.pid for p in procs]
         time.sleep(max(0.0, start_at - time.time()))
-        c0, t0 = sample(pids), time.time()
+        c0, w0, t0 = sample(pids), sample_switches(pids), time.time()
         time.sleep(max(0.0, start_at + duration + DRAIN_S - 0.05 - time.time()))
-        c1, t1 = sample(pids), time.time()
+        c1, w1, t1 = sample(pids), sample_switches(pids), time.time()
         outs = [finish(p, duration + 200) for p in procs]
     finally:
         for p in procs:
@@ -243,6 +270,7 @@ def run_load(stack, bench_bin, port, runs, duration):
             os.unlink(path)
     cpu = {name: (c1[name] - c0[name]) / TICK for name in c0}
     cpu["_window_s"] = t1 - t0
+    cpu["_switches"] = {name: w1[name] - w0[name] for name in w0}
     return outs, cpu
 
 
@@ -260,7 +288,10 @@ def cpu_lines(tag, cpu, deliveries):
             % (tag, " ".join("%s=%.0f" % (k, per[k]) for k in names if k in per), server,
                cores, cpu["_window_s"], deliveries),
             "%s: client_cpu_ms_per_1k=%.0f (natter-bench, %.2f cores)"
-            % (tag, per["client"], cpu["client"] / cpu["_window_s"])]
+            % (tag, per["client"], cpu["client"] / cpu["_window_s"]),
+            "%s: voluntary_switches_per_msg %s (threads going to sleep to wait, per delivery)"
+            % (tag, " ".join("%s=%.2f" % (k, cpu["_switches"][k] / deliveries)
+                             for k in names + ["client"] if k in cpu.get("_switches", {})))]
 
 
 # -- scenarios -------------------------------------------------------------
@@ -354,7 +385,7 @@ def scenario_bc(stack, opt, users, api, bench, out):
         out[tag + " delivered/s"] = f.get("delivered_per_s")
         out[tag + " p50/p99 ms"] = "%s/%s" % f.get("send_to_deliver", ("-", "-"))
         if d:
-            srv = sum(v for k, v in cpu.items() if k not in ("client", "_window_s"))
+            srv = sum(v for k, v in cpu.items() if k != "client" and not k.startswith("_"))
             out[tag + " server CPU-ms/1k"] = round(srv * 1e6 / d)
             out[tag + " client CPU-ms/1k"] = round(cpu["client"] * 1e6 / d)
 
@@ -382,7 +413,7 @@ def g_search(stack, opt, members, cid, bench, out):
         whole = (f.get("deliveries", 0) >= want and f.get("sends") == f.get("acked") and
                  not f.get("errors") and kept)
         ok = whole and p99 < 100
-        srv = sum(v for k, v in cpu.items() if k not in ("client", "_window_s"))
+        srv = sum(v for k, v in cpu.items() if k != "client" and not k.startswith("_"))
         print("g-search: rate=%g sent_per_s=%s deliveries_per_s=%s expected=%d got=%s p99=%s "
               "server_cpu_ms_per_1k_deliveries=%.0f %s"
               % (rate, f.get("sent_per_s"), f.get("delivered_per_s"), want, f.get("deliveries"),
