@@ -11,6 +11,7 @@
 int stopper_init(stopper_t *s)
 {
     s->stop = 0;
+    s->poked = 0;
     if (pthread_mutex_init(&s->mu, NULL) != 0)
         return NT_EINTERNAL;
     pthread_condattr_t ca;
@@ -38,11 +39,20 @@ int stopper_sleep_ms(stopper_t *s, long ms)
         until.tv_nsec -= 1000000000L;
     }
     pthread_mutex_lock(&s->mu);
-    while (!s->stop && pthread_cond_timedwait(&s->cv, &s->mu, &until) != ETIMEDOUT)
+    while (!s->stop && !s->poked && pthread_cond_timedwait(&s->cv, &s->mu, &until) != ETIMEDOUT)
         ;
+    s->poked = 0;
     int stop = s->stop;
     pthread_mutex_unlock(&s->mu);
     return stop;
+}
+
+void stopper_poke(stopper_t *s)
+{
+    pthread_mutex_lock(&s->mu);
+    s->poked = 1;
+    pthread_cond_broadcast(&s->cv);
+    pthread_mutex_unlock(&s->mu);
 }
 
 void stopper_stop(stopper_t *s)

@@ -8,26 +8,20 @@
 #include "common/cidr.h"
 #include "common/err.h"
 #include "common/log.h"
+#include "common/reloader.h"
 #include "proto/natter.pb-c.h"
 
 #include <pthread.h>
-#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 struct iprules {
     bus_t *bus;
     int timeout_ms;
-    int reload_s;
-    pthread_t thread;
+    reloader_t *loader;          /* set before the subscription exists */
     pthread_rwlock_t rules_lock; /* guards rules, n */
     cidr_t *rules;
     int n;
-    pthread_mutex_t lock;        /* guards stop and dirty, with cond */
-    pthread_cond_t cond;
-    int stop, dirty;
-    atomic_int loaded;
     void (*changed)(void *arg);  /* set at start, read-only */
     void *changed_arg;
 };
@@ -37,14 +31,12 @@ static void on_changed(bus_t *bus, natsMsg *msg, void *arg)
     (void)bus;
     (void)msg;
     iprules_t *r = arg;
-    pthread_mutex_lock(&r->lock);
-    r->dirty = 1;
-    pthread_cond_signal(&r->cond);
-    pthread_mutex_unlock(&r->lock);
+    reloader_poke(r->loader);
 }
 
-static int load_once(iprules_t *r)
+static int load_once(void *arg)
 {
+    iprules_t *r = arg;
     char subject[SUBJECT_MAX], tp[64], text[128];
     natsMsg *req = NULL, *rep = NULL;
     Natter__Empty empty = NATTER__EMPTY__INIT;
@@ -93,38 +85,6 @@ static int load_once(iprules_t *r)
     return NT_OK;
 }
 
-/* Wait up to s seconds or until a change event; 1 if asked to stop. */
-static int pause_or_stop(iprules_t *r, int s)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    ts.tv_sec += s;
-    pthread_mutex_lock(&r->lock);
-    while (!r->stop && !r->dirty && pthread_cond_timedwait(&r->cond, &r->lock, &ts) == 0)
-        ;
-    r->dirty = 0;
-    int stop = r->stop;
-    pthread_mutex_unlock(&r->lock);
-    return stop;
-}
-
-static void *loader(void *arg)
-{
-    iprules_t *r = arg;
-    int warned = 0;
-    for (;;) {
-        int rc = load_once(r);
-        if (rc == NT_OK) {
-            atomic_store(&r->loaded, 1);
-            warned = 0;
-        }
-        else if (!warned++)
-            log_warn("ip rules load failed, retrying", "err=\"%s\"", nt_strerror(rc));
-        if (pause_or_stop(r, rc == NT_OK ? r->reload_s : 1))
-            return NULL;
-    }
-}
-
 int iprules_start(bus_t *bus, int timeout_ms, int reload_s, void (*changed)(void *arg), void *arg,
                   iprules_t **out)
 {
@@ -134,20 +94,16 @@ int iprules_start(bus_t *bus, int timeout_ms, int reload_s, void (*changed)(void
         return NT_ENOMEM;
     r->bus = bus;
     r->timeout_ms = timeout_ms;
-    r->reload_s = reload_s > 0 ? reload_s : 60;
     r->changed = changed;
     r->changed_arg = arg;
     pthread_rwlock_init(&r->rules_lock, NULL);
-    pthread_mutex_init(&r->lock, NULL);
-    pthread_cond_init(&r->cond, NULL);
-    int rc = subject_evt_all(subject, sizeof subject, "ip_rules");
+    int rc = reloader_start("ip rules", reload_s > 0 ? reload_s : 60, load_once, r, &r->loader);
+    if (rc == NT_OK)
+        rc = subject_evt_all(subject, sizeof subject, "ip_rules");
     if (rc == NT_OK)
         rc = bus_subscribe(bus, subject, NULL, on_changed, r);
-    if (rc == NT_OK && pthread_create(&r->thread, NULL, loader, r) != 0)
-        rc = NT_ENOMEM;
     if (rc != NT_OK) {
-        pthread_cond_destroy(&r->cond);
-        pthread_mutex_destroy(&r->lock);
+        reloader_stop(r->loader);
         pthread_rwlock_destroy(&r->rules_lock);
         free(r);
         return rc;
@@ -170,20 +126,14 @@ int iprules_denied(iprules_t *r, const char *addr)
 
 int iprules_loaded(iprules_t *r)
 {
-    return atomic_load(&r->loaded);
+    return reloader_loaded(r->loader);
 }
 
 void iprules_stop(iprules_t *r)
 {
     if (!r)
         return;
-    pthread_mutex_lock(&r->lock);
-    r->stop = 1;
-    pthread_cond_signal(&r->cond);
-    pthread_mutex_unlock(&r->lock);
-    pthread_join(r->thread, NULL);
-    pthread_cond_destroy(&r->cond);
-    pthread_mutex_destroy(&r->lock);
+    reloader_stop(r->loader);
     pthread_rwlock_destroy(&r->rules_lock);
     free(r->rules);
     free(r);

@@ -8,23 +8,16 @@
 #include "bus/subject.h"
 #include "common/err.h"
 #include "common/log.h"
+#include "common/reloader.h"
 #include "proto/natter.pb-c.h"
 
-#include <pthread.h>
-#include <stdatomic.h>
 #include <stdlib.h>
-#include <time.h>
 
 struct revocations {
     bus_t *bus;
     denylist_t *deny;
     int timeout_ms;
-    int reload_s;
-    atomic_int loaded;
-    pthread_t thread;
-    pthread_mutex_t lock; /* guards stop, with cond */
-    pthread_cond_t cond;
-    int stop;
+    reloader_t *loader;
 };
 
 static void on_revoked(bus_t *bus, natsMsg *msg, void *arg)
@@ -41,8 +34,9 @@ static void on_revoked(bus_t *bus, natsMsg *msg, void *arg)
     natter__session_revoked__free_unpacked(ev, NULL);
 }
 
-static int load_once(revocations_t *r)
+static int load_once(void *arg)
 {
+    revocations_t *r = arg;
     char subject[SUBJECT_MAX];
     char tp[64];
     natsMsg *req = NULL, *rep = NULL;
@@ -72,37 +66,6 @@ static int load_once(revocations_t *r)
     return NT_OK;
 }
 
-/* Sleep up to s seconds; 1 if asked to stop. */
-static int pause_or_stop(revocations_t *r, int s)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    ts.tv_sec += s;
-    pthread_mutex_lock(&r->lock);
-    while (!r->stop && pthread_cond_timedwait(&r->cond, &r->lock, &ts) == 0)
-        ;
-    int stop = r->stop;
-    pthread_mutex_unlock(&r->lock);
-    return stop;
-}
-
-static void *loader(void *arg)
-{
-    revocations_t *r = arg;
-    int warned = 0;
-    for (;;) {
-        int rc = load_once(r);
-        if (rc == NT_OK) {
-            atomic_store(&r->loaded, 1);
-            warned = 0;
-        } else if (!warned++) {
-            log_warn("deny-list load failed, retrying", "err=\"%s\"", nt_strerror(rc));
-        }
-        if (pause_or_stop(r, rc == NT_OK ? r->reload_s : 1))
-            return NULL;
-    }
-}
-
 int revocations_start(bus_t *bus, denylist_t *deny, int timeout_ms, int reload_s,
                       revocations_t **out)
 {
@@ -113,17 +76,15 @@ int revocations_start(bus_t *bus, denylist_t *deny, int timeout_ms, int reload_s
     r->bus = bus;
     r->deny = deny;
     r->timeout_ms = timeout_ms;
-    r->reload_s = reload_s > 0 ? reload_s : 60;
-    pthread_mutex_init(&r->lock, NULL);
-    pthread_cond_init(&r->cond, NULL);
-    int rc = subject_evt_all(subject, sizeof subject, "session");
+    /* The loader first: once subscribed, r belongs to the bus's callbacks
+     * and can no longer be freed on a later failure. */
+    int rc = reloader_start("deny-list", reload_s > 0 ? reload_s : 60, load_once, r, &r->loader);
+    if (rc == NT_OK)
+        rc = subject_evt_all(subject, sizeof subject, "session");
     if (rc == NT_OK)
         rc = bus_subscribe(bus, subject, NULL, on_revoked, r);
-    if (rc == NT_OK && pthread_create(&r->thread, NULL, loader, r) != 0)
-        rc = NT_ENOMEM;
     if (rc != NT_OK) {
-        pthread_cond_destroy(&r->cond);
-        pthread_mutex_destroy(&r->lock);
+        reloader_stop(r->loader);
         free(r);
         return rc;
     }
@@ -133,19 +94,13 @@ int revocations_start(bus_t *bus, denylist_t *deny, int timeout_ms, int reload_s
 
 int revocations_loaded(revocations_t *r)
 {
-    return atomic_load(&r->loaded);
+    return reloader_loaded(r->loader);
 }
 
 void revocations_stop(revocations_t *r)
 {
     if (!r)
         return;
-    pthread_mutex_lock(&r->lock);
-    r->stop = 1;
-    pthread_cond_signal(&r->cond);
-    pthread_mutex_unlock(&r->lock);
-    pthread_join(r->thread, NULL);
-    pthread_cond_destroy(&r->cond);
-    pthread_mutex_destroy(&r->lock);
+    reloader_stop(r->loader);
     free(r);
 }
