@@ -561,7 +561,7 @@ static void on_msg(natsConnection *nc, natsSubscription *sub, natsMsg *msg, void
     r->fn(r->bus, msg, r->arg);
     log_trace_set(NULL);
     tl_sub = NULL;
-    natsMsg_Destroy(msg);
+    bus_msg_free(msg); /* nats.c does not touch it after the handler returned */
 }
 
 int bus_more_pending(void)

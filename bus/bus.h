@@ -87,6 +87,13 @@ int bus_connected(bus_t *bus);
 int bus_msg_new(const char *subject, const char *type, const char *uid,
                 const char *traceparent, const void *data, int len, natsMsg **out);
 
+/* Free a message nobody else holds, here: one a bus_inline function took,
+ * one a handler kept, one made by bus_msg_new and not handed to a bus_
+ * send function.  natsMsg_Destroy also works, but hands each message to
+ * nats.c's garbage-collector thread (a lock and a wake-up per message;
+ * bus_msgfree.c).  NULL is fine. */
+void bus_msg_free(natsMsg *msg);
+
 /* Header value or NULL (pointer valid while msg lives). */
 const char *bus_header(natsMsg *msg, const char *name);
 
@@ -122,7 +129,7 @@ int bus_reply_status(natsMsg *reply, char *msgbuf, size_t msgbuf_len);
 int bus_reply_status_detail(natsMsg *reply, char *msgbuf, size_t msgbuf_len, char *detail,
                             size_t detail_len);
 
-/* Handler for a subscription.  msg belongs to the bus (destroyed after the
+/* Handler for a subscription.  msg belongs to the bus (freed after the
  * handler returns); the handler must not keep it. */
 typedef void (*bus_handler_fn)(bus_t *bus, natsMsg *msg, void *arg);
 
@@ -135,10 +142,11 @@ int bus_subscribe(bus_t *bus, const char *subject, const char *queue,
  * whose subject matches pattern (NATS wildcards), fn runs on the thread
  * that reads the NATS socket (for a bus on a loop: the loop's thread),
  * instead of nats.c queueing it for a delivery thread.  fn returns 1 when
- * it took the message (it owns it: natsMsg_Destroy when done), 0 to let it
+ * it took the message (it owns it: bus_msg_free when done), 0 to let it
  * go on to its subscription's handler as usual.  The message must still
- * belong to a subscription made with bus_subscribe (nats.c drops messages
- * of unknown subscriptions before this), and no two subscriptions of the
+ * belong to a live subscription of this connection (bus_subscribe, or
+ * nats.c's own; nats.c drops messages of unknown subscriptions before
+ * this), and no two subscriptions of the
  * process may both match a subject the pattern covers: the server would
  * send it once per subscription and fn would see it twice.  fn must not
  * block for long: while it runs nothing else is read.  Returns

@@ -15,8 +15,9 @@
  * for delivery; a filter that takes the message (sets it to NULL) ends its
  * way there.  The setter is exported by libnats (3.x, unchanged from 3.4 to
  * 3.9) but not declared in its installed headers, so it is looked up with
- * dlsym: a libnats without it makes bus_inline answer NT_ENOTSUP and the
- * caller keeps its delivery-thread path, which is why every caller has one.
+ * dlsym (nats_private.c): a libnats without it makes bus_inline answer
+ * NT_EUNAVAIL and the caller keeps its delivery-thread path, which is why
+ * every caller has one.
  *
  * What nats.c still does first: it finds the subscription by its sid (a
  * message for a subscription already gone is dropped before the filter),
@@ -31,7 +32,6 @@
 #include "common/err.h"
 #include "common/log.h"
 
-#include <dlfcn.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
@@ -70,8 +70,7 @@ static void on_read(natsConnection *nc, natsMsg **msg, void *closure)
     }
 }
 
-/* nats.c's setter, or NULL.  Looked up once; only a 3.x libnats is trusted
- * to have the filter signature above. */
+/* nats.c's setter, or NULL.  Looked up once. */
 static nats_set_filter_fn filter_setter(void)
 {
     static _Atomic(nats_set_filter_fn) setter;
@@ -79,12 +78,7 @@ static nats_set_filter_fn filter_setter(void)
     if (atomic_load(&looked))
         return atomic_load(&setter);
     nats_set_filter_fn f = NULL;
-    uint32_t v = nats_GetVersionNumber();
-    if (v >= 0x030400 && v < 0x040000)
-        *(void **)&f = dlsym(RTLD_DEFAULT, "natsConn_setFilterWithClosure");
-    if (!f)
-        log_warn("bus: libnats has no message filter; messages go through delivery threads",
-                 "version=%s", nats_GetVersion());
+    *(void **)&f = nats_private("natsConn_setFilterWithClosure");
     atomic_store(&setter, f);
     atomic_store(&looked, 1);
     return f;

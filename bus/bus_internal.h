@@ -11,6 +11,10 @@
 /* A nats.c status as one of natter's NT_* codes (common/err.h). */
 int bus_status_err(natsStatus s);
 
+/* nats_private.c: a function libnats 3.x exports without declaring it, or
+ * NULL (older or newer libnats, or gone); logs a warning when NULL. */
+void *nats_private(const char *name);
+
 /* bus_inline.c: the route table behind bus_inline.  new installs nats.c's
  * message filter on the bus's connection (NT_EINTERNAL if this libnats has
  * none); add appends a route (callers serialise adds); free after the

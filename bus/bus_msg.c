@@ -93,7 +93,7 @@ int bus_publish(bus_t *bus, natsMsg *msg)
         return NT_EINVAL;
     }
     natsStatus s = natsConnection_PublishMsg(bus_conn(bus), msg);
-    natsMsg_Destroy(msg);
+    bus_msg_free(msg); /* copied into the connection's buffer */
     return bus_status_err(s);
 }
 
@@ -108,7 +108,7 @@ int bus_request(bus_t *bus, natsMsg *req, int timeout_ms, natsMsg **reply)
         return NT_EINVAL;
     }
     natsStatus s = natsConnection_RequestMsg(reply, bus_conn(bus), req, timeout_ms);
-    natsMsg_Destroy(req);
+    bus_msg_free(req);
     if (s == NATS_OK)
         return NT_OK;
     *reply = NULL;

@@ -6,7 +6,10 @@
  * requests (bus_reply does), and every log line carries the trace id, so
  * one grep follows a request across processes.  Trace ids are not secrets,
  * but they must not collide: they come from the OpenSSL CSPRNG, with
- * getrandom(2) behind it.
+ * getrandom(2) behind it, fetched 1 KB per thread at a time (one
+ * RAND_bytes call per trace id was 8% of edge-ws's profile at 2,000
+ * msg/s; the bytes are as random either way).  A process that forked
+ * would share its parent's unused bytes; natter's roles do not fork.
  */
 #include "bus/bus.h"
 
@@ -35,6 +38,22 @@ static void random_bytes(unsigned char *b, size_t n)
             b[i] = (unsigned char)(rand() & 0xff);
 }
 
+#define TRACE_POOL 1024
+
+/* n <= TRACE_POOL bytes from this thread's pool, refilled when short. */
+static void pooled_bytes(unsigned char *b, size_t n)
+{
+    static _Thread_local unsigned char pool[TRACE_POOL];
+    static _Thread_local size_t left;
+    if (left < n) {
+        random_bytes(pool, sizeof pool);
+        left = sizeof pool;
+    }
+    memcpy(b, pool + sizeof pool - left, n);
+    memset(pool + sizeof pool - left, 0, n); /* used once */
+    left -= n;
+}
+
 static void hex(char *out, const unsigned char *b, size_t n)
 {
     static const char digits[] = "0123456789abcdef";
@@ -54,7 +73,7 @@ void bus_traceparent_new(char *buf, size_t n)
         return;
     }
     unsigned char b[24];
-    random_bytes(b, sizeof b);
+    pooled_bytes(b, sizeof b);
     b[0] |= 1;  /* all-zero trace id is invalid (W3C) */
     b[16] |= 1; /* so is an all-zero span id */
     char trace[33], span[17];

@@ -16,6 +16,7 @@
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
@@ -518,6 +519,35 @@ Test(bus, traceparent_format)
     char small[55] = "x";
     bus_traceparent_new(small, sizeof small);
     cr_assert_str_eq(small, "", "buffer under 56 bytes gets an empty string");
+}
+
+static void *two_ids(void *arg)
+{
+    char *out = arg;
+    bus_traceparent_new(out, 64);
+    bus_traceparent_new(out + 64, 64);
+    return NULL;
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+    return strcmp(a, b);
+}
+
+Test(bus, traceparent_distinct_across_refills_and_threads)
+{
+    /* 24 random bytes per id from a 1 KB pool per thread: 300 ids cross
+     * several refills; another thread has a pool of its own. */
+    enum { N = 300 };
+    static char ids[N + 2][64];
+    for (int i = 0; i < N; i++)
+        bus_traceparent_new(ids[i], sizeof ids[i]);
+    pthread_t t;
+    cr_assert_eq(pthread_create(&t, NULL, two_ids, ids[N]), 0);
+    pthread_join(t, NULL);
+    qsort(ids, N + 2, sizeof ids[0], cmp_str);
+    for (int i = 1; i < N + 2; i++)
+        cr_assert_str_neq(ids[i - 1], ids[i], "trace id repeated: %s", ids[i]);
 }
 
 Test(bus, trace_id_malformed)

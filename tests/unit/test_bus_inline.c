@@ -82,7 +82,7 @@ static int take_even(bus_t *bus, natsMsg *msg, void *arg)
     atomic_fetch_add(&s->taken, 1);
     if (!pthread_equal(pthread_self(), s->loop_thread))
         atomic_fetch_add(&s->taken_off_loop, 1);
-    natsMsg_Destroy(msg); /* ours now */
+    bus_msg_free(msg); /* ours now */
     return 1;
 }
 
