@@ -141,11 +141,31 @@ typedef char *(*db_sql_fn)(int rows);
 int db_conn_exec(db_conn_t *c, int kind, int rows, db_sql_fn make, const db_param_t *params,
                  int nparams, uint64_t *affected, uint64_t *insert_id);
 
+/* One statement's outcome in db_conn_multi. */
+typedef struct db_result {
+    uint64_t affected, insert_id;
+} db_result_t;
+
+/* Send sql[0..len), nres statements separated by ';', as one text query:
+ * one round trip whatever their number (the dedicated connection has
+ * multi-statements on; pool handles do not), and read their results
+ * (affected rows, first insert id) into res[0..nres).  Statements with a
+ * result set are not expected (it is read and dropped).  NT_OK: all nres
+ * ran.  NT_EDB: statement *failed (0-based) failed and the server ran
+ * none after it; its error stays on the handle until the next command
+ * (map it with db_error; a lost connection says so there too).
+ * NT_EINTERNAL: the text held more or fewer than nres statements.
+ * NT_EUNAVAIL: no connection.  Any value that reaches the text must have
+ * been written by sqlb_i64 or sqlb_quote (sqlb.h). */
+int db_conn_multi(db_conn_t *c, const char *sql, size_t len, db_result_t *res, int nres,
+                  int *failed);
+
 /* Statements executed through this connection since it was made (for
  * statistics; includes COMMIT and ROLLBACK counted by the caller). */
 typedef struct db_conn_stats {
-    int64_t executed;   /* db_conn_exec calls that reached the server */
-    int64_t prepared;   /* of them, how many had to prepare first */
+    int64_t executed;   /* statements run by db_conn_exec and db_conn_multi */
+    int64_t prepared;   /* db_conn_exec calls that had to prepare first */
+    int64_t round_trips; /* queries sent by db_conn_exec and db_conn_multi */
     int64_t reconnects;
 } db_conn_stats_t;
 void db_conn_stats(const db_conn_t *c, db_conn_stats_t *out);

@@ -78,7 +78,8 @@ int db_conn_handle(db_conn_t *c, MYSQL **out)
         if (db_pool_connect(c->pool, &m) != NT_OK)
             return NT_EUNAVAIL;
         static const char q[] = "SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED";
-        if (mysql_real_query(m, q, sizeof q - 1) != 0 || mysql_autocommit(m, 0) != 0) {
+        if (mysql_real_query(m, q, sizeof q - 1) != 0 || mysql_autocommit(m, 0) != 0 ||
+            mysql_set_server_option(m, MYSQL_OPTION_MULTI_STATEMENTS_ON) != 0) {
             int rc = db_error(m, "dedicated connection setup");
             mysql_close(m);
             return rc == NT_EDB ? NT_EUNAVAIL : rc;
@@ -146,6 +147,7 @@ int db_conn_exec(db_conn_t *c, int kind, int rows, db_sql_fn make, const db_para
         rc = db_stmt_bind(st, params, nparams, &binds, &lens);
     if (rc == NT_OK) {
         c->st.executed++;
+        c->st.round_trips++;
         if (mysql_stmt_execute(st) != 0)
             rc = db_stmt_error(st, "execute");
     }
@@ -158,6 +160,37 @@ int db_conn_exec(db_conn_t *c, int kind, int rows, db_sql_fn make, const db_para
     free(binds);
     free(lens);
     return rc;
+}
+
+int db_conn_multi(db_conn_t *c, const char *sql, size_t len, db_result_t *res, int nres,
+                  int *failed)
+{
+    MYSQL *m;
+    *failed = 0;
+    int rc = db_conn_handle(c, &m);
+    if (rc != NT_OK)
+        return rc;
+    c->st.round_trips++;
+    int i = 0, next = mysql_real_query(m, sql, (unsigned long)len);
+    while (next == 0) { /* statement i succeeded */
+        if (mysql_field_count(m) > 0) { /* a result set nobody asked for: drop it */
+            MYSQL_RES *r = mysql_store_result(m);
+            if (!r) {
+                *failed = i;
+                return NT_EDB;
+            }
+            mysql_free_result(r);
+        }
+        if (i < nres)
+            res[i] = (db_result_t){(uint64_t)mysql_affected_rows(m), (uint64_t)mysql_insert_id(m)};
+        i++;
+        next = mysql_next_result(m); /* -1: no more; > 0: statement i failed */
+    }
+    c->st.executed += i;
+    *failed = i;
+    if (next > 0)
+        return NT_EDB; /* the error stays on the handle for db_error */
+    return i == nres ? NT_OK : NT_EINTERNAL;
 }
 
 typedef struct autoinc_acc {
