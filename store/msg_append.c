@@ -163,7 +163,9 @@ static int trip_send(db_conn_t *c, MYSQL *m, trip_t *t, msg_rec_t *const *recs, 
         return rc;
     if (t->advance >= 0 && res[t->advance].affected != (uint64_t)nconvs) {
         /* The fence above makes this impossible unless sql_mode lost
-         * its strictness. */
+         * its strictness.  If this trip held the COMMIT it is too late
+         * to undo; the caller's full path then finds the rows by their
+         * keys and answers them as duplicates. */
         log_error("owner append fence did not hold", "convs=%d affected=%llu", nconvs,
                   (unsigned long long)res[t->advance].affected);
         return NT_EDB;
