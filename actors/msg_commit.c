@@ -7,9 +7,8 @@
  * (msg_state.h), every sender is a member there, every mention too, no
  * item is an image or file message (their file check needs the store) and
  * no key is in the recent-keys window or repeated in the batch.  Then the
- * worker assigns the seqs itself and msg_append writes with three cached
- * statements (fenced UPDATE, INSERT, COMMIT) on the worker's own
- * connection.
+ * worker assigns the seqs itself and msg_append writes (fenced UPDATE,
+ * INSERT, COMMIT) in one round trip on the worker's own connection.
  *
  * Everything else, and everything after a conflict, goes the full way:
  * msg_send_batch (store/msg_batch_store.h) locks the conversations, reads

@@ -7,8 +7,8 @@
  * and a window of the latest MSG_STATE_KEYS (sender, client_msg_id) keys
  * (hashes).  With it a send worker checks membership, mentions and repeats
  * and assigns seqs without reading anything, then writes with
- * msg_append (store/msg_append.h), whose fenced UPDATE and unique keys
- * catch any state that went stale behind our back (another process wrote
+ * msg_append (store/msg_append.h), whose fence and unique keys catch
+ * any state that went stale behind our back (another process wrote
  * while ownership moved, a group change elsewhere): the worker then drops
  * the entry and reloads it through the full group commit.  So this is a
  * cache in the strict sense: losing or dropping it costs a reload, never

@@ -18,8 +18,9 @@
  * Statements and transactions live in db_stmt.c.
  *
  * Every session is set up the same way after connecting: a fixed sql_mode
- * (strict, and without NO_BACKSLASH_ESCAPES, which the LIKE escaping in
- * user_store relies on) and a lock wait shorter than the client read
+ * (strict, which the owner's fence in msg_append.c relies on, and without
+ * NO_BACKSLASH_ESCAPES, which the LIKE escaping in user_store relies on)
+ * and a lock wait shorter than the client read
  * timeout, so a lock wait ends as a clean error instead of a dropped
  * connection.
  */

@@ -5,7 +5,10 @@
  * A MYSQL handle is not thread-safe, so each worker thread takes one with
  * db_acquire and gives it back with db_release.  The pool reconnects a
  * handle that failed (db_release(..., broken=1)).  All queries use prepared
- * statements with bound parameters: no SQL is ever built from client data.
+ * statements with bound parameters: no SQL is built from client data, with
+ * one exception, the owner's group commit on its dedicated connection
+ * (db_conn_multi, msg_append.c), whose one-round-trip text writes values
+ * only through sqlb_i64 and sqlb_quote (sqlb.h).
  *
  * Locking: the pool's mutex guards the free list only; a handle is used by
  * one thread between acquire and release.
@@ -104,23 +107,15 @@ int db_begin_read_committed(MYSQL *conn);
 int db_commit(MYSQL *conn);
 void db_rollback(MYSQL *conn);
 
-/* --- a dedicated connection with reused prepared statements (db_conn.c) --- */
+/* --- a dedicated connection that sends a batch in one round trip (db_conn.c) --- */
 
 /* One connection outside the pool, for one owner at a time (a send
  * worker), in READ COMMITTED with autocommit off: every statement runs in
- * the current transaction, which db_commit or db_rollback ends, so a
- * batch needs no START TRANSACTION.  Statements made through db_conn_exec
- * are prepared once per (kind, rows) and kept (at most DB_CONN_STMTS,
- * least recently used closed first), so the server parses a batch's
- * statements once per connection, not once per batch.  When the
- * connection breaks, db_conn_broken drops it with its statements; the next
- * db_conn_handle reconnects. */
+ * the current transaction, which a COMMIT or ROLLBACK ends, so a batch
+ * needs no START TRANSACTION.  Multi-statements are on (for db_conn_multi:
+ * a batch's statements in one round trip).  When the connection breaks,
+ * db_conn_broken drops it; the next db_conn_handle reconnects. */
 typedef struct db_conn db_conn_t;
-
-/* Enough for every batch size of two statement kinds up to the default
- * msg.batch_max (256), so a steady load prepares nothing; each costs the
- * server a few KB (max_prepared_stmt_count bounds the total). */
-#define DB_CONN_STMTS 520
 
 /* A connection of pool's settings (connected on first use). */
 int db_conn_new(db_pool_t *pool, db_conn_t **out);
@@ -129,23 +124,34 @@ void db_conn_free(db_conn_t *c);
 /* The handle, connected (NT_EUNAVAIL if that fails). */
 int db_conn_handle(db_conn_t *c, MYSQL **out);
 
-/* Close it and its statements; the next db_conn_handle reconnects. */
+/* Close it; the next db_conn_handle reconnects. */
 void db_conn_broken(db_conn_t *c);
 
-/* Builds the SQL of statement kind for rows rows (caller frees; NULL: ENOMEM). */
-typedef char *(*db_sql_fn)(int rows);
+/* One statement's outcome in db_conn_multi. */
+typedef struct db_result {
+    uint64_t affected, insert_id;
+} db_result_t;
 
-/* Execute statement (kind, rows), prepared from make(rows) on first use,
- * with params; affected and insert_id may be NULL.  kind is any small
- * number the caller gives each statement shape. */
-int db_conn_exec(db_conn_t *c, int kind, int rows, db_sql_fn make, const db_param_t *params,
-                 int nparams, uint64_t *affected, uint64_t *insert_id);
+/* Send sql[0..len), nres statements separated by ';', as one text query:
+ * one round trip whatever their number (the dedicated connection has
+ * multi-statements on; pool handles do not), and read their results
+ * (affected rows, first insert id) into res[0..nres).  Statements with a
+ * result set are not expected (it is read and dropped).  NT_OK: all nres
+ * ran.  NT_EDB: statement *failed (0-based) failed and the server ran
+ * none after it; its error stays on the handle until the next command
+ * (map it with db_error; a lost connection says so there too).
+ * NT_EINTERNAL: the text held more or fewer than nres statements.
+ * NT_EUNAVAIL: no connection.  Any value that reaches the text must have
+ * been written by sqlb_i64 or sqlb_quote (sqlb.h). */
+int db_conn_multi(db_conn_t *c, const char *sql, size_t len, db_result_t *res, int nres,
+                  int *failed);
 
-/* Statements executed through this connection since it was made (for
- * statistics; includes COMMIT and ROLLBACK counted by the caller). */
+/* What db_conn_multi sent through this connection since it was made (for
+ * statistics and tests: a batch of the owner's path is one round trip). */
 typedef struct db_conn_stats {
-    int64_t executed;   /* db_conn_exec calls that reached the server */
-    int64_t prepared;   /* of them, how many had to prepare first */
+    int64_t executed;    /* statements db_conn_multi ran */
+    int64_t prepared;    /* statements prepared for it: none (text only) */
+    int64_t round_trips; /* db_conn_multi queries sent */
     int64_t reconnects;
 } db_conn_stats_t;
 void db_conn_stats(const db_conn_t *c, db_conn_stats_t *out);

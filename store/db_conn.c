@@ -1,19 +1,18 @@
 /*
- * db_conn.c - one dedicated connection that keeps its prepared statements
+ * db_conn.c - one dedicated connection for the owner's group commit
  * (db.h "a dedicated connection").
  *
- * Why: the group commit used to prepare, execute and close each of its
- * statements (db_stmt.c), so MariaDB parsed every statement of every batch
- * (MYSQLparse near the top of mariadbd's profile) and each cost two round
- * trips.  A send worker owns one of these instead: a statement shape
- * (kind, rows) is prepared the first time it is needed and executed again
- * with new parameters afterwards, one round trip, no parse.  Batch sizes
- * vary, so the cache holds up to DB_CONN_STMTS shapes and closes the
- * least recently used beyond that.
+ * Why: a batch of the owner's path is a few statements (msg_append.c), and
+ * each round trip made the msg process wait and wake and mariadbd switch in
+ * and out; on these VMs a context switch costs more than the work.  So the
+ * connection has multi-statements on and db_conn_multi sends a batch's
+ * statements as one text query: one round trip.  (It used to keep
+ * prepared statements per (kind, rows) shape, one round trip each;
+ * measured in docs/operations.md "Benchmarks".)  Multi-statements are on
+ * for this connection only: the pool's handles never take text with ';'.
  *
  * Not thread-safe: one owner at a time (the send worker's runner, see
- * actors/msg_batch.h).  A broken connection is closed with its statements
- * (they die with it on the server) and reopened lazily.
+ * actors/msg_batch.h).  A broken connection is closed and reopened lazily.
  */
 #include "store/db.h"
 
@@ -23,17 +22,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-typedef struct cached {
-    int kind, rows;        /* rows 0: slot empty */
-    MYSQL_STMT *st;
-    int64_t used;          /* tick of the last use */
-} cached_t;
-
 struct db_conn {
     db_pool_t *pool;
     MYSQL *conn;           /* NULL: connect on next use */
-    cached_t stmts[DB_CONN_STMTS];
-    int64_t tick;
     int64_t autoinc_step;  /* -1: not asked yet on this connection */
     db_conn_stats_t st;
 };
@@ -51,11 +42,6 @@ int db_conn_new(db_pool_t *pool, db_conn_t **out)
 
 void db_conn_broken(db_conn_t *c)
 {
-    for (int i = 0; i < DB_CONN_STMTS; i++) {
-        if (c->stmts[i].st)
-            mysql_stmt_close(c->stmts[i].st);
-        c->stmts[i] = (cached_t){0};
-    }
     if (c->conn)
         mysql_close(c->conn);
     c->conn = NULL;
@@ -78,7 +64,8 @@ int db_conn_handle(db_conn_t *c, MYSQL **out)
         if (db_pool_connect(c->pool, &m) != NT_OK)
             return NT_EUNAVAIL;
         static const char q[] = "SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED";
-        if (mysql_real_query(m, q, sizeof q - 1) != 0 || mysql_autocommit(m, 0) != 0) {
+        if (mysql_real_query(m, q, sizeof q - 1) != 0 || mysql_autocommit(m, 0) != 0 ||
+            mysql_set_server_option(m, MYSQL_OPTION_MULTI_STATEMENTS_ON) != 0) {
             int rc = db_error(m, "dedicated connection setup");
             mysql_close(m);
             return rc == NT_EDB ? NT_EUNAVAIL : rc;
@@ -90,74 +77,35 @@ int db_conn_handle(db_conn_t *c, MYSQL **out)
     return NT_OK;
 }
 
-/* The cached statement (kind, rows), prepared now if absent. */
-static int stmt_get(db_conn_t *c, int kind, int rows, db_sql_fn make, MYSQL_STMT **out)
+int db_conn_multi(db_conn_t *c, const char *sql, size_t len, db_result_t *res, int nres,
+                  int *failed)
 {
-    int victim = 0;
-    c->tick++;
-    for (int i = 0; i < DB_CONN_STMTS; i++) {
-        cached_t *e = &c->stmts[i];
-        if (e->rows == rows && e->kind == kind && e->st) {
-            e->used = c->tick;
-            *out = e->st;
-            return NT_OK;
-        }
-        if (c->stmts[victim].st && (!e->st || e->used < c->stmts[victim].used))
-            victim = i;
-    }
     MYSQL *m;
+    *failed = 0;
     int rc = db_conn_handle(c, &m);
     if (rc != NT_OK)
         return rc;
-    char *sql = make(rows);
-    if (!sql)
-        return NT_ENOMEM;
-    MYSQL_STMT *st = mysql_stmt_init(m);
-    if (!st) {
-        free(sql);
-        return NT_ENOMEM;
+    c->st.round_trips++;
+    int i = 0, next = mysql_real_query(m, sql, (unsigned long)len);
+    while (next == 0) { /* statement i succeeded */
+        if (mysql_field_count(m) > 0) { /* a result set nobody asked for: drop it */
+            MYSQL_RES *r = mysql_store_result(m);
+            if (!r) {
+                *failed = i;
+                return NT_EDB;
+            }
+            mysql_free_result(r);
+        }
+        if (i < nres)
+            res[i] = (db_result_t){(uint64_t)mysql_affected_rows(m), (uint64_t)mysql_insert_id(m)};
+        i++;
+        next = mysql_next_result(m); /* -1: no more; > 0: statement i failed */
     }
-    if (mysql_stmt_prepare(st, sql, strlen(sql)) != 0) {
-        rc = db_stmt_error(st, "prepare");
-        mysql_stmt_close(st);
-        free(sql);
-        return rc;
-    }
-    free(sql);
-    cached_t *e = &c->stmts[victim];
-    if (e->st)
-        mysql_stmt_close(e->st);
-    *e = (cached_t){kind, rows, st, c->tick};
-    c->st.prepared++;
-    *out = st;
-    return NT_OK;
-}
-
-int db_conn_exec(db_conn_t *c, int kind, int rows, db_sql_fn make, const db_param_t *params,
-                 int nparams, uint64_t *affected, uint64_t *insert_id)
-{
-    MYSQL_STMT *st = NULL;
-    MYSQL_BIND *binds = NULL;
-    unsigned long *lens = NULL;
-    if (rows < 1)
-        return NT_EINVAL;
-    int rc = stmt_get(c, kind, rows, make, &st);
-    if (rc == NT_OK)
-        rc = db_stmt_bind(st, params, nparams, &binds, &lens);
-    if (rc == NT_OK) {
-        c->st.executed++;
-        if (mysql_stmt_execute(st) != 0)
-            rc = db_stmt_error(st, "execute");
-    }
-    if (rc == NT_OK) {
-        if (affected)
-            *affected = (uint64_t)mysql_stmt_affected_rows(st);
-        if (insert_id)
-            *insert_id = (uint64_t)mysql_stmt_insert_id(st);
-    }
-    free(binds);
-    free(lens);
-    return rc;
+    c->st.executed += i;
+    *failed = i;
+    if (next > 0)
+        return NT_EDB; /* the error stays on the handle for db_error */
+    return i == nres ? NT_OK : NT_EINTERNAL;
 }
 
 typedef struct autoinc_acc {

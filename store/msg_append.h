@@ -7,23 +7,30 @@
  * The msg process that owns a conversation keeps its last_seq, members and
  * recent keys in memory (actors/msg_state.h), checked membership, mentions
  * and repeats itself and assigned the seqs.  What is left for the database
- * is the write, fenced so that a stale owner cannot do harm:
- *   1. UPDATE conversations SET last_seq = <new> ... WHERE (id = ? AND
- *      last_seq = <expected>) OR ...  -- one statement for every
- *      conversation of the batch; it takes their row locks (in id order,
- *      like the full path's SELECT ... FOR UPDATE) and fewer affected rows
- *      than conversations means another process wrote since we loaded.
- *   2. INSERT INTO messages ... VALUES (...), (...)  -- one statement (more
- *      only past 1 MB of bodies); the (conversation_id, sender_id,
- *      client_msg_id) key refusing a row means a retry we did not know of.
- *      Ids follow from the first one when the server numbers a statement's
- *      rows consecutively (db_conn_autoinc), else one SELECT reads them.
- *      Mentions add their message_mentions rows.
- *   3. COMMIT.
- * Both conflicts roll back and return NT_ECONFLICT: nothing was written,
- * the caller reloads the state from the store (msg_send_batch) and
- * answers from there.  So a batch in steady state is three prepared,
- * cached statements on the worker's own connection (db_conn_t).
+ * is the write, fenced so that a stale owner cannot do harm, sent as ONE
+ * text query of several statements (one round trip per batch; the
+ * dedicated connection has multi-statements on, db_conn_multi):
+ *   UPDATE conversations SET last_seq = CASE id ... END, last_activity = ..
+ *     WHERE (id = c AND last_seq = <expected>) OR ...;
+ *       -- every conversation of the batch: their row locks, in id order
+ *   INSERT INTO messages ... VALUES (IF(ROW_COUNT() = <nconvs>, c, NULL),
+ *     ...), (...);
+ *       -- the fence: unless the UPDATE changed every conversation, the
+ *          first row's conversation_id is NULL, which strict mode refuses
+ *          (error 1048), so nothing after it runs; the (conversation_id,
+ *          seq) key refuses a seq that exists (a second fence that needs
+ *          no sql_mode), the (conversation_id, sender_id, client_msg_id)
+ *          key a retry we did not know of; ids follow from the INSERT's
+ *          first id (db_conn_autoinc)
+ *   [INSERT IGNORE INTO message_mentions ...;]   -- when someone is mentioned
+ *   COMMIT
+ * On a refused statement MariaDB runs none after it, so COMMIT never runs:
+ * a second round trip sends ROLLBACK (only then), and NT_ECONFLICT says
+ * nothing was written; the caller reloads the state from the store
+ * (msg_send_batch) and answers from there.  A batch past 1 MB of bodies
+ * takes one round trip per further 1 MB INSERT (the COMMIT with the last);
+ * with innodb_autoinc_lock_mode 2 the ids are read back (msg_read_ids) and
+ * COMMIT is a round trip of its own.
  */
 #ifndef NT_MSG_APPEND_H
 #define NT_MSG_APPEND_H
@@ -46,8 +53,10 @@ typedef struct msg_append_conv {
  * another writer got there first (state stale or key stored): rolled back.
  * NT_EUNAVAIL: transient (lock wait, deadlock, lost connection, or a
  * COMMIT of unknown outcome): rolled back or unknown; the caller treats
- * the connection as broken and reloads from the store.  *statements gets
- * the number of statements sent (for the batch statistics). */
+ * the connection as broken and reloads from the store.  NT_EDB: another
+ * refusal, rolled back.  *statements gets the number of statements the
+ * server ran, ROLLBACK included (for the batch statistics; the round
+ * trips are in db_conn_stats). */
 int msg_append(db_conn_t *c, msg_rec_t *const *recs, int n, const msg_append_conv_t *convs,
                int nconvs, int64_t now, int *statements);
 
