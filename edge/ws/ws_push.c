@@ -2,8 +2,9 @@
  * ws_push.c - pushes from pools (natter.Push on im.user.<uid>.push) to the
  * sessions of that user on this edge.
  *
- * ws_push_on_msg runs on nats.c's delivery thread: it only hands the
- * message to the inbox.  ws_push_deliver runs on the loop thread: it
+ * ws_push_deliver runs on the loop thread as nats.c reads the push
+ * (ws_inbox.c, bus_inline); only when that is off does ws_push_on_msg, on
+ * nats.c's delivery thread, hand it to the inbox queue.  ws_push_deliver
  * decodes once, renders the JSON frame once, and queues it to every session
  * of the user; a `message` push is also tracked per session until acked
  * (ws_unacked.c), sharing that one rendered frame.
@@ -40,6 +41,18 @@ void ws_push_on_msg(natsConnection *nc, natsSubscription *sub, natsMsg *msg, voi
     (void)sub;
     ws_state_t *st = closure;
     ws_inbox_push(&st->inbox, WS_IN_PUSH, msg);
+}
+
+/* Every user's push subscription (one per user, ws_session.c) is covered
+ * by this one pattern, and nothing else in the process subscribes there. */
+#define WS_PUSH_PATTERN "im.user.*.push"
+
+int ws_push_start(ws_state_t *st)
+{
+    int rc = ws_inbox_inline(&st->inbox, st->e->bus, WS_PUSH_PATTERN, WS_IN_PUSH);
+    if ((rc == NT_OK) != st->inline_on)
+        log_warn("bus_inline took one pattern and not the other", "pushes=%d", rc);
+    return rc == NT_EUNAVAIL ? NT_OK : rc;
 }
 
 static json_t *render(const Natter__Push *p)

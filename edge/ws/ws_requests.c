@@ -6,9 +6,10 @@
  * reply subject from the loop thread (publish only buffers; the loop writes
  * it on its next turn), recorded in a hash by id and in a FIFO by deadline (all
  * requests share one timeout, so insertion order is deadline order and the
- * sweep only looks at the head).  Replies arrive on nats.c's delivery
- * thread, go through the inbox, and are matched here on the loop thread; a reply for a
- * request that timed out or whose session closed is dropped.
+ * sweep only looks at the head).  Replies are handled on the loop thread
+ * as nats.c reads them (ws_inbox.c: bus_inline, or the inbox queue when
+ * that is off) and matched here; a reply for a request that timed out or
+ * whose session closed is dropped.
  *
  * Sends keep the client's order per session and conversation: at most one
  * send of a (session, conversation) is in flight; the next ones wait,
@@ -49,7 +50,10 @@ int ws_requests_start(ws_state_t *st)
     if (natsConnection_Subscribe(&st->reply_sub, bus_conn(st->e->bus), subj, on_reply, st) !=
         NATS_OK)
         return NT_EBUS;
-    return NT_OK;
+    /* Replies on the loop as they are read; on_reply only without that. */
+    int rc = ws_inbox_inline(&st->inbox, st->e->bus, subj, WS_IN_REPLY);
+    st->inline_on = rc == NT_OK;
+    return rc == NT_EUNAVAIL ? NT_OK : rc;
 }
 
 void ws_requests_stop(ws_state_t *st)
