@@ -50,7 +50,7 @@ static void on_async(uv_async_t *h)
         while (q->work_i < q->work_n && budget > 0) {
             ws_in_t *in = &q->work[q->work_i++];
             q->fn(q->arg, in);
-            natsMsg_Destroy(in->msg);
+            ws_msg_free(in->msg);
             in->msg = NULL;
             budget--;
             q->items++;
@@ -88,7 +88,7 @@ static int on_inline(bus_t *bus, natsMsg *msg, void *arg)
         q->fn(q->arg, &in);
         q->inline_items++;
     }
-    natsMsg_Destroy(msg);
+    ws_msg_free(msg);
     return 1;
 }
 
