@@ -200,6 +200,7 @@ void ws_edge_free(ws_edge_t *e)
             free(u);
         }
     ws_addrs_fini(&st->addrs);
+    ws_buf_free(&st->rbuf);
     free(st);
     e->st = NULL;
 }

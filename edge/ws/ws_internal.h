@@ -12,6 +12,7 @@
 #include "edge/ws/ws_edge.h"
 #include "common/prom.h"
 #include "edge/ws/ws_frames.h"
+#include "edge/ws/ws_render.h"
 #include "proto/natter.pb-c.h"
 
 #include <libwebsockets.h>
@@ -299,6 +300,7 @@ struct ws_state {
     int stopped;                   /* ws_edge_stop ran */
     ws_addrs_t addrs;
     unsigned char wbuf[WS_WRITE_BATCH];  /* several frames for one write */
+    ws_buf_t rbuf;                 /* a message or sent frame being rendered (ws_render.c) */
     uv_check_t flush;              /* end of each loop turn: write what was queued */
     int flush_ok;                  /* flush handle initialised */
     ws_session_t *dirty;           /* sessions with frames queued this turn */

@@ -55,10 +55,9 @@ int ws_push_start(ws_state_t *st)
     return rc == NT_EUNAVAIL ? NT_OK : rc;
 }
 
+/* Every push but a message (ws_render.c writes those). */
 static json_t *render(const Natter__Push *p)
 {
-    if (p->kind && strcmp(p->kind, "message") == 0 && p->message)
-        return json_pack("{s:s, s:o}", "op", "message", "message", msg_json(p->message));
     if (p->kind && strcmp(p->kind, "read") == 0 && p->read)
         return json_pack("{s:s, s:s, s:s, s:I}", "op", "read", "conversation_id",
                          p->read->conversation_id, "user_id", p->read->user_id, "seq",
@@ -121,10 +120,20 @@ void ws_push_deliver(ws_state_t *st, natsMsg *msg)
     /* A revoked message must not be resent with its old body. */
     if (p->kind && strcmp(p->kind, "revoked") == 0 && p->revoked && p->revoked->conversation_id)
         ws_users_forget(st, uid, p->revoked->conversation_id, p->revoked->seq);
-    json_t *o = render(p);
-    char *dump = o ? json_dumps(o, JSON_COMPACT) : NULL;
-    ws_text_t *text = dump ? ws_text_new(dump) : NULL;
-    if (!o) {
+    int rendered = 0;
+    ws_text_t *text = NULL;
+    json_t *o = NULL;
+    char *dump = NULL;
+    if (p->kind && strcmp(p->kind, "message") == 0 && p->message) {
+        int rc = ws_render_message(&st->rbuf, "message", p->message, NULL);
+        rendered = rc != NT_EINVAL;
+        text = rc == NT_OK ? ws_text_new(st->rbuf.p) : NULL;
+    } else if ((o = render(p)) != NULL) {
+        rendered = 1;
+        dump = json_dumps(o, JSON_COMPACT);
+        text = dump ? ws_text_new(dump) : NULL;
+    }
+    if (!rendered) {
         log_debug("push kind not delivered", "uid=%s kind=%s", uid, p->kind ? p->kind : "");
     } else if (!text) {
         log_error("cannot render push", "uid=%s", uid);

@@ -414,11 +414,7 @@ static json_t *render_ok(ws_pending_t *p, natsMsg *msg)
     size_t len = (size_t)(n > 0 ? n : 0);
     const uint8_t *data = (const uint8_t *)natsMsg_GetData(msg);
     if (p->op == WS_OP_SEND) {
-        Natter__SendReply *r = natter__send_reply__unpack(NULL, len, data);
-        if (r && r->message)
-            o = json_pack("{s:s, s:o}", "op", "sent", "message", msg_json(r->message));
-        if (r)
-            natter__send_reply__free_unpacked(r, NULL);
+        return NULL;                /* render_sent, or it was malformed */
     } else if (p->op == WS_OP_SYNC) {
         Natter__MessagePage *pg = natter__message_page__unpack(NULL, len, data);
         json_t *arr = pg ? json_array() : NULL;
@@ -433,6 +429,19 @@ static json_t *render_ok(ws_pending_t *p, natsMsg *msg)
         o = json_pack("{s:s}", "op", "ok");
     }
     return o;
+}
+
+/* A send's reply as its {"op":"sent"} frame, into st->rbuf. */
+static int render_sent(ws_state_t *st, const ws_pending_t *p, natsMsg *msg)
+{
+    int n = natsMsg_GetDataLength(msg);
+    Natter__SendReply *r = natter__send_reply__unpack(NULL, (size_t)(n > 0 ? n : 0),
+                                                      (const uint8_t *)natsMsg_GetData(msg));
+    int rc = r && r->message ? ws_render_message(&st->rbuf, "sent", r->message, p->rid)
+                             : NT_EINVAL;
+    if (r)
+        natter__send_reply__free_unpacked(r, NULL);
+    return rc;
 }
 
 void ws_requests_reply(ws_state_t *st, natsMsg *msg)
@@ -490,6 +499,8 @@ void ws_requests_reply(ws_state_t *st, natsMsg *msg)
         if (!o && p->op == WS_OP_CALL_OFFER)
             text = ws_frame_error(p->rid, "unavailable", "internal error");
         json_decref(o);
+    } else if (p->op == WS_OP_SEND && render_sent(st, p, msg) == NT_OK) {
+        ws_session_send(st, p->s, st->rbuf.p);     /* copied: no text to free */
     } else {
         json_t *o = render_ok(p, msg);
         if (o) {
