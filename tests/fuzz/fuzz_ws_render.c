@@ -12,25 +12,13 @@
 #include "fuzz_common.h"
 
 #include "common/err.h"
-#include "edge/msg_json.h"
 #include "edge/ws/ws_render.h"
+#include "tests/unit/ws_render_oracle.h"
 #include "proto/natter.pb-c.h"
 
 #include <jansson.h>
 #include <stdlib.h>
 #include <string.h>
-
-static char *old_render(const char *op, const Natter__Message *m, const char *rid)
-{
-    json_t *o = json_pack("{s:s, s:o}", "op", op, "message", msg_json(m));
-    if (!o)
-        return NULL;
-    if (rid && *rid)
-        json_object_set_new(o, "rid", json_string(rid));
-    char *s = json_dumps(o, JSON_COMPACT);
-    json_decref(o);
-    return s;
-}
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -43,7 +31,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         for (int sent = 0; sent < 2; sent++) {
             const char *op = sent ? "sent" : "message";
             const char *r = sent ? rid : NULL;
-            char *want = old_render(op, p->message, r);
+            char *want = ws_render_oracle(op, p->message, r);
             int rc = ws_render_message(&b, op, p->message, r);
             if (!want) {
                 FUZZ_CHECK(rc == NT_EINVAL);

@@ -6,31 +6,18 @@
  * skipped (a mention that is not UTF-8, a rid that is not).
  */
 #include "common/err.h"
-#include "edge/msg_json.h"
 #include "edge/ws/ws_render.h"
+#include "tests/unit/ws_render_oracle.h"
 
 #include <criterion/criterion.h>
 #include <jansson.h>
 #include <stdlib.h>
 #include <string.h>
 
-/* What the edge sent before: NULL where json_pack refused. */
-static char *old_render(const char *op, const Natter__Message *m, const char *rid)
-{
-    json_t *o = json_pack("{s:s, s:o}", "op", op, "message", msg_json(m));
-    if (!o)
-        return NULL;
-    if (rid && *rid)
-        json_object_set_new(o, "rid", json_string(rid));
-    char *s = json_dumps(o, JSON_COMPACT);
-    json_decref(o);
-    return s;
-}
-
 static void same(const char *op, const Natter__Message *m, const char *rid)
 {
     ws_buf_t b = {0};
-    char *want = old_render(op, m, rid);
+    char *want = ws_render_oracle(op, m, rid);
     int rc = ws_render_message(&b, op, m, rid);
     if (!want) {
         cr_expect_eq(rc, NT_EINVAL, "jansson refused, ws_render said %d: %s", rc, b.p);
@@ -139,7 +126,7 @@ Test(ws_render, buffer_is_reused_and_grows)
     cr_expect_gt(b.len, 100000);
     m = msg("small");
     cr_assert_eq(ws_render_message(&b, "message", &m, NULL), NT_OK);
-    char *want = old_render("message", &m, NULL);
+    char *want = ws_render_oracle("message", &m, NULL);
     cr_expect_str_eq(b.p, want);
     free(want);
     free(big);
