@@ -2,8 +2,9 @@
  * ws_edge.c - lifecycle of the WebSocket edge: the lws context on the
  * role's libuv loop (LWS_SERVER_OPTION_LIBUV with a foreign loop: lws loads
  * its libuv plugin, Debian's libwebsockets-evlib-uv, when the context is
- * made), the inbox from nats.c's delivery thread, the reply subscription,
- * the sweep timer (request timeouts, push resends), and an orderly stop.
+ * made), the doors from the bus into the loop (ws_inbox.c), the reply
+ * subscription, the sweep timer (request timeouts, push resends), and an
+ * orderly stop.
  * Every function here runs on the loop thread.
  */
 #include "edge/ws/ws_internal.h"
@@ -123,11 +124,13 @@ int ws_edge_start(ws_edge_t *e)
     if ((rc = ws_server_flush_start(st)) != NT_OK)
         goto fail;
     if ((rc = make_context(st)) != NT_OK || (rc = ws_requests_start(st)) != NT_OK ||
-        (rc = ws_kicks_start(st)) != NT_OK || (rc = ws_presence_start(st)) != NT_OK)
+        (rc = ws_push_start(st)) != NT_OK || (rc = ws_kicks_start(st)) != NT_OK ||
+        (rc = ws_presence_start(st)) != NT_OK)
         goto fail;
     lws_sul_schedule(st->ctx, 0, &st->sweep, sweep_cb, 100 * 1000);
-    log_info("websocket edge listening", "bind=%s port=%d loop=uv max_conns_per_addr=%u",
-             e->bind, e->port, st->addrs.max);
+    log_info("websocket edge listening",
+             "bind=%s port=%d loop=uv max_conns_per_addr=%u bus_inline=%s", e->bind, e->port,
+             st->addrs.max, st->inline_on ? "on" : "off");
     return NT_OK;
 fail:
     ws_edge_stop(e);
@@ -169,9 +172,10 @@ void ws_edge_log_stats(ws_edge_t *e)
     if (!st)
         return;
     log_info("websocket edge counters",
-             "inbox_wakeups=%llu inbox_msgs=%llu writes=%llu frames=%llu addr_refused=%llu "
-             "ip_refused=%llu ip_closed=%llu",
-             (unsigned long long)st->inbox.wakeups, (unsigned long long)st->inbox.items,
+             "inline_msgs=%llu inbox_wakeups=%llu inbox_msgs=%llu writes=%llu frames=%llu "
+             "addr_refused=%llu ip_refused=%llu ip_closed=%llu",
+             (unsigned long long)st->inbox.inline_items, (unsigned long long)st->inbox.wakeups,
+             (unsigned long long)st->inbox.items,
              (unsigned long long)st->writes, (unsigned long long)st->frames,
              (unsigned long long)st->addrs.refused, (unsigned long long)st->ip_refused,
              (unsigned long long)st->ip_closed);
@@ -196,6 +200,7 @@ void ws_edge_free(ws_edge_t *e)
             free(u);
         }
     ws_addrs_fini(&st->addrs);
+    ws_buf_free(&st->rbuf);
     free(st);
     e->st = NULL;
 }

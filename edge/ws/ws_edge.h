@@ -3,10 +3,12 @@
  * threads"): one libuv loop, run by the role's thread, carries every
  * WebSocket (lws on libuv: epoll, no per-wake-up scan of the sockets) and
  * the NATS connection (bus_opts_t.loop); that thread owns every session.
- * nats.c's delivery thread only appends messages to a locked inbox that the
- * loop drains in batches.  Requests to pools are asynchronous (one wildcard
- * reply subscription per edge, a correlation id per request, timeouts swept
- * by an lws timer), so a slow pool never blocks a socket.
+ * Pushes and request replies are handled on that thread as nats.c reads
+ * them (bus_inline); the rest (or everything, with nats.inline = 0) comes
+ * from nats.c's delivery thread through a locked inbox that the loop
+ * drains in batches (ws_inbox.c).  Requests to pools are asynchronous
+ * (one wildcard reply subscription per edge, a correlation id per request,
+ * timeouts swept by an lws timer), so a slow pool never blocks a socket.
  *
  * The role makes the loop, connects the bus on it, fills the public fields
  * and calls ws_edge_start on the loop's thread before uv_run; to stop, on
@@ -82,7 +84,7 @@ void ws_edge_drain(ws_edge_t *e, void (*done)(void *arg), void *arg);
  * closes every socket whose client address a deny rule now covers. */
 void ws_edge_iprules_changed(void *arg);
 
-/* One line of counters (inbox wake-ups and messages, socket writes and
+/* One line of counters (messages inline, inbox wake-ups and messages, socket writes and
  * frames, refused addresses) into the log; loop thread. */
 void ws_edge_log_stats(ws_edge_t *e);
 

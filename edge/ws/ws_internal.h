@@ -1,6 +1,6 @@
 /*
  * ws_internal.h - the parts of the WebSocket edge that share state: the
- * inbox (nats delivery thread -> loop), sessions and the per-user table,
+ * inbox (bus messages -> loop), sessions and the per-user table,
  * pending pool requests, and message pushes waiting for their ack.
  * Everything here except ws_inbox_t's queue is owned by the loop thread
  * (the one libuv loop lws and the NATS socket share) and touched by no
@@ -12,6 +12,7 @@
 #include "edge/ws/ws_edge.h"
 #include "common/prom.h"
 #include "edge/ws/ws_frames.h"
+#include "edge/ws/ws_render.h"
 #include "proto/natter.pb-c.h"
 
 #include <libwebsockets.h>
@@ -19,10 +20,10 @@
 #include <stdint.h>
 #include <uv.h>
 
-/* ---- inbox: nats delivery thread(s) -> the loop ---------------------- */
+/* ---- inbox: bus messages -> the loop (ws_inbox.c) -------------------- */
 
 /* WS_IN_IPRULES carries no message: the IP rules changed. */
-typedef enum { WS_IN_REPLY = 1, WS_IN_PUSH, WS_IN_KICK, WS_IN_IPRULES } ws_in_kind_t;
+typedef enum { WS_IN_REPLY = 1, WS_IN_PUSH, WS_IN_KICK, WS_IN_IPRULES, WS_IN_KINDS } ws_in_kind_t;
 
 /* One message handed to the loop as nats.c delivered it (not copied). */
 typedef struct ws_in {
@@ -32,11 +33,19 @@ typedef struct ws_in {
 
 typedef void (*ws_inbox_fn)(void *arg, ws_in_t *in);
 
+typedef struct ws_inbox ws_inbox_t;
+
+/* What bus_inline calls back with: the inbox and the kind its pattern is. */
+typedef struct ws_inbox_route {
+    ws_inbox_t *q;
+    ws_in_kind_t kind;
+} ws_inbox_route_t;
+
 /* Producers append to v under mu and wake the loop only when v goes from
  * empty to non-empty, so a burst costs one wake-up (uv_async_send also
  * coalesces).  The loop swaps v with work and handles work in batches.
  * mu guards v, n, cap and open; work* belong to the loop thread. */
-typedef struct ws_inbox {
+struct ws_inbox {
     pthread_mutex_t mu;
     ws_in_t *v;
     size_t n, cap;
@@ -47,14 +56,28 @@ typedef struct ws_inbox {
     ws_inbox_fn fn;
     void *arg;
     uint64_t wakeups, items;       /* loop thread: batches handled, messages handled */
-} ws_inbox_t;
+    ws_inbox_route_t route[WS_IN_KINDS];  /* bus_inline's closures, by kind */
+    uint64_t inline_items;         /* loop thread: messages handled as they were read */
+};
 
 /* On the loop thread; fn(arg, in) runs there for each message and must not
  * keep in->msg (the inbox destroys it). */
 int ws_inbox_init(ws_inbox_t *q, uv_loop_t *loop, ws_inbox_fn fn, void *arg);
+/* Loop thread, before the loop reads the bus: the messages of kind, whose
+ * subjects pattern covers, go to fn on the loop thread as nats.c reads them
+ * (bus_inline), not through the queue.  NT_EUNAVAIL: the bus has that
+ * turned off (nats.inline = 0) or cannot; their subscription's handler
+ * keeps pushing them here.  The pattern must be covered by no other
+ * subscription of the process (bus.h). */
+int ws_inbox_inline(ws_inbox_t *q, bus_t *bus, const char *pattern, ws_in_kind_t kind);
 void ws_inbox_push(ws_inbox_t *q, ws_in_kind_t kind, natsMsg *msg);  /* takes msg; any thread */
 void ws_inbox_close(ws_inbox_t *q);         /* loop thread: no more wake-ups; idempotent */
 void ws_inbox_fini(ws_inbox_t *q);          /* after the loop ended: destroys what is left */
+
+/* ws_msgfree.c: free msg now, on this thread, instead of natsMsg_Destroy
+ * handing it to nats.c's garbage-collector thread.  Only for a message
+ * nobody else holds (taken inline, handed over, or made by natsMsg_Create). */
+void ws_msg_free(natsMsg *msg);
 
 /* ---- sessions (loop thread) ------------------------------------------- */
 
@@ -271,11 +294,13 @@ struct ws_state {
     ws_edge_t *e;
     ws_inbox_t inbox;
     int inbox_ok;                  /* ws_inbox_init done */
+    int inline_on;                 /* replies and pushes skip the inbox queue (bus_inline) */
     struct lws_context *ctx;
     struct lws_context *ctx_dying; /* destroyed once, on a loop that was still running */
     int stopped;                   /* ws_edge_stop ran */
     ws_addrs_t addrs;
     unsigned char wbuf[WS_WRITE_BATCH];  /* several frames for one write */
+    ws_buf_t rbuf;                 /* a message or sent frame being rendered (ws_render.c) */
     uv_check_t flush;              /* end of each loop turn: write what was queued */
     int flush_ok;                  /* flush handle initialised */
     ws_session_t *dirty;           /* sessions with frames queued this turn */
@@ -391,6 +416,9 @@ void ws_users_push_sid(ws_state_t *st, const char *uid, const char *text, const 
 int ws_users_has(ws_state_t *st, const char *uid, const char *sid);
 
 /* ws_push.c */
+/* Pushes handled on the loop as they are read (ws_inbox_inline); after
+ * ws_requests_start. */
+int ws_push_start(ws_state_t *st);
 void ws_push_deliver(ws_state_t *st, natsMsg *msg);
 void ws_push_on_msg(natsConnection *nc, natsSubscription *sub, natsMsg *msg, void *closure);
 int ws_kicks_start(ws_state_t *st);     /* subscribe to session revocations */

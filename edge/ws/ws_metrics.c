@@ -147,8 +147,11 @@ char *ws_metrics_render(ws_state_t *st, size_t *len)
     gauge(&o, "natter_ws_send_queue_bytes", "Bytes queued to clients, not yet written.",
           (double)m->outq_bytes);
     counter(&o, "natter_ws_socket_writes_total", "send() calls to client sockets.", st->writes);
-    counter(&o, "natter_ws_inbox_messages_total", "Bus messages handed to the loop.",
-            st->inbox.items);
+    counter(&o, "natter_ws_inbox_messages_total",
+            "Bus messages handed to the loop by a nats.c delivery thread.", st->inbox.items);
+    counter(&o, "natter_ws_inline_messages_total",
+            "Bus messages handled on the loop as they were read (nats.inline).",
+            st->inbox.inline_items);
     gauge(&o, "natter_denylist_sessions", "Revoked sessions held.",
           (double)denylist_size(st->e->deny));
     bus_prometheus(st->e->bus, &o);

@@ -2,8 +2,9 @@
  * ws_push.c - pushes from pools (natter.Push on im.user.<uid>.push) to the
  * sessions of that user on this edge.
  *
- * ws_push_on_msg runs on nats.c's delivery thread: it only hands the
- * message to the inbox.  ws_push_deliver runs on the loop thread: it
+ * ws_push_deliver runs on the loop thread as nats.c reads the push
+ * (ws_inbox.c, bus_inline); only when that is off does ws_push_on_msg, on
+ * nats.c's delivery thread, hand it to the inbox queue.  ws_push_deliver
  * decodes once, renders the JSON frame once, and queues it to every session
  * of the user; a `message` push is also tracked per session until acked
  * (ws_unacked.c), sharing that one rendered frame.
@@ -42,10 +43,21 @@ void ws_push_on_msg(natsConnection *nc, natsSubscription *sub, natsMsg *msg, voi
     ws_inbox_push(&st->inbox, WS_IN_PUSH, msg);
 }
 
+/* Every user's push subscription (one per user, ws_session.c) is covered
+ * by this one pattern, and nothing else in the process subscribes there. */
+#define WS_PUSH_PATTERN "im.user.*.push"
+
+int ws_push_start(ws_state_t *st)
+{
+    int rc = ws_inbox_inline(&st->inbox, st->e->bus, WS_PUSH_PATTERN, WS_IN_PUSH);
+    if ((rc == NT_OK) != st->inline_on)
+        log_warn("bus_inline took one pattern and not the other", "pushes=%d", rc);
+    return rc == NT_EUNAVAIL ? NT_OK : rc;
+}
+
+/* Every push but a message (ws_render.c writes those). */
 static json_t *render(const Natter__Push *p)
 {
-    if (p->kind && strcmp(p->kind, "message") == 0 && p->message)
-        return json_pack("{s:s, s:o}", "op", "message", "message", msg_json(p->message));
     if (p->kind && strcmp(p->kind, "read") == 0 && p->read)
         return json_pack("{s:s, s:s, s:s, s:I}", "op", "read", "conversation_id",
                          p->read->conversation_id, "user_id", p->read->user_id, "seq",
@@ -108,10 +120,20 @@ void ws_push_deliver(ws_state_t *st, natsMsg *msg)
     /* A revoked message must not be resent with its old body. */
     if (p->kind && strcmp(p->kind, "revoked") == 0 && p->revoked && p->revoked->conversation_id)
         ws_users_forget(st, uid, p->revoked->conversation_id, p->revoked->seq);
-    json_t *o = render(p);
-    char *dump = o ? json_dumps(o, JSON_COMPACT) : NULL;
-    ws_text_t *text = dump ? ws_text_new(dump) : NULL;
-    if (!o) {
+    int rendered = 0;
+    ws_text_t *text = NULL;
+    json_t *o = NULL;
+    char *dump = NULL;
+    if (p->kind && strcmp(p->kind, "message") == 0 && p->message) {
+        int rc = ws_render_message(&st->rbuf, "message", p->message, NULL);
+        rendered = rc != NT_EINVAL;
+        text = rc == NT_OK ? ws_text_new(st->rbuf.p) : NULL;
+    } else if ((o = render(p)) != NULL) {
+        rendered = 1;
+        dump = json_dumps(o, JSON_COMPACT);
+        text = dump ? ws_text_new(dump) : NULL;
+    }
+    if (!rendered) {
         log_debug("push kind not delivered", "uid=%s kind=%s", uid, p->kind ? p->kind : "");
     } else if (!text) {
         log_error("cannot render push", "uid=%s", uid);

@@ -6,9 +6,10 @@
  * reply subject from the loop thread (publish only buffers; the loop writes
  * it on its next turn), recorded in a hash by id and in a FIFO by deadline (all
  * requests share one timeout, so insertion order is deadline order and the
- * sweep only looks at the head).  Replies arrive on nats.c's delivery
- * thread, go through the inbox, and are matched here on the loop thread; a reply for a
- * request that timed out or whose session closed is dropped.
+ * sweep only looks at the head).  Replies are handled on the loop thread
+ * as nats.c reads them (ws_inbox.c: bus_inline, or the inbox queue when
+ * that is off) and matched here; a reply for a request that timed out or
+ * whose session closed is dropped.
  *
  * Sends keep the client's order per session and conversation: at most one
  * send of a (session, conversation) is in flight; the next ones wait,
@@ -49,7 +50,10 @@ int ws_requests_start(ws_state_t *st)
     if (natsConnection_Subscribe(&st->reply_sub, bus_conn(st->e->bus), subj, on_reply, st) !=
         NATS_OK)
         return NT_EBUS;
-    return NT_OK;
+    /* Replies on the loop as they are read; on_reply only without that. */
+    int rc = ws_inbox_inline(&st->inbox, st->e->bus, subj, WS_IN_REPLY);
+    st->inline_on = rc == NT_OK;
+    return rc == NT_EUNAVAIL ? NT_OK : rc;
 }
 
 void ws_requests_stop(ws_state_t *st)
@@ -183,7 +187,7 @@ static int publish_subject(ws_state_t *st, const ws_pending_t *p, const char *su
                   p->s->who.uid, p->s->who.sid, p->cid, p->rid, p->corr, trace);
     }
 fail:
-    natsMsg_Destroy(m);
+    ws_msg_free(m);
     return rc;
 }
 
@@ -410,11 +414,7 @@ static json_t *render_ok(ws_pending_t *p, natsMsg *msg)
     size_t len = (size_t)(n > 0 ? n : 0);
     const uint8_t *data = (const uint8_t *)natsMsg_GetData(msg);
     if (p->op == WS_OP_SEND) {
-        Natter__SendReply *r = natter__send_reply__unpack(NULL, len, data);
-        if (r && r->message)
-            o = json_pack("{s:s, s:o}", "op", "sent", "message", msg_json(r->message));
-        if (r)
-            natter__send_reply__free_unpacked(r, NULL);
+        return NULL;                /* render_sent, or it was malformed */
     } else if (p->op == WS_OP_SYNC) {
         Natter__MessagePage *pg = natter__message_page__unpack(NULL, len, data);
         json_t *arr = pg ? json_array() : NULL;
@@ -429,6 +429,19 @@ static json_t *render_ok(ws_pending_t *p, natsMsg *msg)
         o = json_pack("{s:s}", "op", "ok");
     }
     return o;
+}
+
+/* A send's reply as its {"op":"sent"} frame, into st->rbuf. */
+static int render_sent(ws_state_t *st, const ws_pending_t *p, natsMsg *msg)
+{
+    int n = natsMsg_GetDataLength(msg);
+    Natter__SendReply *r = natter__send_reply__unpack(NULL, (size_t)(n > 0 ? n : 0),
+                                                      (const uint8_t *)natsMsg_GetData(msg));
+    int rc = r && r->message ? ws_render_message(&st->rbuf, "sent", r->message, p->rid)
+                             : NT_EINVAL;
+    if (r)
+        natter__send_reply__free_unpacked(r, NULL);
+    return rc;
 }
 
 void ws_requests_reply(ws_state_t *st, natsMsg *msg)
@@ -486,6 +499,8 @@ void ws_requests_reply(ws_state_t *st, natsMsg *msg)
         if (!o && p->op == WS_OP_CALL_OFFER)
             text = ws_frame_error(p->rid, "unavailable", "internal error");
         json_decref(o);
+    } else if (p->op == WS_OP_SEND && render_sent(st, p, msg) == NT_OK) {
+        ws_session_send(st, p->s, st->rbuf.p);     /* copied: no text to free */
     } else {
         json_t *o = render_ok(p, msg);
         if (o) {

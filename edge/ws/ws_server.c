@@ -1,16 +1,18 @@
 /*
  * ws_server.c - the lws protocol callback (on the edge's loop thread):
  * handshake, address limit and token check, client frames to actions, the
- * outgoing queue, the inbox handler, and /healthz and /metrics on the same
- * port (ws_metrics.c renders; on this loop, so the counters need no lock).
+ * outgoing queue, the bus message handler (ws_inbox.c calls it), and
+ * /healthz and /metrics on the same port (ws_metrics.c renders; on this
+ * loop, so the counters need no lock).
  *
  * Writing: a frame is queued to its session, and the session goes on a
  * flush list.  At the end of the loop turn (a uv_check handle, after every
- * socket and the inbox were served) each listed session's queue goes out
- * in one send() of up to WS_WRITE_BATCH bytes, framed here (a server frame
- * is a 2-, 4- or 10-byte header and the text, RFC 6455 5.2) and handed to
- * lws as raw bytes; lws keeps what the socket did not take and sends it
- * first when the socket is writable again.  Only what is left after that
+ * socket, the NATS socket's reads and the inbox were served) each listed
+ * session's queue goes out in one send() of up to WS_WRITE_BATCH bytes,
+ * framed here (a server frame is a 2-, 4- or 10-byte header and the text,
+ * RFC 6455 5.2) and handed to lws as raw bytes; lws keeps what the
+ * socket did not take and sends it first when the socket is writable
+ * again.  Only what is left after that
  * waits for lws's WRITEABLE callback.  Asking lws for WRITEABLE on every
  * frame cost four epoll_ctl calls per frame on libuv (uv_poll_start
  * re-registers the fd) and a loop turn; most frames now go out with none.

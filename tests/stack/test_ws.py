@@ -11,7 +11,9 @@ pushes are published on im.user.<uid>.push the way the msg pool fans out.
 """
 
 import json
+import os
 import secrets
+import signal
 import socket
 import struct
 import threading
@@ -84,6 +86,7 @@ def pb_message(mid, cid, seq, sender, cmid, body, created_at=1700000000000):
 
 class WsTest(StackTestCase):
     services = ("nats",)
+    INLINE = True   # nats.inline of this stack; test_ws_inbox.py runs the class with 0
 
     @classmethod
     def start_roles(cls):
@@ -387,6 +390,121 @@ class WsTest(StackTestCase):
             m = ws.recv_json()
             self.assertEqual((m["op"], m["rid"], m["code"]), ("error", "r2", "forbidden"), m)
             self.assertEqual(m["message"], "not a member")
+
+    # -- the two ways bus messages reach the loop (ws_inbox.c) ------------
+
+    def metric(self, edge, name):
+        status, _, body = http_request(edge.url, "GET", "/metrics")
+        self.assertEqual(status, 200)
+        for line in body.decode().splitlines():
+            if line.startswith(name + " "):
+                return float(line.split()[1])
+        self.fail("no %s in /metrics of %r" % (name, edge))
+
+    def paths(self, edge):
+        return (self.metric(edge, "natter_ws_inline_messages_total"),
+                self.metric(edge, "natter_ws_inbox_messages_total"))
+
+    def test_bus_messages_take_the_configured_path(self):
+        """nats.inline = 1: pushes and replies are handled on the loop as they
+        are read, none goes through the inbox queue; nats.inline = 0: all go
+        through nats.c's delivery thread and the queue, none inline."""
+        uid = "u" + secrets.token_hex(5)
+        ws, _ = self.open(uid=uid)
+        self.ping_ok(ws)
+        inl0, box0 = self.paths(self.a)
+        with self.stack.nats("msg") as pool:
+            sid = pool.subscribe("im.conv.cpath.>")
+            pool.flush()
+            for seq in range(1, 51):
+                self.push_message(pool, uid, "cpath", seq)
+            pool.flush()
+            for seq in range(1, 51):
+                self.assertEqual(ws.recv_json()["message"]["seq"], seq)
+            ws.send_json({"op": "read", "rid": "r", "conversation_id": "cpath", "seq": 50})
+            req = pool.next_msg(sid, timeout=5)
+            pool.publish(req.reply, b"")
+            self.assertEqual(ws.recv_json(), {"op": "ok", "rid": "r"})
+        inl, box = self.paths(self.a)
+        if self.INLINE:
+            self.assertGreaterEqual(inl - inl0, 51)
+            self.assertEqual(box - box0, 0)
+        else:
+            self.assertEqual(inl - inl0, 0)
+            self.assertGreaterEqual(box - box0, 51)
+
+    def test_last_session_leaves_while_its_pushes_are_read(self):
+        """The user's sockets close while a stream of its pushes is being
+        read: its subscription goes with the last one and what is left of
+        the stream is dropped (nats.c no longer knows the subscription), a
+        new session of the user gets new pushes, and the edge stays well
+        (ASan and the exit code at teardown)."""
+        uid = "u" + secrets.token_hex(5)
+        other, _ = self.open()
+        with self.stack.nats("msg") as pool:
+            for rnd in range(5):
+                socks = [self.open(uid=uid)[0] for _ in range(2)]
+                for ws in socks:
+                    self.ping_ok(ws)
+                for seq in range(1, 301):
+                    self.push_message(pool, uid, "cleave%d" % rnd, seq)
+                    if seq == 150:
+                        for ws in socks:
+                            ws.sock.close()     # no close frame: the socket just goes
+                pool.flush()
+            time.sleep(0.3)
+            ws, _ = self.open(uid=uid)
+            self.ping_ok(ws)
+            self.push_message(pool, uid, "cnew", 1)
+            pool.flush()
+            m = ws.recv_json()
+            self.assertEqual((m["message"]["conversation_id"], m["message"]["seq"]), ("cnew", 1))
+        self.ping_ok(other)
+
+    def test_stop_while_pushes_and_replies_flow(self):
+        """SIGTERM (drain, then stop) while pushes and request replies keep
+        coming: the edge stops, drops what arrives after its subscriptions
+        went, and exits 0 (LSan clean)."""
+        edge = self.stack.start_role("edge-ws", {"NATTER_WS_MAX_FRAME": str(MAX_FRAME)})
+        uids = ["u" + secrets.token_hex(5) for _ in range(4)]
+        socks = [self.open(edge=edge, uid=u)[0] for u in uids]
+        for ws in socks:
+            self.ping_ok(ws)
+        stop = threading.Event()
+
+        def traffic():
+            with self.stack.nats("msg") as pool:
+                sid = pool.subscribe("im.conv.cstop.>")
+                pool.flush()
+                seq = 0
+                while not stop.is_set():
+                    seq += 1
+                    for u in uids:
+                        self.push_message(pool, u, "cstop", seq)
+                    try:
+                        while True:     # answer every request, late or not
+                            req = pool.next_msg(sid, timeout=0.001)
+                            pool.publish(req.reply, b"")
+                    except Timeout:
+                        pass
+                    pool.flush()
+
+        t = threading.Thread(target=traffic)
+        t.start()
+        try:
+            for i in range(20):
+                for ws in socks:
+                    ws.send_json({"op": "read", "rid": "r%d" % i, "conversation_id": "cstop",
+                                  "seq": 1})
+            time.sleep(0.5)
+            edge.kill(signal.SIGTERM)       # drain
+            time.sleep(0.3)
+            if edge.alive():
+                os.kill(edge.pid, signal.SIGTERM)   # stop now
+            self.assertEqual(edge.wait(15), 0, edge.tail())
+        finally:
+            stop.set()
+            t.join(10)
 
     # -- pushes -------------------------------------------------------------
 
