@@ -46,6 +46,7 @@ struct msg_batch {
     pthread_mutex_t mu;
     pthread_cond_t done;
     int draining, stopping, stopped;
+    int paused;        /* msg_batch_inline_pause: batches on the worker threads only */
     msg_batch_stats_t st;
 };
 
@@ -194,7 +195,7 @@ static void start_worker(msg_batch_t *b, worker_t *w)
     if (w->running || w->count == 0)
         return;
     w->deferred = 0;
-    if (b->o.inline_batches > 0 && b->o.wait_us == 0)
+    if (b->o.inline_batches > 0 && b->o.wait_us == 0 && !b->paused)
         run_batches(b, w, b->o.inline_batches); /* idle: no thread to wake */
     else
         pthread_cond_signal(&w->cv);
@@ -251,6 +252,13 @@ void msg_batch_flush(msg_batch_t *b, msg_batch_more_fn more)
     tl_deferred = NULL;
     pthread_mutex_lock(&b->mu);
     start_deferred(b);
+    pthread_mutex_unlock(&b->mu);
+}
+
+void msg_batch_inline_pause(msg_batch_t *b, int pause)
+{
+    pthread_mutex_lock(&b->mu);
+    b->paused = pause != 0;
     pthread_mutex_unlock(&b->mu);
 }
 

@@ -154,6 +154,11 @@ int msg_subject_cid(const char *subject, const char **cid, size_t *len);
 int msg_send_queue(msg_pool_t *p, bus_t *bus, natsMsg *msg, Natter__SendReq *req,
                    msg_batch_more_fn more);
 
+/* Mark the calling thread as the msg loop's (msg_loop.h): the sends its
+ * handler runs are only queued, and the caller runs them with
+ * msg_batch_flush at the end of its loop turn. */
+void msg_send_on_loop(void);
+
 /* im.svc.msg.internal.call_log (msg_call.c): the call actor records an
  * ended call as a system message through the send path. */
 int msg_call_log_h(bus_t *bus, natsMsg *msg, void *arg);
