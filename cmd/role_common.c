@@ -92,9 +92,10 @@ int role_bus_connect_loop_threads(const role_ctx_t *ctx, const char *bus_user, v
 
 int role_db_open(const role_ctx_t *ctx, db_pool_t **out)
 {
-    long port, size;
+    long port, size, timeout;
     if (config_int(ctx->cfg, "db.port", 13306, 1, 65535, &port) != NT_OK ||
-        config_int(ctx->cfg, "db.pool_size", 8, 1, 512, &size) != NT_OK)
+        config_int(ctx->cfg, "db.pool_size", 8, 1, 512, &size) != NT_OK ||
+        config_int(ctx->cfg, "db.connect_timeout", 5, 1, 300, &timeout) != NT_OK)
         return NT_ECONFIG;
     db_opts_t o = {
         .host = config_str(ctx->cfg, "db.host", "127.0.0.1"),
@@ -103,6 +104,7 @@ int role_db_open(const role_ctx_t *ctx, db_pool_t **out)
         .password = config_str(ctx->cfg, "db.password", "natter"),
         .name = config_str(ctx->cfg, "db.name", "natter"),
         .size = (int)size,
+        .connect_timeout = (int)timeout,
     };
     backoff_t b;
     backoff_init(&b, ROLE_RETRY_FIRST_MS, ROLE_RETRY_MAX_MS);
