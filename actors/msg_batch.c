@@ -19,6 +19,7 @@
 
 #include <errno.h>
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -119,6 +120,9 @@ static void *worker_main(void *arg)
 {
     worker_t *w = arg;
     msg_batch_t *b = w->b;
+    char name[16];
+    snprintf(name, sizeof name, "msg-send-%d", w->index);
+    pthread_setname_np(pthread_self(), name); /* top -H, perf */
     pthread_mutex_lock(&b->mu);
     for (;;) {
         /* deferred: a submitter comes back for them (msg_batch_flush) */

@@ -83,6 +83,7 @@ static void report(msg_loop_t *l, int state)
 static void *loop_main(void *arg)
 {
     msg_loop_t *l = arg;
+    pthread_setname_np(pthread_self(), "msg-loop"); /* top -H, perf */
     int rc = l->connect(l->connect_arg, &l->loop, &l->bus);
     if (rc != NT_OK) {
         uv_close((uv_handle_t *)&l->stop, NULL);
