@@ -49,6 +49,7 @@ struct msg_loop {
     atomic_int flush_ms;        /* msg_loop_stop's, for the loop */
     _Atomic(msg_batch_t *) sends; /* set by msg_loop_take_sends */
     micro_t *micro;             /* immutable once sends is set */
+    uint64_t started_ns;        /* uv_hrtime when the loop began; set before report */
     route_t routes[2];
 };
 
@@ -95,6 +96,7 @@ static void *loop_main(void *arg)
     }
     msg_send_on_loop(); /* sends taken here are queued deferred (msg_send.c) */
     uv_check_start(&l->turn, on_turn); /* after the bus's writer: runs before it */
+    l->started_ns = uv_hrtime(); /* busy time counts from here, not from the connect */
     report(l, 0);
     uv_run(&l->loop, UV_RUN_DEFAULT); /* until on_stop closed everything */
     db_thread_end(); /* the batches it ran used the workers' connections */
@@ -118,6 +120,7 @@ int msg_loop_start(msg_loop_connect_fn connect, void *arg, bus_t **bus, msg_loop
         l->state = NT_EINTERNAL;
         return NT_EINTERNAL;
     }
+    uv_loop_configure(&l->loop, UV_METRICS_IDLE_TIME); /* msg_loop_busy_seconds */
     /* Only a bad loop fails these. */
     if (uv_async_init(&l->loop, &l->stop, on_stop) != 0 || uv_check_init(&l->loop, &l->turn) != 0)
         return NT_EINTERNAL;
@@ -168,6 +171,13 @@ int msg_loop_take_sends(msg_loop_t *l, msg_pool_t *p, micro_t *m)
     /* NT_EUNAVAIL comes from the first call or not at all (the switch and
      * the filter are the bus's, not the pattern's). */
     return rc;
+}
+
+double msg_loop_busy_seconds(msg_loop_t *l)
+{
+    uint64_t now = uv_hrtime(), idle = uv_metrics_idle_time(&l->loop); /* thread-safe */
+    uint64_t up = now - l->started_ns;
+    return up > idle ? (double)(up - idle) / 1e9 : 0.0;
 }
 
 void msg_loop_stop(msg_loop_t *l, int flush_ms)

@@ -49,6 +49,11 @@ int msg_loop_start(msg_loop_connect_fn connect, void *arg, bus_t **bus, msg_loop
  * delivery threads (nothing else changes). */
 int msg_loop_take_sends(msg_loop_t *l, msg_pool_t *p, micro_t *m);
 
+/* Seconds the loop thread has not been waiting for its sockets since it
+ * started (reading, taking sends, committing their batches, writing):
+ * libuv's idle-time metric, subtracted from the time up.  Any thread. */
+double msg_loop_busy_seconds(msg_loop_t *l);
+
 /* On the loop: run what is deferred, write out what the bus holds (up to
  * flush_ms), close the connection, end the loop; then join the thread.
  * After bus_drain, and after the send workers and the fan-out stage

@@ -79,6 +79,7 @@ typedef struct msg_pool {
     int group_max;        /* msg.group_max: members of a group at most */
     long revoke_window_s; /* msg.revoke_window_s: a sender may revoke this long */
     msg_metrics_t metrics; /* /metrics (msg_metrics.h): atomics, any thread */
+    struct msg_loop *loop; /* the loop thread (msg_loop.h) for /metrics, or NULL */
 } msg_pool_t;
 
 /* Start the send workers into p->sends (msg_send.c); o's fn and arg are

@@ -100,6 +100,7 @@ int role_msg(const role_ctx_t *ctx)
     if (role_db_open(ctx, &p.db) != NT_OK ||
         msg_loop_start(connect_on_loop, &ca, &p.bus, &loop) != NT_OK)
         goto done;
+    p.loop = loop;
     msg_owner_opts_t oo = {.bus = p.bus, .beat_ms = (int)beat_ms, .expire_ms = (int)(beat_ms * 3)};
     if (msg_deliver_start(&p, fo) != NT_OK || msg_sends_start(&p, bo) != NT_OK ||
         micro_new(p.bus, "msg", NATTER_VERSION, "natter conversations and messages", &m) != NT_OK ||

@@ -22,7 +22,8 @@ from harness import Api, StackTestCase, unique_name
 STALL_S = 3.0
 
 
-class DbStallTest(StackTestCase):
+class StallBase(StackTestCase):
+    """What both stalls use (no tests of its own)."""
 
     @classmethod
     def start_roles(cls):
@@ -42,13 +43,21 @@ class DbStallTest(StackTestCase):
                              {"conversation_id": cid, "client_msg_id": key, "type": "text",
                               "body": "b " + key}, token=token)
 
-    def test_sends_during_a_stall_are_answered_then_stored_once(self):
+    def conversation(self):
+        """A direct conversation with one message (k0): (token, cid)."""
         (_, ta), (ub, _) = self.user(), self.user()
         r = self.api.call("POST", "/api/conversations", {"type": "direct", "peer_id": ub},
                           token=ta)
         self.assertEqual(r.status, 201, r)
         cid = r.json["conversation"]["id"]
         self.assertEqual(self.send(ta, cid, "k0").status, 201)
+        return ta, cid
+
+
+class DbStallTest(StallBase):
+
+    def test_sends_during_a_stall_are_answered_then_stored_once(self):
+        ta, cid = self.conversation()
         db = self.stack.servers["mariadb"].pid
         os.kill(db, signal.SIGSTOP)
         try:
@@ -87,7 +96,7 @@ class DbStallTest(StackTestCase):
         self.assertTrue(self.msg.alive())
 
 
-class LongDbStallTest(DbStallTest):
+class LongDbStallTest(StallBase):
     """A stall longer than the database's I/O timeout (10 s): the batch
     that met it fails after its timeouts (10 s, then three reconnects of
     db.connect_timeout, 1 s here: ~13 s), which blocks the loop that long
@@ -103,16 +112,8 @@ class LongDbStallTest(DbStallTest):
     def pings(self):
         return len(self.stack.micro("PING", "msg", window=0.5))
 
-    def test_sends_during_a_stall_are_answered_then_stored_once(self):
-        pass   # the short stall, run by DbStallTest
-
     def test_the_loop_is_blocked_for_a_bounded_time_then_keeps_answering(self):
-        (_, ta), (ub, _) = self.user(), self.user()
-        r = self.api.call("POST", "/api/conversations", {"type": "direct", "peer_id": ub},
-                          token=ta)
-        self.assertEqual(r.status, 201, r)
-        cid = r.json["conversation"]["id"]
-        self.assertEqual(self.send(ta, cid, "k0").status, 201)
+        ta, cid = self.conversation()
         self.assertEqual(self.pings(), 1)
         db = self.stack.servers["mariadb"].pid
         os.kill(db, signal.SIGSTOP)
