@@ -12,8 +12,10 @@
  * (bad_request), so what `nats sub 'im.conv.>'` shows is what is done.
  *
  * Handlers run on bus delivery threads and take a database connection for
- * one request, except send: a send for a conversation another msg process
- * owns is handed on to it (msg_owner.h); the owner queues it for the send
+ * one request, except send, which the msg loop's thread takes as it reads
+ * it (msg_loop.h; a delivery thread with nats.inline = 0): a send for a
+ * conversation another msg process owns is handed on to it
+ * (msg_owner.h); the owner queues it for the send
  * worker of its conversation (hash(cid) % msg.send_workers, msg_batch.h),
  * which stores many sends in one transaction (group commit) from the
  * conversation state it keeps (msg_state.h, msg_commit.c) and then pushes

@@ -2,12 +2,14 @@
  * msg_send.c - the conversation actor's verbs on messages: send, sync,
  * history, read (API.md "Messages", DESIGN.md "Messages: the invariants").
  *
- * send is split in two.  On the bus delivery thread msg_send_h hands the
- * request on to the conversation's owner if that is another msg process
- * (msg_owner.h), else decodes it, applies the rules that need no database
- * and queues it for the worker hash(cid) % N (msg_batch.h); the last send
- * of a burst (nothing more pending on its subscription) runs the batch on
- * that same delivery thread if the worker is idle.  The runner stores
+ * send is split in two.  On the thread that took it (the msg loop's,
+ * msg_loop.h, or with nats.inline = 0 a bus delivery thread) msg_send_h
+ * hands the request on to the conversation's owner if that is another msg
+ * process (msg_owner.h), else decodes it, applies the rules that need no
+ * database and queues it for the worker hash(cid) % N (msg_batch.h),
+ * deferred; the end of the loop turn, or on a delivery thread the last
+ * send of a burst (nothing more pending on its subscription), runs the
+ * batch on that same thread if the worker is idle.  The runner stores
  * everything it took in one transaction (group commit, msg_commit.c),
  * retrying a transient failure a few times, and only then delivers each new message (msg_deliver.c),
  * which pushes it to the members and then answers the request: the reply and
