@@ -19,6 +19,7 @@
 
 #include <errno.h>
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -46,6 +47,7 @@ struct msg_batch {
     pthread_mutex_t mu;
     pthread_cond_t done;
     int draining, stopping, stopped;
+    int paused;        /* msg_batch_inline_pause: batches on the worker threads only */
     msg_batch_stats_t st;
 };
 
@@ -118,6 +120,9 @@ static void *worker_main(void *arg)
 {
     worker_t *w = arg;
     msg_batch_t *b = w->b;
+    char name[16];
+    snprintf(name, sizeof name, "msg-send-%d", w->index);
+    pthread_setname_np(pthread_self(), name); /* top -H, perf */
     pthread_mutex_lock(&b->mu);
     for (;;) {
         /* deferred: a submitter comes back for them (msg_batch_flush) */
@@ -194,7 +199,7 @@ static void start_worker(msg_batch_t *b, worker_t *w)
     if (w->running || w->count == 0)
         return;
     w->deferred = 0;
-    if (b->o.inline_batches > 0 && b->o.wait_us == 0)
+    if (b->o.inline_batches > 0 && b->o.wait_us == 0 && !b->paused)
         run_batches(b, w, b->o.inline_batches); /* idle: no thread to wake */
     else
         pthread_cond_signal(&w->cv);
@@ -251,6 +256,13 @@ void msg_batch_flush(msg_batch_t *b, msg_batch_more_fn more)
     tl_deferred = NULL;
     pthread_mutex_lock(&b->mu);
     start_deferred(b);
+    pthread_mutex_unlock(&b->mu);
+}
+
+void msg_batch_inline_pause(msg_batch_t *b, int pause)
+{
+    pthread_mutex_lock(&b->mu);
+    b->paused = pause != 0;
     pthread_mutex_unlock(&b->mu);
 }
 

@@ -111,6 +111,14 @@ int msg_batch_submit_more(msg_batch_t *b, const char *key, void *item, msg_batch
  * deferred items.  Cheap when the thread deferred nothing. */
 void msg_batch_flush(msg_batch_t *b, msg_batch_more_fn more);
 
+/* 1: no batch runs on a submitting thread (inline_batches is ignored: the
+ * worker threads run them all); 0: as configured again.  The msg pool
+ * turns it on while its batches fail (the database is down or hangs), so
+ * the thread that receives sends, its loop thread above all, goes on
+ * reading and answering while a worker waits out the database's timeouts
+ * (docs/design.md "Conversations and messages"). */
+void msg_batch_inline_pause(msg_batch_t *b, int pause);
+
 /* The worker index msg_batch_submit would queue key for. */
 int msg_batch_worker_of(const msg_batch_t *b, const char *key);
 

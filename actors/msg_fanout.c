@@ -135,6 +135,7 @@ static void *thread_main(void *arg)
 {
     fthread_t *t = arg;
     msg_fanout_t *f = t->f;
+    pthread_setname_np(pthread_self(), "msg-fanout"); /* top -H, perf */
     pthread_mutex_lock(&f->mu);
     for (;;) {
         while (!t->rr_head && !f->stopping)

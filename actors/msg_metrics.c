@@ -3,6 +3,7 @@
  */
 #include "actors/msg_metrics.h"
 
+#include "actors/msg_loop.h"
 #include "actors/msg_pool.h"
 
 #include <stdio.h>
@@ -53,6 +54,13 @@ void msg_metrics_render(void *pool, textbuf_t *o)
             prom_sample(o, "natter_msg_send_queue_depth", lab,
                         (double)msg_batch_depth(p->sends, i));
         }
+    }
+    if (p->loop) {
+        prom_header(o, "natter_msg_loop_busy_seconds_total", "counter",
+                    "Time the msg loop thread was not waiting for its sockets (reading, taking"
+                    " sends, committing their batches, writing); a rate near 1 means sends wait"
+                    " in the socket, not in the send queues.");
+        prom_sample(o, "natter_msg_loop_busy_seconds_total", NULL, msg_loop_busy_seconds(p->loop));
     }
     if (p->fanout) {
         msg_fanout_stats_t fs;

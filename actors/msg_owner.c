@@ -121,6 +121,7 @@ static void expire(msg_owner_t *o, int64_t now)
 static void *beat_main(void *arg)
 {
     msg_owner_t *o = arg;
+    pthread_setname_np(pthread_self(), "msg-beat");
     while (!stopper_sleep_ms(&o->stop, o->o.beat_ms)) {
         pthread_mutex_lock(&o->mu);
         int leaving = o->leaving;

@@ -12,8 +12,10 @@
  * (bad_request), so what `nats sub 'im.conv.>'` shows is what is done.
  *
  * Handlers run on bus delivery threads and take a database connection for
- * one request, except send: a send for a conversation another msg process
- * owns is handed on to it (msg_owner.h); the owner queues it for the send
+ * one request, except send, which the msg loop's thread takes as it reads
+ * it (msg_loop.h; a delivery thread with nats.inline = 0): a send for a
+ * conversation another msg process owns is handed on to it
+ * (msg_owner.h); the owner queues it for the send
  * worker of its conversation (hash(cid) % msg.send_workers, msg_batch.h),
  * which stores many sends in one transaction (group commit) from the
  * conversation state it keeps (msg_state.h, msg_commit.c) and then pushes
@@ -79,6 +81,7 @@ typedef struct msg_pool {
     int group_max;        /* msg.group_max: members of a group at most */
     long revoke_window_s; /* msg.revoke_window_s: a sender may revoke this long */
     msg_metrics_t metrics; /* /metrics (msg_metrics.h): atomics, any thread */
+    struct msg_loop *loop; /* the loop thread (msg_loop.h) for /metrics, or NULL */
 } msg_pool_t;
 
 /* Start the send workers into p->sends (msg_send.c); o's fn and arg are
@@ -153,6 +156,11 @@ int msg_subject_cid(const char *subject, const char **cid, size_t *len);
  * handler that calls msg_batch_flush after; else NULL). */
 int msg_send_queue(msg_pool_t *p, bus_t *bus, natsMsg *msg, Natter__SendReq *req,
                    msg_batch_more_fn more);
+
+/* Mark the calling thread as the msg loop's (msg_loop.h): the sends its
+ * handler runs are only queued, and the caller runs them with
+ * msg_batch_flush at the end of its loop turn. */
+void msg_send_on_loop(void);
 
 /* im.svc.msg.internal.call_log (msg_call.c): the call actor records an
  * ended call as a system message through the send path. */

@@ -2,12 +2,14 @@
  * msg_send.c - the conversation actor's verbs on messages: send, sync,
  * history, read (API.md "Messages", DESIGN.md "Messages: the invariants").
  *
- * send is split in two.  On the bus delivery thread msg_send_h hands the
- * request on to the conversation's owner if that is another msg process
- * (msg_owner.h), else decodes it, applies the rules that need no database
- * and queues it for the worker hash(cid) % N (msg_batch.h); the last send
- * of a burst (nothing more pending on its subscription) runs the batch on
- * that same delivery thread if the worker is idle.  The runner stores
+ * send is split in two.  On the thread that took it (the msg loop's,
+ * msg_loop.h, or with nats.inline = 0 a bus delivery thread) msg_send_h
+ * hands the request on to the conversation's owner if that is another msg
+ * process (msg_owner.h), else decodes it, applies the rules that need no
+ * database and queues it for the worker hash(cid) % N (msg_batch.h),
+ * deferred; the end of the loop turn, or on a delivery thread the last
+ * send of a burst (nothing more pending on its subscription), runs the
+ * batch on that same thread if the worker is idle.  The runner stores
  * everything it took in one transaction (group commit, msg_commit.c),
  * retrying a transient failure a few times, and only then delivers each new message (msg_deliver.c),
  * which pushes it to the members and then answers the request: the reply and
@@ -133,6 +135,22 @@ static int forward(msg_pool_t *p, natsMsg *msg)
     return bus_forward(p->bus, msg, to) == NT_OK;
 }
 
+/* The msg loop's thread (msg_loop.c): every send it takes is only queued
+ * (deferred), and the end of its loop turn runs the batches. */
+static _Thread_local int on_loop;
+
+void msg_send_on_loop(void)
+{
+    on_loop = 1;
+}
+
+/* msg_batch_more_fn: more sends are coming to this thread before it runs
+ * what it queued. */
+static int more_sends(void)
+{
+    return on_loop || bus_more_pending();
+}
+
 static int send_one(msg_pool_t *p, bus_t *bus, natsMsg *msg)
 {
     if (forward(p, msg))
@@ -155,7 +173,7 @@ static int send_one(msg_pool_t *p, bus_t *bus, natsMsg *msg)
     }
     if ((rc = msg_send_limited(p, bus, msg, uid, req)) != NT_OK)
         goto fail;
-    return msg_send_queue(p, bus, msg, req, bus_more_pending);
+    return msg_send_queue(p, bus, msg, req, more_sends);
 fail:
     protobuf_c_message_free_unpacked(&req->base, NULL);
     return rc;
@@ -196,7 +214,8 @@ int msg_send_h(bus_t *bus, natsMsg *msg, void *arg)
 {
     msg_pool_t *p = arg;
     int rc = send_one(p, bus, msg);
-    msg_batch_flush(p->sends, bus_more_pending);
+    if (!on_loop) /* the loop flushes at the end of its turn */
+        msg_batch_flush(p->sends, bus_more_pending);
     return rc;
 }
 
@@ -224,6 +243,9 @@ static void send_batch(void *arg, int worker, void **items, int n)
     }
     if (v)
         rc = msg_commit(p, worker, v, n, &convs, &nconvs, &info);
+    /* A failing store (down, or hanging until its timeouts) is waited out
+     * on the worker threads, not on the thread that receives sends. */
+    msg_batch_inline_pause(p->sends, rc != NT_OK);
     clock_gettime(CLOCK_MONOTONIC, &t1);
     prom_hist_observe(&p->metrics.batch_size, n);
     prom_hist_observe(&p->metrics.commit_seconds, (double)(t1.tv_sec - t0.tv_sec) +

@@ -401,6 +401,16 @@ static void on_endpoint(bus_t *bus, natsMsg *msg, void *arg)
     pthread_mutex_unlock(&ep->m->mu);
 }
 
+int micro_call(micro_t *m, const char *endpoint, bus_t *bus, natsMsg *msg)
+{
+    for (int i = 0; m && endpoint && i < m->neps; i++)
+        if (strcmp(m->eps[i]->name, endpoint) == 0) {
+            on_endpoint(bus, msg, m->eps[i]);
+            return NT_OK;
+        }
+    return NT_ENOTFOUND;
+}
+
 static void respond_json(bus_t *bus, natsMsg *req, char *json, const char *verb)
 {
     const char *to = natsMsg_GetReply(req);

@@ -47,6 +47,12 @@ int micro_start(micro_t *m);
 
 const char *micro_id(const micro_t *m);
 
+/* Run endpoint's handler on msg here, timed and counted as if its
+ * subscription had delivered it: for a message the caller took off the
+ * bus itself (bus_inline) so the endpoint's STATS and natter_requests_total
+ * still count it.  msg stays the caller's.  NT_ENOTFOUND: no such endpoint. */
+int micro_call(micro_t *m, const char *endpoint, bus_t *bus, natsMsg *msg);
+
 /* The JSON documents (for tests and the handlers); caller frees the string. */
 char *micro_ping_json(micro_t *m);
 char *micro_info_json(micro_t *m);

@@ -64,7 +64,7 @@ static int bus_connect_as(const role_ctx_t *ctx, const char *bus_user, int min_t
         .loop = loop,
         .inline_off = inl == 0,
     };
-    if (loop) /* the handlers only hand messages to the loop: one thread */
+    if (loop && min_threads < 1) /* the handlers only hand messages to the loop: one thread */
         o.delivery_threads = 1;
     int rc = bus_connect(&o, out);
     if (rc != NT_OK)
@@ -80,14 +80,22 @@ int role_bus_connect(const role_ctx_t *ctx, const char *bus_user, int min_thread
 int role_bus_connect_loop(const role_ctx_t *ctx, const char *bus_user, void *loop, bus_t **out)
 {
     bus_loop_thread(loop);
-    return bus_connect_as(ctx, bus_user, 1, loop, out);
+    return bus_connect_as(ctx, bus_user, 0, loop, out);
+}
+
+int role_bus_connect_loop_threads(const role_ctx_t *ctx, const char *bus_user, void *loop,
+                                  int min_threads, bus_t **out)
+{
+    bus_loop_thread(loop);
+    return bus_connect_as(ctx, bus_user, min_threads < 1 ? 1 : min_threads, loop, out);
 }
 
 int role_db_open(const role_ctx_t *ctx, db_pool_t **out)
 {
-    long port, size;
+    long port, size, timeout;
     if (config_int(ctx->cfg, "db.port", 13306, 1, 65535, &port) != NT_OK ||
-        config_int(ctx->cfg, "db.pool_size", 8, 1, 512, &size) != NT_OK)
+        config_int(ctx->cfg, "db.pool_size", 8, 1, 512, &size) != NT_OK ||
+        config_int(ctx->cfg, "db.connect_timeout", 5, 1, 300, &timeout) != NT_OK)
         return NT_ECONFIG;
     db_opts_t o = {
         .host = config_str(ctx->cfg, "db.host", "127.0.0.1"),
@@ -96,6 +104,7 @@ int role_db_open(const role_ctx_t *ctx, db_pool_t **out)
         .password = config_str(ctx->cfg, "db.password", "natter"),
         .name = config_str(ctx->cfg, "db.name", "natter"),
         .size = (int)size,
+        .connect_timeout = (int)timeout,
     };
     backoff_t b;
     backoff_init(&b, ROLE_RETRY_FIRST_MS, ROLE_RETRY_MAX_MS);

@@ -22,6 +22,12 @@ int role_bus_connect(const role_ctx_t *ctx, const char *bus_user, int min_thread
  * it, with one delivery thread: handlers there only hand messages over. */
 int role_bus_connect_loop(const role_ctx_t *ctx, const char *bus_user, void *loop, bus_t **out);
 
+/* The same, keeping a delivery pool as role_bus_connect sizes it: for a
+ * role whose handlers do work of their own off the loop (the msg pool:
+ * everything but its sends, which the loop takes with bus_inline). */
+int role_bus_connect_loop_threads(const role_ctx_t *ctx, const char *bus_user, void *loop,
+                                  int min_threads, bus_t **out);
+
 /* Open the [db] pool, waiting for a database that does not answer yet
  * (0.1 s doubling to 5 s between tries, a log line each) until a stop
  * signal, which gives NT_EUNAVAIL. */

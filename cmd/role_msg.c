@@ -5,10 +5,16 @@
  * Wires config, database pool, the send workers and the bus into the "msg"
  * micro service, then waits for SIGTERM and drains: the send workers finish
  * what is queued, NATS stops routing new requests to us (a send that still
- * arrives waits for its answer before its handler returns, see msg_send.c),
- * replies are flushed, then we exit 0.  Any number of these may run: the
- * store orders messages.
+ * arrives is committed and answered before the drain completes, see
+ * msg_send.c), replies are flushed, then we exit 0.  Any number of these
+ * may run: the store orders messages.
+ *
+ * Threads: the bus lives on a libuv loop run by its own thread
+ * (msg_loop.h), which also takes the sends and commits their batches; the
+ * main thread waits for the stop signal and runs the drain; the other
+ * endpoints run on nats.c's delivery threads (msg.workers of them).
  */
+#include "actors/msg_loop.h"
 #include "actors/msg_pool.h"
 #include "cmd/role_common.h"
 #include "cmd/role_ops.h"
@@ -36,11 +42,26 @@ static void log_batch_stats(const msg_pool_t *p)
              fast ? (double)stmts / (double)fast : 0.0);
 }
 
+#define MSG_CLOSE_FLUSH_MS 2000   /* at most this long to write out the bus buffer */
+
+typedef struct connect_arg {
+    const role_ctx_t *ctx;
+    int workers;
+} connect_arg_t;
+
+/* msg_loop_connect_fn, on the loop thread. */
+static int connect_on_loop(void *arg, void *loop, bus_t **bus)
+{
+    const connect_arg_t *a = arg;
+    return role_bus_connect_loop_threads(a->ctx, "msg", loop, a->workers, bus);
+}
+
 int role_msg(const role_ctx_t *ctx)
 {
     msg_pool_t p = {0};
     micro_t *m = NULL;
     role_ops_t *ops = NULL;
+    msg_loop_t *loop = NULL;
     long workers, text_max, batch_max, wait_us, queue_max, revoke_window, group_max;
     long fanout_threads, fanout_chunk, conv_cache, beat_ms, inline_batches, send_workers;
     int rc = 1;
@@ -75,15 +96,21 @@ int role_msg(const role_ctx_t *ctx)
     if (role_rate_rule(ctx, "msg.send_rate", "20/40", &p.send_rate) != NT_OK ||
         (p.send_rate.per_s > 0 && role_redis_open(ctx, (int)workers, &p.redis) != NT_OK))
         goto done;
+    connect_arg_t ca = {.ctx = ctx, .workers = (int)workers};
     if (role_db_open(ctx, &p.db) != NT_OK ||
-        role_bus_connect(ctx, "msg", (int)workers, &p.bus) != NT_OK)
+        msg_loop_start(connect_on_loop, &ca, &p.bus, &loop) != NT_OK)
         goto done;
+    p.loop = loop;
     msg_owner_opts_t oo = {.bus = p.bus, .beat_ms = (int)beat_ms, .expire_ms = (int)(beat_ms * 3)};
     if (msg_deliver_start(&p, fo) != NT_OK || msg_sends_start(&p, bo) != NT_OK ||
         micro_new(p.bus, "msg", NATTER_VERSION, "natter conversations and messages", &m) != NT_OK ||
         (oo.self = micro_id(m), msg_owner_start(&oo, &p.owner)) != NT_OK ||
-        msg_pool_watch(&p) != NT_OK || msg_pool_register(&p, m, (int)workers) != NT_OK ||
-        micro_start(m) != NT_OK) {
+        msg_pool_watch(&p) != NT_OK || msg_pool_register(&p, m, (int)workers) != NT_OK) {
+        log_error("cannot start the msg service", NULL);
+        goto done;
+    }
+    int inl = msg_loop_take_sends(loop, &p, m);
+    if ((inl != NT_OK && inl != NT_EUNAVAIL) || micro_start(m) != NT_OK) {
         log_error("cannot start the msg service", NULL);
         goto done;
     }
@@ -97,8 +124,9 @@ int role_msg(const role_ctx_t *ctx)
         goto done;
     log_info("msg pool ready",
              "id=%s workers=%ld send_workers=%ld text_max=%ld batch_max=%ld batch_wait_us=%ld"
-             " send_rate=%s",
+             " sends=%s send_rate=%s",
              micro_id(m), workers, send_workers, text_max, batch_max, wait_us,
+             inl == NT_OK ? "loop" : "delivery_threads",
              config_str(ctx->cfg, "msg.send_rate", "20/40"));
     role_wait_stop(ctx);
     msg_owner_leave(p.owner); /* the others take our conversations from now on */
@@ -113,12 +141,14 @@ done:
     msg_owner_stop(p.owner); /* its beat publishes: before the bus goes */
     msg_batch_stop(p.sends);  /* NULL-safe; workers reply through the bus */
     msg_fanout_stop(p.fanout); /* after the workers that feed it, before the bus */
+    msg_loop_stop(loop, MSG_CLOSE_FLUSH_MS); /* writes their replies, closes the bus */
     bus_free(p.bus); /* first of the frees: no handler may run once m is gone */
     micro_free(m);
     msg_owner_free(p.owner); /* announcements arrived on the bus's threads */
     msg_batch_free(p.sends);
     msg_sends_free(&p);
     msg_fanout_free(p.fanout);
+    msg_loop_free(loop);
     db_pool_free(p.db);
     redis_pool_free(p.redis);
     return rc;

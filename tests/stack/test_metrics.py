@@ -297,6 +297,7 @@ class MetricsTest(StackTestCase):
         self.assertGreaterEqual(d(msg, "msg", "natter_msg_batch_size_count"), 1)
         self.assertEqual(d(msg, "msg", "natter_msg_batch_size_sum"), n)
         self.assertGreaterEqual(d(msg, "msg", "natter_msg_commit_seconds_count"), 1)
+        self.assertGreater(d(msg, "msg", "natter_msg_loop_busy_seconds_total"), 0)
         self.assertGreater(value(msg, "natter_nats_messages_out_total"), 0)
         self.assertEqual(value(msg, "natter_msg_send_queue_depth", worker="0"), 0)
         # presence: both users have a session now (edges report on connect)

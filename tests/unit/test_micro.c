@@ -370,3 +370,30 @@ Test(micro_live, workers_share_a_queue_group)
     micro_free(m);
     bus_free(bus);
 }
+
+/* micro_call: a message taken off the bus by its caller (bus_inline) is
+ * run by the endpoint's handler and counted like a delivered one. */
+Test(micro_live, call_counts_like_a_delivery)
+{
+    bus_t *bus = connect_bus();
+    micro_t *m = new_auth(bus);
+    cr_assert_eq(micro_add_endpoint(m, "echo", "t.echo", 1, echo_handler, NULL), NT_OK);
+    cr_assert_eq(micro_start(m), NT_OK);
+    int before = atomic_load(&calls);
+    natsMsg *ok = NULL, *bad = NULL;
+    cr_assert_eq(natsMsg_Create(&ok, "t.echo", NULL, "hi", 2), NATS_OK);
+    cr_assert_eq(natsMsg_Create(&bad, "t.echo", NULL, "fail", 4), NATS_OK);
+    cr_assert_eq(micro_call(m, "echo", bus, ok), NT_OK);
+    cr_assert_eq(micro_call(m, "echo", bus, bad), NT_OK);
+    cr_assert_eq(micro_call(m, "nope", bus, ok), NT_ENOTFOUND);
+    cr_assert_eq(atomic_load(&calls), before + 2);
+    micro_ep_stat_t st[2];
+    cr_assert_eq(micro_endpoint_stats(m, st, 2), 1);
+    cr_assert_eq(st[0].num_requests, 2);
+    cr_assert_eq(st[0].num_errors, 1);
+    natsMsg_Destroy(ok);
+    natsMsg_Destroy(bad);
+    cr_assert_eq(bus_drain(bus, 2000), NT_OK);
+    micro_free(m);
+    bus_free(bus);
+}

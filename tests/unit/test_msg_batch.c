@@ -373,3 +373,25 @@ Test(msg_batch, a_busy_worker_does_not_ask_more)
     cr_assert_eq(r.items, 2, "the runner took the queued item");
     msg_batch_free(b);
 }
+
+/* msg_batch_inline_pause: while paused, an idle worker's batch runs on the
+ * worker's own thread (the submitter goes on at once, as the msg loop must
+ * while the database fails); unpaused, on the submitter again. */
+Test(msg_batch, paused_batches_run_on_the_worker_thread)
+{
+    msg_batch_t *b = start_inline(1, 8, 4);
+    submitter = pthread_self();
+    msg_batch_inline_pause(b, 1);
+    gate(1);
+    msg_batch_ticket_t tk;
+    cr_assert_eq(msg_batch_submit(b, "k", (void *)(intptr_t)1, &tk), NT_OK);
+    wait_in_fn(1); /* held in fn, and yet our submit returned: another thread runs it */
+    gate(0);
+    msg_batch_wait(b, &tk);
+    cr_assert_eq(ran_inline[1], 0, "a paused batcher ran the batch on the submitter");
+    msg_batch_inline_pause(b, 0);
+    submit(b, "k", 2);
+    cr_assert_eq(r.items, 2, "unpaused: done before submit returns");
+    cr_assert_eq(ran_inline[2], 1);
+    msg_batch_free(b);
+}
