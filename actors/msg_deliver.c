@@ -85,7 +85,7 @@ static void job_free(deliver_job_t *j)
 {
     if (!j)
         return;
-    natsMsg_Destroy(j->env);
+    bus_msg_free(j->env);
     free(j->push);
     free(j->push_m);
     free(j->reply);
@@ -201,7 +201,7 @@ void msg_deliver(msg_pool_t *p, msg_deliver_hold_t *h, natsMsg **env, const msg_
         /* Stored, but we cannot say so: the client retries and gets it as
          * a duplicate, pushes included. */
         pool_fail(p->bus, *env, NT_ENOMEM, "");
-        natsMsg_Destroy(*env);
+        bus_msg_free(*env);
         *env = NULL;
         job_free(j);
         return;

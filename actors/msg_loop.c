@@ -153,7 +153,7 @@ static int take(bus_t *bus, natsMsg *msg, void *arg)
     route_t *r = arg;
     if (micro_call(r->l->micro, r->endpoint, bus, msg) != NT_OK)
         log_error("inline send without its endpoint", "endpoint=%s", r->endpoint);
-    natsMsg_Destroy(msg);
+    bus_msg_free(msg);
     return 1;
 }
 

@@ -91,7 +91,7 @@ static void job_free(send_job_t *j)
 {
     if (!j)
         return;
-    natsMsg_Destroy(j->env);
+    bus_msg_free(j->env);
     if (j->req)
         protobuf_c_message_free_unpacked(&j->req->base, NULL);
     free(j);
@@ -107,7 +107,7 @@ static int envelope_copy(natsMsg *msg, natsMsg **out)
     if (s == NATS_OK && tp)
         s = natsMsgHeader_Set(m, BUS_H_TRACE, tp);
     if (s != NATS_OK) {
-        natsMsg_Destroy(m);
+        bus_msg_free(m);
         return NT_ENOMEM;
     }
     *out = m;

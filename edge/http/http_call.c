@@ -40,13 +40,13 @@ int http_call_subject(http_req_t *r, const char *subject, const ProtobufCMessage
         return rc;
     }
     if ((rc = bus_reply_status_detail(rep, text, sizeof text, detail, sizeof detail)) != NT_OK) {
-        natsMsg_Destroy(rep);
+        bus_msg_free(rep);
         http_reply_error_detail(r, rc, text, detail);
         return rc;
     }
     *reply = protobuf_c_message_unpack(d, NULL, (size_t)natsMsg_GetDataLength(rep),
                                        (const uint8_t *)natsMsg_GetData(rep));
-    natsMsg_Destroy(rep);
+    bus_msg_free(rep);
     if (!*reply) {
         log_error("malformed pool reply", "subject=%s", subject);
         http_reply_error(r, NT_EINTERNAL, "internal error");

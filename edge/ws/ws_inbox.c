@@ -50,7 +50,7 @@ static void on_async(uv_async_t *h)
         while (q->work_i < q->work_n && budget > 0) {
             ws_in_t *in = &q->work[q->work_i++];
             q->fn(q->arg, in);
-            ws_msg_free(in->msg);
+            bus_msg_free(in->msg);
             in->msg = NULL;
             budget--;
             q->items++;
@@ -88,7 +88,7 @@ static int on_inline(bus_t *bus, natsMsg *msg, void *arg)
         q->fn(q->arg, &in);
         q->inline_items++;
     }
-    ws_msg_free(msg);
+    bus_msg_free(msg);
     return 1;
 }
 
@@ -139,7 +139,7 @@ void ws_inbox_push(ws_inbox_t *q, ws_in_kind_t kind, natsMsg *msg)
     return;
 drop:
     pthread_mutex_unlock(&q->mu);
-    natsMsg_Destroy(msg);
+    bus_msg_free(msg);
 }
 
 void ws_inbox_close(ws_inbox_t *q)
@@ -155,9 +155,9 @@ void ws_inbox_close(ws_inbox_t *q)
 void ws_inbox_fini(ws_inbox_t *q)
 {
     for (size_t i = q->work_i; i < q->work_n; i++)
-        natsMsg_Destroy(q->work[i].msg);
+        bus_msg_free(q->work[i].msg);
     for (size_t i = 0; i < q->n; i++)
-        natsMsg_Destroy(q->v[i].msg);
+        bus_msg_free(q->v[i].msg);
     free(q->work);
     free(q->v);
     q->work = q->v = NULL;

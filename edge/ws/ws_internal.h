@@ -74,11 +74,6 @@ void ws_inbox_push(ws_inbox_t *q, ws_in_kind_t kind, natsMsg *msg);  /* takes ms
 void ws_inbox_close(ws_inbox_t *q);         /* loop thread: no more wake-ups; idempotent */
 void ws_inbox_fini(ws_inbox_t *q);          /* after the loop ended: destroys what is left */
 
-/* ws_msgfree.c: free msg now, on this thread, instead of natsMsg_Destroy
- * handing it to nats.c's garbage-collector thread.  Only for a message
- * nobody else holds (taken inline, handed over, or made by natsMsg_Create). */
-void ws_msg_free(natsMsg *msg);
-
 /* ---- sessions (loop thread) ------------------------------------------- */
 
 typedef struct ws_out {

@@ -187,7 +187,7 @@ static int publish_subject(ws_state_t *st, const ws_pending_t *p, const char *su
                   p->s->who.uid, p->s->who.sid, p->cid, p->rid, p->corr, trace);
     }
 fail:
-    ws_msg_free(m);
+    bus_msg_free(m);
     return rc;
 }
 
