@@ -541,7 +541,11 @@ def run_all(opt, natter, bench, root):
              # here keeps it short (set-up is not what is measured).
              "NATTER_AUTH_ARGON2_M_KIB": "1024", "NATTER_AUTH_ARGON2_T_COST": "1",
              "NATTER_AUTH_LOGIN_RATE_IP": "off", "NATTER_AUTH_LOGIN_RATE_USER": "off"}
-    print("#### natter %s, natter-bench %s" % (natter, bench), flush=True)
+    for kv in opt.set:  # a config override, e.g. NATTER_MSG_BATCH_WAIT_US=1000
+        k, _, v = kv.partition("=")
+        quiet[k] = v
+    print("#### natter %s, natter-bench %s%s" % (natter, bench,
+          "".join(" " + kv for kv in opt.set)), flush=True)
     if set(opt.scenarios) - {"r"}:
         run_main(opt, bench, quiet, out)
     if "r" in opt.scenarios:
@@ -603,6 +607,9 @@ def main():
     ap.add_argument("--compare-bench", help="its natter-bench (default: next to it)")
     ap.add_argument("--compare-root", help="its source tree for config/ and sql/ "
                                            "(default: the parent of its build directory)")
+    ap.add_argument("--set", action="append", default=[], metavar="NATTER_KEY=VALUE",
+                    help="a config override for every natter process (both stacks with "
+                         "--compare), e.g. NATTER_MSG_BATCH_WAIT_US=1000; repeatable")
     ap.add_argument("--idle", type=int, default=19900)
     ap.add_argument("--idle-users", type=int, default=0,
                     help="a: distinct users behind the sockets (default: one each)")
