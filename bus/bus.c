@@ -372,8 +372,18 @@ static natsStatus connect_on_loop(bus_t *bus, natsOptions *o, const bus_opts_t *
 {
     backoff_t b;
     backoff_init(&b, BUS_RETRY_FIRST_MS, BUS_RETRY_MAX_MS);
+    struct timespec t0;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
     for (int n = 1;; n++) {
         natsStatus s = natsConnection_Connect(&bus->nc, o);
+        if (s == NATS_OK && n > 1) { /* the same line as the threaded path's wait */
+            struct timespec t1;
+            clock_gettime(CLOCK_MONOTONIC, &t1);
+            char url[256];
+            redact(opts->url, url, sizeof url);
+            log_info("bus connected after waiting", "url=%s waited_ms=%ld", url,
+                     (long)(t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_nsec - t0.tv_nsec) / 1000000);
+        }
         if (s == NATS_OK || s == NATS_CONNECTION_AUTH_FAILED || s == NATS_NO_MEMORY)
             return s;
         int ms = backoff_next(&b);
