@@ -201,6 +201,7 @@ void ws_edge_free(ws_edge_t *e)
         }
     ws_addrs_fini(&st->addrs);
     ws_buf_free(&st->rbuf);
+    ws_push_memo_clear(&st->memo);
     free(st);
     e->st = NULL;
 }

@@ -248,6 +248,7 @@ typedef struct ws_stats {
     uint64_t frames_in[WS_IN_OPS];
     uint64_t frames_out[WS_OUT_OPS];
     uint64_t message_pushes;       /* message pushes queued to a session (first sends) */
+    uint64_t push_memo_hits;       /* pushes queued with the last one's frame (ws_push.c) */
     uint64_t outq_frames, outq_bytes;     /* queued to clients now, all sessions */
 } ws_stats_t;
 
@@ -283,6 +284,19 @@ void ws_addrs_fini(ws_addrs_t *a);
  * frames go out together. */
 #define WS_WRITE_BATCH 65536
 
+/* The last message push this edge rendered, by its natter.Push bytes
+ * (ws_push.c): a group message arrives once per member on this edge with
+ * the same bytes. */
+typedef struct ws_push_memo {
+    uint8_t *bytes;                /* the push it was rendered from; NULL: empty */
+    size_t len;
+    ws_text_t *text;               /* the frame (one reference held here) */
+    char *cid;                     /* its conversation and seq, for the ack tracking */
+    int64_t seq;
+} ws_push_memo_t;
+
+void ws_push_memo_clear(ws_push_memo_t *m);
+
 /* The edge's private state.  Everything but the inbox's queue (own lock)
  * belongs to the loop thread. */
 struct ws_state {
@@ -296,6 +310,7 @@ struct ws_state {
     ws_addrs_t addrs;
     unsigned char wbuf[WS_WRITE_BATCH];  /* several frames for one write */
     ws_buf_t rbuf;                 /* a message or sent frame being rendered (ws_render.c) */
+    ws_push_memo_t memo;           /* the last message push rendered (ws_push.c) */
     uv_check_t flush;              /* end of each loop turn: write what was queued */
     int flush_ok;                  /* flush handle initialised */
     ws_session_t *dirty;           /* sessions with frames queued this turn */

@@ -152,6 +152,10 @@ char *ws_metrics_render(ws_state_t *st, size_t *len)
     counter(&o, "natter_ws_inline_messages_total",
             "Bus messages handled on the loop as they were read (nats.inline).",
             st->inbox.inline_items);
+    counter(&o, "natter_ws_push_rendered_reused_total",
+            "Message pushes queued with the frame of the push before them (same bytes: a group "
+            "message to several members here), not decoded and rendered again.",
+            m->push_memo_hits);
     gauge(&o, "natter_denylist_sessions", "Revoked sessions held.",
           (double)denylist_size(st->e->deny));
     bus_prometheus(st->e->bus, &o);

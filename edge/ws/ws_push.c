@@ -8,6 +8,15 @@
  * decodes once, renders the JSON frame once, and queues it to every session
  * of the user; a `message` push is also tracked per session until acked
  * (ws_unacked.c), sharing that one rendered frame.
+ *
+ * A group message comes to this edge once per member here, each on that
+ * member's subject with the same natter.Push bytes (the msg pool packs the
+ * push once; only a mention makes a second variant).  So the last message
+ * push stays rendered with its bytes (st->memo): the next push with equal
+ * bytes skips decoding and rendering and queues the same frame.  A 500-
+ * member group then costs one decode and one render per message, not
+ * 500.  Equal bytes mean an equal frame: nothing in the frame depends on
+ * who receives it.
  */
 #include "edge/ws/ws_internal.h"
 
@@ -100,11 +109,54 @@ static void call_deliver(ws_state_t *st, natsMsg *msg, const char *uid, const Na
     free(text);
 }
 
+void ws_push_memo_clear(ws_push_memo_t *m)
+{
+    free(m->bytes);
+    free(m->cid);
+    ws_text_unref(m->text);
+    *m = (ws_push_memo_t){0};
+}
+
+/* Keep text as the rendering of this message push (best effort: on ENOMEM
+ * the memo is just empty). */
+static void memo_keep(ws_push_memo_t *m, natsMsg *msg, ws_text_t *text, const char *cid,
+                      int64_t seq)
+{
+    ws_push_memo_clear(m);
+    size_t len = (size_t)natsMsg_GetDataLength(msg);
+    m->bytes = malloc(len ? len : 1);
+    m->cid = strdup(cid);
+    if (!m->bytes || !m->cid) {
+        ws_push_memo_clear(m);
+        return;
+    }
+    memcpy(m->bytes, natsMsg_GetData(msg), len);
+    m->len = len;
+    m->text = text;
+    text->refs++;
+    m->seq = seq;
+}
+
+/* 1 if msg is the memo's push again: queued with the memo's frame. */
+static int memo_deliver(ws_state_t *st, natsMsg *msg, const char *uid)
+{
+    ws_push_memo_t *m = &st->memo;
+    int len = natsMsg_GetDataLength(msg);
+    if (!m->text || len < 0 || (size_t)len != m->len ||
+        memcmp(natsMsg_GetData(msg), m->bytes, m->len) != 0)
+        return 0;
+    ws_users_push(st, uid, m->text, m->cid, m->seq);
+    st->stats.push_memo_hits++;
+    return 1;
+}
+
 void ws_push_deliver(ws_state_t *st, natsMsg *msg)
 {
     char uid[TOKEN_ID_MAX];
     int len = natsMsg_GetDataLength(msg);
     if (uid_of(natsMsg_GetSubject(msg), uid, sizeof uid) != 0)
+        return;
+    if (memo_deliver(st, msg, uid))
         return;
     Natter__Push *p = natter__push__unpack(NULL, (size_t)(len > 0 ? len : 0),
                                            (const uint8_t *)natsMsg_GetData(msg));
@@ -140,6 +192,7 @@ void ws_push_deliver(ws_state_t *st, natsMsg *msg)
     } else if (strcmp(p->kind, "message") == 0 && p->message->conversation_id) {
         /* Only messages are tracked for resend; receipts are fire-and-forget. */
         ws_users_push(st, uid, text, p->message->conversation_id, p->message->seq);
+        memo_keep(&st->memo, msg, text, p->message->conversation_id, p->message->seq);
         if (log_enabled(LOG_DEBUG)) {
             char trace[40];
             bus_trace_id(bus_header(msg, BUS_H_TRACE), trace, sizeof trace);

@@ -10,6 +10,11 @@ run again) and one edge-ws (no resends within the test).
   order   three members send into a 40-member group at once while a 1:1
           pair talks too: every online member gets every group message
           exactly once and in seq order, and so does the pair
+  memo    a group message reaches the edge once per member with the same
+          bytes: it is rendered once (natter_ws_push_rendered_reused_total
+          counts the others) and every member gets the same frame; a
+          message that mentions one member gives only that member
+          "mentioned": true (the reused frame never carries it to others)
   retry   a rename that waits on the conversation row, and a create whose
           INSERT waits on a gap lock, longer than the lock wait timeout:
           each times out once, is run again and succeeds (both were 503)
@@ -20,7 +25,7 @@ import subprocess
 import threading
 import time
 
-from harness import Api, StackTestCase, unique_name
+from harness import Api, StackTestCase, http_request, unique_name
 from wsclient import WsClient, WsReader
 
 LOCK_WAIT_S = 5  # innodb_lock_wait_timeout of natter's connections (store/db.c)
@@ -111,6 +116,53 @@ class GroupFanoutTest(StackTestCase):
         seqs = self.text_seqs(rd_b, pair)
         self.assertEqual(seqs, sorted(set(seqs)), "1:1 pushes twice or out of order: %r" % seqs)
         self.assertEqual(len(seqs), per)
+
+    # -- one render per group message per edge (ws_push.c memo) --------------
+
+    def reused(self):
+        status, _, body = http_request(self.ws_edge.url, "GET", "/metrics")
+        self.assertEqual(status, 200)
+        for line in body.decode().splitlines():
+            if line.startswith("natter_ws_push_rendered_reused_total "):
+                return float(line.split()[1])
+        self.fail("no natter_ws_push_rendered_reused_total in /metrics")
+
+    def frames_of(self, readers, cid, body):
+        out = []
+        for rd in readers:
+            self.assertTrue(rd.wait(lambda fs: any(
+                f["message"]["conversation_id"] == cid and f["message"]["body"] == body
+                for f in fs if f.get("op") == "message"), timeout=15), body)
+            out.append([f for f in rd.of("message") if f["message"]["body"] == body][0])
+        return out
+
+    def test_group_message_rendered_once_per_edge(self):
+        owner = self.user()
+        members = [self.user() for _ in range(5)]
+        cid = self.create(owner, members).json["conversation"]["id"]
+        readers = [self.open(m) for m in members]
+        before = self.reused()
+        r = self.api.call("POST", "/api/messages",
+                          {"conversation_id": cid, "client_msg_id": cmid(), "type": "text",
+                           "body": "memo-plain"}, token=owner[1])
+        self.assertEqual(r.status, 201, r)
+        frames = self.frames_of(readers, cid, "memo-plain")
+        self.assertTrue(all(f == frames[0] for f in frames), frames)
+        self.assertNotIn("mentioned", frames[0]["message"])
+        # The owner has no session here: 5 pushes arrived, 4 of them reused.
+        self.assertEqual(self.reused() - before, 4)
+
+        target = members[2]
+        r = self.api.call("POST", "/api/messages",
+                          {"conversation_id": cid, "client_msg_id": cmid(), "type": "text",
+                           "body": "memo-mention", "mentions": [target[0]]}, token=owner[1])
+        self.assertEqual(r.status, 201, r)
+        frames = self.frames_of(readers, cid, "memo-mention")
+        for m, f in zip(members, frames):
+            if m is target:
+                self.assertTrue(f["message"].get("mentioned"), f)
+            else:
+                self.assertNotIn("mentioned", f["message"], (m[0], f))
 
     # -- retry of group changes on a lock conflict ----------------------------
 
