@@ -137,8 +137,8 @@ int subject_match(const char *p, const char *s)
         size_t sl = se ? (size_t)(se - s) : strlen(s);
         if (sl == 0)
             return 0;                       /* "a..b", "a.", ".a" */
-        if (pl == 1 && *p == '>' && !pe)
-            return 1;                       /* the rest, at least this token */
+        if (pl == 1 && *p == '>' && !pe)    /* the rest, at least this token, */
+            return !strstr(s, "..") && s[strlen(s) - 1] != '.'; /* none empty */
         if (!(pl == 1 && *p == '*') && (pl != sl || memcmp(p, s, pl) != 0))
             return 0;
         if (!pe || !se)

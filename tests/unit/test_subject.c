@@ -144,5 +144,7 @@ Test(subject, match_refuses_malformed)
     cr_assert_not(subject_match("a.*", "a."), "an empty token never matches");
     cr_assert_not(subject_match("*.b", ".b"));
     cr_assert_not(subject_match("a.>", "a..b"));
+    cr_assert_not(subject_match("a.>", "a.b..c"), "nor one after the first > token (fuzz_subject)");
+    cr_assert_not(subject_match("a.>", "a.b."));
     cr_assert_not(subject_match("a.*.c", "a..c"));
 }
