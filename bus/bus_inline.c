@@ -70,24 +70,11 @@ static void on_read(natsConnection *nc, natsMsg **msg, void *closure)
     }
 }
 
-/* nats.c's setter, or NULL.  Looked up once. */
-static nats_set_filter_fn filter_setter(void)
-{
-    static _Atomic(nats_set_filter_fn) setter;
-    static atomic_int looked;
-    if (atomic_load(&looked))
-        return atomic_load(&setter);
-    nats_set_filter_fn f = NULL;
-    *(void **)&f = nats_private("natsConn_setFilterWithClosure");
-    atomic_store(&setter, f);
-    atomic_store(&looked, 1);
-    return f;
-}
-
 int bus_inline_new(bus_t *bus, bus_inline_t **out)
 {
     *out = NULL;
-    nats_set_filter_fn set = filter_setter();
+    nats_set_filter_fn set = NULL; /* once per bus: bus_inline makes one table */
+    *(void **)&set = nats_private("natsConn_setFilterWithClosure");
     if (!set)
         return NT_EINTERNAL;
     bus_inline_t *t = calloc(1, sizeof *t);
